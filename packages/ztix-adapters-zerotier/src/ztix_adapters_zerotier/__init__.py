@@ -1,0 +1,1 @@
+"""ztix ZeroTier providers: self-hosted controller and Central, controller lifecycle, emulator."""

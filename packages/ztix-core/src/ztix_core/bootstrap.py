@@ -1,0 +1,83 @@
+"""The composition root: settings + plugins → adapters → use cases.
+
+Web and worker call :func:`bootstrap` and nothing else to get their wiring.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ztix_core.memory.clock import SystemClock
+from ztix_core.plugins import Plugins
+from ztix_core.policies.base import ApprovalPolicy
+from ztix_core.ports import (
+    Clock,
+    MembershipProvider,
+    NetworkRegistry,
+    RouteServerFleet,
+    UnitOfWorkFactory,
+)
+from ztix_core.records import ZtNetwork
+from ztix_core.settings import Settings
+from ztix_core.usecases import Provisioner, RequestQueries, RequestWorkflow
+
+
+@attrs.frozen
+class App:
+    """Everything a composition root needs, wired."""
+
+    settings: Settings
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    policy: ApprovalPolicy
+    registry: NetworkRegistry
+    workflow: RequestWorkflow
+    queries: RequestQueries
+    provider: MembershipProvider | None = None
+    fleet: RouteServerFleet | None = None
+    provisioner: Provisioner | None = None
+
+
+def configured_networks(settings: Settings) -> list[ZtNetwork]:
+    """The exchange networks named in the settings, as records."""
+    return [
+        ZtNetwork(n.id, n.name, n.ipv4_prefix, n.ipv6_prefix, n.description)
+        for n in settings.networks
+    ]
+
+
+def bootstrap(
+    settings: Settings,
+    plugins: Plugins,
+    *,
+    clock: Clock | None = None,
+    with_provisioning: bool = True,
+) -> App:
+    """Build the adapters the settings name and the use cases over them.
+
+    ``with_provisioning=False`` skips provider and fleet (the web process needs neither).
+    A setting that names no installed plugin raises SettingsError naming it.
+    """
+    clock = clock or SystemClock()
+    uow_factory: UnitOfWorkFactory = plugins.select(
+        "storage_backends", settings.storage, "ZTIX_STORAGE"
+    ).factory(settings)
+    policy: ApprovalPolicy = plugins.select(
+        "approval_policies", settings.approval_policy, "ZTIX_APPROVAL_POLICY"
+    ).factory(settings)
+    registry: NetworkRegistry = plugins.select(
+        "network_registries", settings.network_registry, "ZTIX_NETWORK_REGISTRY"
+    ).factory(settings)
+    workflow = RequestWorkflow(uow_factory, clock, policy, registry)
+    queries = RequestQueries(uow_factory, clock)
+    if not with_provisioning:
+        return App(settings, uow_factory, clock, policy, registry, workflow, queries)
+    provider: MembershipProvider = plugins.select(
+        "membership_providers", settings.zt_provider, "ZT_PROVIDER"
+    ).factory(settings)
+    fleet: RouteServerFleet = plugins.select(
+        "route_server_fleets", settings.route_server_fleet, "ZTIX_ROUTE_SERVER_FLEET"
+    ).factory(settings)
+    provisioner = Provisioner(uow_factory, clock, provider, fleet, registry, settings.provisioning)
+    return App(settings, uow_factory, clock, policy, registry, workflow, queries,
+               provider, fleet, provisioner)

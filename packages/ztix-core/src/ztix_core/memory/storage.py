@@ -1,0 +1,364 @@
+"""In-memory storage: every repository port and a unit of work with real rollback.
+
+A unit of work holds the store's lock from ``__enter__`` to ``__exit__`` and works on a copy
+of the tables, so uncommitted changes are invisible to others and vanish on rollback.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import threading
+import uuid
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.ports import IPAddress, RequestFilter
+from ztix_core.records import (
+    AsnLink,
+    AuditEvent,
+    IpAllocation,
+    JoinRequest,
+    Membership,
+    NetworkAccess,
+    OutboxMessage,
+    RouteServerState,
+    User,
+    ZtNetwork,
+)
+from ztix_core.status import LIVE_STATUSES, RequestStatus
+from ztix_core.values import Asn, NetworkId
+
+
+@attrs.define
+class _Tables:
+    users: dict[uuid.UUID, User] = attrs.Factory(dict)
+    credentials: dict[uuid.UUID, str] = attrs.Factory(dict)
+    asn_links: dict[tuple[uuid.UUID, Asn], AsnLink] = attrs.Factory(dict)
+    networks: dict[NetworkId, ZtNetwork] = attrs.Factory(dict)
+    access: set[NetworkAccess] = attrs.Factory(set)
+    requests: dict[uuid.UUID, JoinRequest] = attrs.Factory(dict)
+    memberships: dict[uuid.UUID, Membership] = attrs.Factory(dict)
+    allocations: dict[tuple[NetworkId, IPAddress], IpAllocation] = attrs.Factory(dict)
+    audit: list[AuditEvent] = attrs.Factory(list)
+    outbox: dict[uuid.UUID, OutboxMessage] = attrs.Factory(dict)
+    route_servers: dict[str, RouteServerState] = attrs.Factory(dict)
+
+    def copy(self) -> _Tables:
+        return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
+
+
+def _shallow(value: Any) -> Any:
+    return value.copy()
+
+
+class InMemoryStore:
+    """The shared state behind in-memory units of work. Call it to get a new unit."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self.lock = threading.RLock()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)
+
+
+class _Repo:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def t(self) -> _Tables:
+        return self._uow.tables
+
+
+class _Users(_Repo):
+    def add(self, user: User) -> None:
+        if user.id in self.t.users:
+            raise DuplicateRecord(f"user {user.id} exists")
+        for other in self.t.users.values():
+            if user.username and other.username and other.username.lower() == user.username.lower():
+                raise DuplicateRecord(f"username {user.username!r} is taken", field="username")
+            if user.peeringdb_id is not None and other.peeringdb_id == user.peeringdb_id:
+                raise DuplicateRecord(f"PeeringDB user {user.peeringdb_id} exists")
+        self.t.users[user.id] = user
+
+    def get(self, user_id: uuid.UUID) -> User | None:
+        return self.t.users.get(user_id)
+
+    def get_by_username(self, username: str) -> User | None:
+        wanted = username.lower()
+        return next(
+            (u for u in self.t.users.values() if u.username and u.username.lower() == wanted), None
+        )
+
+    def get_by_peeringdb_id(self, peeringdb_id: int) -> User | None:
+        return next((u for u in self.t.users.values() if u.peeringdb_id == peeringdb_id), None)
+
+    def update(self, user: User) -> None:
+        if user.id not in self.t.users:
+            raise NotFound(f"user {user.id} not found")
+        self.t.users[user.id] = user
+
+    def list(self) -> list[User]:
+        return sorted(self.t.users.values(), key=lambda u: (u.username or "", str(u.id)))
+
+
+class _Credentials(_Repo):
+    def set(self, user_id: uuid.UUID, password_hash: str) -> None:
+        if user_id not in self.t.users:
+            raise NotFound(f"user {user_id} not found")
+        self.t.credentials[user_id] = password_hash
+
+    def get(self, user_id: uuid.UUID) -> str | None:
+        return self.t.credentials.get(user_id)
+
+
+class _AsnLinks(_Repo):
+    def add(self, link: AsnLink) -> None:
+        if link.user_id not in self.t.users:
+            raise NotFound(f"user {link.user_id} not found")
+        self.t.asn_links[(link.user_id, link.asn)] = link
+
+    def remove(self, user_id: uuid.UUID, asn: Asn) -> None:
+        self.t.asn_links.pop((user_id, asn), None)
+
+    def list_for_user(self, user_id: uuid.UUID) -> list[AsnLink]:
+        return sorted(
+            (lk for (uid, _), lk in self.t.asn_links.items() if uid == user_id),
+            key=lambda lk: lk.asn,
+        )
+
+
+class _Networks(_Repo):
+    def add(self, network: ZtNetwork) -> None:
+        if network.id in self.t.networks:
+            raise DuplicateRecord(f"network {network.id} exists")
+        self.t.networks[network.id] = network
+
+    def get(self, network_id: NetworkId) -> ZtNetwork | None:
+        return self.t.networks.get(network_id)
+
+    def list(self) -> list[ZtNetwork]:
+        return sorted(self.t.networks.values(), key=lambda n: n.id)
+
+
+class _Access(_Repo):
+    def grant(self, access: NetworkAccess) -> None:
+        if access.user_id not in self.t.users:
+            raise NotFound(f"user {access.user_id} not found")
+        if access.network_id not in self.t.networks:
+            raise NotFound(f"network {access.network_id} not found")
+        self.t.access.add(access)
+
+    def list_for_user(self, user_id: uuid.UUID) -> list[NetworkAccess]:
+        return sorted(
+            (a for a in self.t.access if a.user_id == user_id), key=lambda a: a.network_id
+        )
+
+
+def _matches(req: JoinRequest, flt: RequestFilter) -> bool:
+    return (
+        (flt.statuses is None or req.status in flt.statuses)
+        and (flt.asn is None or req.asn == flt.asn)
+        and (flt.network_id is None or req.network_id == flt.network_id)
+        and (flt.user_id is None or req.user_id == flt.user_id)
+        and (flt.node_id is None or req.node_id == flt.node_id)
+        and (flt.submitted_before is None or req.requested_at < flt.submitted_before)
+        and (flt.submitted_after is None or req.requested_at >= flt.submitted_after)
+    )
+
+
+class _Requests(_Repo):
+    def add(self, request: JoinRequest) -> None:
+        if request.user_id not in self.t.users:
+            raise NotFound(f"user {request.user_id} not found")
+        if request.network_id not in self.t.networks:
+            raise NotFound(f"network {request.network_id} not found")
+        if request.id in self.t.requests:
+            raise DuplicateRecord(f"request {request.id} exists")
+        if request.status in LIVE_STATUSES:
+            live = self.find_live(request.asn, request.network_id)
+            if live is not None:
+                raise DuplicateLiveRequest(live.id, request.asn.value, request.network_id.value)
+        self.t.requests[request.id] = request
+
+    def get(self, request_id: uuid.UUID) -> JoinRequest | None:
+        return self.t.requests.get(request_id)
+
+    def update(self, request: JoinRequest, *, expected_status: RequestStatus) -> None:
+        stored = self.t.requests.get(request.id)
+        if stored is None:
+            raise NotFound(f"request {request.id} not found")
+        if stored.status is not expected_status:
+            raise InvalidTransition(request.id, stored.status.value, request.status.value)
+        if request.status in LIVE_STATUSES and stored.status not in LIVE_STATUSES:
+            live = self.find_live(request.asn, request.network_id)
+            if live is not None and live.id != request.id:
+                raise DuplicateLiveRequest(live.id, request.asn.value, request.network_id.value)
+        self.t.requests[request.id] = request
+
+    def find_live(self, asn: Asn, network_id: NetworkId) -> JoinRequest | None:
+        return next(
+            (
+                r
+                for r in self.t.requests.values()
+                if r.asn == asn and r.network_id == network_id and r.status in LIVE_STATUSES
+            ),
+            None,
+        )
+
+    def _sorted(self, flt: RequestFilter) -> builtins.list[JoinRequest]:
+        found = [r for r in self.t.requests.values() if _matches(r, flt)]
+        found.sort(key=lambda r: (r.requested_at, str(r.id)), reverse=True)
+        return found
+
+    def query(self, flt: RequestFilter) -> builtins.list[JoinRequest]:
+        return self._sorted(flt)[flt.offset : flt.offset + flt.limit]
+
+    def count(self, flt: RequestFilter) -> int:
+        return len(self._sorted(flt))
+
+
+class _Memberships(_Repo):
+    def add(self, membership: Membership) -> None:
+        for other in self.t.memberships.values():
+            if other.request_id == membership.request_id:
+                raise DuplicateRecord(f"request {membership.request_id} already has a membership")
+            if (other.network_id, other.node_id) == (membership.network_id, membership.node_id):
+                raise DuplicateRecord(
+                    f"node {membership.node_id} is already a member of {membership.network_id}"
+                )
+        if membership.request_id not in self.t.requests:
+            raise NotFound(f"request {membership.request_id} not found")
+        self.t.memberships[membership.id] = membership
+
+    def get_for_request(self, request_id: uuid.UUID) -> Membership | None:
+        return next((m for m in self.t.memberships.values() if m.request_id == request_id), None)
+
+    def update(self, membership: Membership) -> None:
+        if membership.id not in self.t.memberships:
+            raise NotFound(f"membership {membership.id} not found")
+        self.t.memberships[membership.id] = membership
+
+    def delete(self, membership_id: uuid.UUID) -> None:
+        self.t.memberships.pop(membership_id, None)
+
+    def list(self) -> builtins.list[Membership]:
+        return sorted(self.t.memberships.values(), key=lambda m: (m.network_id, m.node_id))
+
+
+class _Allocations(_Repo):
+    def reserve(self, allocation: IpAllocation) -> None:
+        key = (allocation.network_id, allocation.address)
+        if key in self.t.allocations:
+            raise DuplicateRecord(f"{allocation.address} is already held on {allocation.network_id}")
+        if allocation.request_id not in self.t.requests:
+            raise NotFound(f"request {allocation.request_id} not found")
+        self.t.allocations[key] = allocation
+
+    def for_network(self, network_id: NetworkId) -> set[IPAddress]:
+        return {addr for (nid, addr) in self.t.allocations if nid == network_id}
+
+    def for_request(self, request_id: uuid.UUID) -> list[IpAllocation]:
+        return sorted(
+            (a for a in self.t.allocations.values() if a.request_id == request_id),
+            key=lambda a: (a.address.version, int(a.address)),
+        )
+
+    def release_for_request(self, request_id: uuid.UUID) -> int:
+        keys = [k for k, a in self.t.allocations.items() if a.request_id == request_id]
+        for k in keys:
+            del self.t.allocations[k]
+        return len(keys)
+
+
+class _Audit(_Repo):
+    def append(self, event: AuditEvent) -> None:
+        self.t.audit.append(event)
+
+    def for_target(self, target_type: str, target_id: str) -> list[AuditEvent]:
+        return [e for e in self.t.audit if (e.target_type, e.target_id) == (target_type, target_id)]
+
+    def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
+        events = [e for e in reversed(self.t.audit) if action is None or e.action == action]
+        return events[:limit]
+
+
+    def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
+        return sum(1 for e in self.t.audit if e.action == action and e.actor == actor and e.at >= since)
+
+
+class _Outbox(_Repo):
+    def add(self, message: OutboxMessage) -> None:
+        self.t.outbox[message.id] = message
+
+    def claim_unsent(self, limit: int) -> list[OutboxMessage]:
+        unsent = [m for m in self.t.outbox.values() if m.sent_at is None]
+        unsent.sort(key=lambda m: (m.created_at, str(m.id)))
+        return unsent[:limit]
+
+    def mark_sent(self, message_id: uuid.UUID, at: dt.datetime) -> None:
+        msg = self.t.outbox[message_id]
+        self.t.outbox[message_id] = attrs.evolve(msg, sent_at=at)
+
+    def record_attempt(self, message_id: uuid.UUID) -> None:
+        msg = self.t.outbox[message_id]
+        self.t.outbox[message_id] = attrs.evolve(msg, attempts=msg.attempts + 1)
+
+    def pending_count(self) -> int:
+        return sum(1 for m in self.t.outbox.values() if m.sent_at is None)
+
+
+class _RouteServers(_Repo):
+    def get(self, name: str) -> RouteServerState | None:
+        return self.t.route_servers.get(name)
+
+    def put(self, state: RouteServerState) -> None:
+        self.t.route_servers[state.name] = state
+
+    def list(self) -> builtins.list[RouteServerState]:
+        return sorted(self.t.route_servers.values(), key=lambda s: s.name)
+
+
+class InMemoryUnitOfWork:
+    """A unit of work over an :class:`InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.tables = store.tables
+        self.users = _Users(self)
+        self.credentials = _Credentials(self)
+        self.asn_links = _AsnLinks(self)
+        self.networks = _Networks(self)
+        self.network_access = _Access(self)
+        self.requests = _Requests(self)
+        self.memberships = _Memberships(self)
+        self.allocations = _Allocations(self)
+        self.audit = _Audit(self)
+        self.outbox = _Outbox(self)
+        self.route_servers = _RouteServers(self)
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        self._store.lock.acquire()
+        self.tables = self._store.tables.copy()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.tables = self._store.tables
+        self._store.lock.release()
+
+    def commit(self) -> None:
+        self._store.tables = self.tables
+        self.tables = self._store.tables.copy()
+
+    def rollback(self) -> None:
+        self.tables = self._store.tables.copy()

@@ -1,0 +1,482 @@
+"""Ports: what the core needs from the outside world, as ``typing.Protocol``.
+
+Adapters (SQL storage, ZeroTier providers, BIRD fleet, Dramatiq queue, ...) implement these;
+the in-memory adapters in :mod:`ztix_core.memory` implement all of them, and
+:mod:`ztix_core.testing` holds contract suites every adapter must pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Protocol
+
+import attrs
+
+from ztix_core.records import (
+    AsnLink,
+    AuditEvent,
+    IpAllocation,
+    JoinRequest,
+    JsonDict,
+    Membership,
+    NetworkAccess,
+    OutboxMessage,
+    RouteServer,
+    RouteServerState,
+    User,
+    ZtNetwork,
+)
+from ztix_core.status import RequestStatus
+from ztix_core.values import Asn, NetworkId, NodeId
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@attrs.frozen
+class RequestFilter:
+    """Filters for request queries (the dashboards' and the admin queue's).
+
+    ``submitted_before`` / ``submitted_after`` express age; results are newest first.
+    """
+
+    statuses: frozenset[RequestStatus] | None = None
+    asn: Asn | None = None
+    network_id: NetworkId | None = None
+    user_id: uuid.UUID | None = None
+    node_id: NodeId | None = None
+    submitted_before: dt.datetime | None = None
+    submitted_after: dt.datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class UserRepository(Protocol):
+    """Users. Usernames are unique, compared lowercase."""
+
+    def add(self, user: User) -> None:
+        """Insert; raises DuplicateRecord for a taken username or PeeringDB id."""
+
+    def get(self, user_id: uuid.UUID) -> User | None:
+        """The user, or None."""
+
+    def get_by_username(self, username: str) -> User | None:
+        """Look up by login name (case-insensitive)."""
+
+    def get_by_peeringdb_id(self, peeringdb_id: int) -> User | None:
+        """Look up by PeeringDB user id."""
+
+    def update(self, user: User) -> None:
+        """Replace the stored user; raises NotFound when absent."""
+
+    def list(self) -> list[User]:
+        """Every user, by username."""
+
+
+class CredentialRepository(Protocol):
+    """Local password hashes, one per user. Never returned to the web layer."""
+
+    def set(self, user_id: uuid.UUID, password_hash: str) -> None:
+        """Create or replace the hash; raises NotFound for an unknown user."""
+
+    def get(self, user_id: uuid.UUID) -> str | None:
+        """The stored hash, or None."""
+
+
+class AsnLinkRepository(Protocol):
+    """Which ASNs a user may request for."""
+
+    def add(self, link: AsnLink) -> None:
+        """Insert or replace the (user, asn) link; raises NotFound for an unknown user."""
+
+    def remove(self, user_id: uuid.UUID, asn: Asn) -> None:
+        """Delete the link when present."""
+
+    def list_for_user(self, user_id: uuid.UUID) -> list[AsnLink]:
+        """The user's links, by ASN."""
+
+
+class NetworkRepository(Protocol):
+    """ZeroTier networks that carry peering LANs."""
+
+    def add(self, network: ZtNetwork) -> None:
+        """Insert; raises DuplicateRecord when the id exists."""
+
+    def get(self, network_id: NetworkId) -> ZtNetwork | None:
+        """The network, or None."""
+
+    def list(self) -> list[ZtNetwork]:
+        """Every network, by id."""
+
+
+class NetworkAccessRepository(Protocol):
+    """Per-user network restrictions (no rows = unrestricted)."""
+
+    def grant(self, access: NetworkAccess) -> None:
+        """Add the row (idempotent); raises NotFound for unknown user or network."""
+
+    def list_for_user(self, user_id: uuid.UUID) -> list[NetworkAccess]:
+        """The user's rows."""
+
+
+class JoinRequestRepository(Protocol):
+    """Join requests, with the live-uniqueness rule enforced by storage."""
+
+    def add(self, request: JoinRequest) -> None:
+        """Insert; raises DuplicateLiveRequest (naming the existing one) when the (asn,
+        network) already has a live request, NotFound for an unknown user or network."""
+
+    def get(self, request_id: uuid.UUID) -> JoinRequest | None:
+        """The request, or None."""
+
+    def update(self, request: JoinRequest, *, expected_status: RequestStatus) -> None:
+        """Compare-and-set: store ``request`` only if the stored status is still
+        ``expected_status``; otherwise raise InvalidTransition carrying the stored status.
+        Two racing deciders therefore get exactly one winner."""
+
+    def find_live(self, asn: Asn, network_id: NetworkId) -> JoinRequest | None:
+        """The live request for the pair, if any."""
+
+    def query(self, flt: RequestFilter) -> list[JoinRequest]:
+        """Requests matching the filter, newest first, paged."""
+
+    def count(self, flt: RequestFilter) -> int:
+        """How many requests match (ignoring limit and offset)."""
+
+
+class MembershipRepository(Protocol):
+    """Memberships: unique per request and per (network, node)."""
+
+    def add(self, membership: Membership) -> None:
+        """Insert; raises DuplicateRecord on either uniqueness rule."""
+
+    def get_for_request(self, request_id: uuid.UUID) -> Membership | None:
+        """The request's membership, or None."""
+
+    def update(self, membership: Membership) -> None:
+        """Replace the stored membership; raises NotFound when absent."""
+
+    def delete(self, membership_id: uuid.UUID) -> None:
+        """Remove the membership (on deprovisioning)."""
+
+    def list(self) -> list[Membership]:
+        """Every membership, by (network, node)."""
+
+
+class IpAllocationRepository(Protocol):
+    """Peering-LAN addresses held by requests: unique per (network, address)."""
+
+    def reserve(self, allocation: IpAllocation) -> None:
+        """Insert; raises DuplicateRecord when the address is already held."""
+
+    def for_network(self, network_id: NetworkId) -> set[IPAddress]:
+        """Addresses held on the network."""
+
+    def for_request(self, request_id: uuid.UUID) -> list[IpAllocation]:
+        """The request's allocations."""
+
+    def release_for_request(self, request_id: uuid.UUID) -> int:
+        """Free the request's addresses; returns how many were freed."""
+
+
+class AuditRepository(Protocol):
+    """The append-only audit trail."""
+
+    def append(self, event: AuditEvent) -> None:
+        """Insert an event. There is no update and no delete."""
+
+    def for_target(self, target_type: str, target_id: str) -> list[AuditEvent]:
+        """Events about one target, oldest first."""
+
+    def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
+        """The newest events first, optionally of one action."""
+
+    def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
+        """How many events of ``action`` by ``actor`` happened at or after ``since``."""
+
+
+class OutboxRepository(Protocol):
+    """Messages waiting to reach the task queue."""
+
+    def add(self, message: OutboxMessage) -> None:
+        """Insert a message."""
+
+    def claim_unsent(self, limit: int) -> list[OutboxMessage]:
+        """Unsent messages, oldest first, locked for this unit of work so that concurrent
+        relays never claim the same message (SKIP LOCKED or equal)."""
+
+    def mark_sent(self, message_id: uuid.UUID, at: dt.datetime) -> None:
+        """Record delivery."""
+
+    def record_attempt(self, message_id: uuid.UUID) -> None:
+        """Count a failed delivery attempt."""
+
+    def pending_count(self) -> int:
+        """How many messages wait."""
+
+
+class RouteServerStateRepository(Protocol):
+    """Per-route-server desired/applied generations and errors."""
+
+    def get(self, name: str) -> RouteServerState | None:
+        """The server's state, or None before its first sync."""
+
+    def put(self, state: RouteServerState) -> None:
+        """Insert or replace."""
+
+    def list(self) -> list[RouteServerState]:
+        """Every server's state, by name."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository. Leaving the block without ``commit()``
+    rolls back; an exception rolls back. Audit events and outbox rows are written through
+    the same unit of work as the change they record."""
+
+    users: UserRepository
+    credentials: CredentialRepository
+    asn_links: AsnLinkRepository
+    networks: NetworkRepository
+    network_access: NetworkAccessRepository
+    requests: JoinRequestRepository
+    memberships: MembershipRepository
+    allocations: IpAllocationRepository
+    audit: AuditRepository
+    outbox: OutboxRepository
+    route_servers: RouteServerStateRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make every change of this unit durable at once."""
+
+    def rollback(self) -> None:
+        """Drop every uncommitted change."""
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --------------------------------------------------------------------------- ZeroTier
+
+
+@attrs.frozen
+class ReadinessCheck:
+    """One check of a readiness gate."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    remediation: str = ""
+
+
+@attrs.frozen
+class ReadinessReport:
+    """All checks of a gate; ready only when every check passed."""
+
+    checks: tuple[ReadinessCheck, ...]
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def first_failure(self) -> ReadinessCheck | None:
+        return next((c for c in self.checks if not c.ok), None)
+
+
+@attrs.frozen
+class MemberState:
+    """A member as the controller stores it."""
+
+    network_id: NetworkId
+    node_id: NodeId
+    authorized: bool
+    ip_assignments: tuple[str, ...]
+    name: str = ""
+    no_auto_assign_ips: bool = False
+
+
+@attrs.frozen
+class NetworkChange:
+    """What ``ensure_network`` did: created, repaired fields, or nothing."""
+
+    network_id: NetworkId
+    created: bool = False
+    repaired: tuple[str, ...] = ()
+
+
+class MembershipProvider(Protocol):
+    """A ZeroTier controller (self-hosted or Central) that authorizes members.
+
+    Every call maps failures to ProviderError (``transient`` says whether a retry may
+    help) and never puts secrets in messages.
+    """
+
+    name: str
+
+    def check_readiness(self, networks: Sequence[ZtNetwork]) -> ReadinessReport:
+        """Is the controller reachable, the token accepted, its database ready and each
+        network present with the expected settings? Never raises for a failed check."""
+
+    def ensure_network(self, network: ZtNetwork) -> NetworkChange:
+        """Create the network if missing and repair drift (private, no auto-assign,
+        routes for the peering prefixes, name)."""
+
+    def authorize_member(
+        self,
+        network_id: NetworkId,
+        node_id: NodeId,
+        ip_assignments: Sequence[IPAddress],
+        name: str,
+    ) -> MemberState:
+        """Authorize with exactly these addresses and ``noAutoAssignIps``; read the member
+        back and raise ProviderError(kind="mismatch") when the stored state differs.
+        Idempotent."""
+
+    def deauthorize_member(self, network_id: NetworkId, node_id: NodeId) -> None:
+        """Deauthorize; a member that is already gone is fine."""
+
+    def remove_member(self, network_id: NetworkId, node_id: NodeId) -> None:
+        """Delete the member record; a member that is already gone is fine."""
+
+    def read_member(self, network_id: NetworkId, node_id: NodeId) -> MemberState | None:
+        """The stored member, or None when unknown."""
+
+    def list_members(self, network_id: NetworkId) -> list[MemberState]:
+        """Every member of the network."""
+
+
+# --------------------------------------------------------------------------- route servers
+
+
+@attrs.frozen
+class PeerSpec:
+    """One member as every route server should configure it."""
+
+    asn: Asn
+    ipv4: ipaddress.IPv4Address
+    ipv6: ipaddress.IPv6Address
+    max_prefix_v4: int
+    max_prefix_v6: int
+    description: str
+    network_id: NetworkId
+
+
+@attrs.frozen
+class ApplyOutcome:
+    """What happened on one server: ``applied``, ``unchanged`` or ``failed``."""
+
+    server: str
+    result: str
+    digest: str = ""
+    stage: str = ""
+    message: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("applied", "unchanged")
+
+
+@attrs.frozen
+class SessionStatus:
+    """One BGP session of one member on one route server."""
+
+    server: str
+    asn: Asn
+    protocol: str
+    state: str
+    since: str = ""
+    info: str = ""
+    imported: int = 0
+    filtered: int = 0
+    exported: int = 0
+    import_limit_hit: bool = False
+    last_error: str = ""
+
+
+class RouteServerFleet(Protocol):
+    """Every configured route server. Config is desired state: rendered from the whole
+    member set at once, so many changes coalesce into one apply."""
+
+    def servers(self) -> Sequence[RouteServer]:
+        """The configured servers, by name."""
+
+    def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
+        """Per server, file name → bytes; deterministic for the same input."""
+
+    def apply(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[ApplyOutcome]:
+        """Render and safely apply to the named servers (all when None), in parallel.
+        Never raises for a server's failure: it becomes that server's outcome."""
+
+    def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
+        """Live BGP session state per member and server."""
+
+
+# --------------------------------------------------------------------------- PeeringDB
+
+
+@attrs.frozen
+class NetworkFacts:
+    """What PeeringDB says about an ASN."""
+
+    asn: Asn
+    name: str
+    irr_as_set: str = ""
+    max_prefix_v4: int | None = None
+    max_prefix_v6: int | None = None
+    never_via_route_servers: bool = False
+    policy_general: str = "Open"
+
+
+class NetworkRegistry(Protocol):
+    """PeeringDB facts per ASN (cached by real adapters)."""
+
+    def lookup(self, asn: Asn) -> NetworkFacts | None:
+        """The network behind the ASN, or None when PeeringDB has none."""
+
+
+# --------------------------------------------------------------------------- the rest
+
+
+class TaskQueue(Protocol):
+    """Delivers outbox messages to whatever runs the actors."""
+
+    def dispatch(self, topic: str, payload: JsonDict, correlation_id: str) -> None:
+        """Publish; raises on a broker outage (the outbox row then waits)."""
+
+
+class Clock(Protocol):
+    """The current time, timezone-aware UTC."""
+
+    def now(self) -> dt.datetime:
+        """Now."""
+
+
+class PasswordHasher(Protocol):
+    """Hashes local passwords (argon2id in production)."""
+
+    def hash(self, password: str) -> str:
+        """A salted hash of the password."""
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True when the password matches the hash."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True when the hash uses outdated parameters."""

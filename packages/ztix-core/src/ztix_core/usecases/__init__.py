@@ -1,0 +1,15 @@
+"""Public use cases of ztix."""
+
+from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
+from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
+from ztix_core.usecases.requests import RequestWorkflow
+
+__all__ = [
+    "Provisioner",
+    "ProvisioningSettings",
+    "RequestDetail",
+    "RequestPage",
+    "RequestQueries",
+    "RequestWorkflow",
+    "SyncResult",
+]

@@ -1,0 +1,354 @@
+"""Provisioning: readiness → IPAM → provider → route-server sync; and deprovisioning.
+
+Idempotent throughout: every step re-reads state, so a run that was killed anywhere can
+simply be run again. No unit of work stays open across a call to the provider or the fleet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import ContextManager
+
+import attrs
+
+from ztix_core.errors import DuplicateRecord, ProviderError
+from ztix_core.ipam import Ipv6Scheme, allocate_pair
+from ztix_core.ports import (
+    ApplyOutcome,
+    Clock,
+    MembershipProvider,
+    NetworkRegistry,
+    PeerSpec,
+    RouteServerFleet,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from ztix_core.records import Actor, IpAllocation, JoinRequest, JsonDict, Membership, RouteServerState, new_id
+from ztix_core.status import RequestStatus
+from ztix_core.usecases._common import audit, move
+
+WORKER = Actor.system("worker")
+ACTIVE_CONFIG = frozenset({RequestStatus.PROVISIONING, RequestStatus.ACTIVE, RequestStatus.FAILED,
+                           RequestStatus.APPROVED})
+
+
+@attrs.frozen
+class ProvisioningSettings:
+    """Knobs of provisioning."""
+
+    ipv6_scheme: Ipv6Scheme = Ipv6Scheme.SEQUENTIAL
+    default_max_prefix_v4: int = 100
+    default_max_prefix_v6: int = 50
+    remove_member_on_leave: bool = True
+    readiness_gate: bool = True
+
+
+@attrs.frozen
+class SyncResult:
+    """What one route-server sync did."""
+
+    generation: int
+    outcomes: tuple[ApplyOutcome, ...]
+    activated: tuple[uuid.UUID, ...] = ()
+    failed: tuple[uuid.UUID, ...] = ()
+    removed: tuple[uuid.UUID, ...] = ()
+
+
+class Provisioner:
+    """Runs provisioning, route-server sync and deprovisioning against the ports.
+
+    ``sync_lock`` serializes syncs (a threading lock by default; workers pass a
+    cross-process lock).
+    """
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        provider: MembershipProvider,
+        fleet: RouteServerFleet,
+        registry: NetworkRegistry,
+        settings: ProvisioningSettings | None = None,
+        sync_lock: Callable[[], ContextManager[object]] | None = None,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.provider = provider
+        self.fleet = fleet
+        self.registry = registry
+        self.settings = settings or ProvisioningSettings()
+        lock = threading.Lock()
+        self._sync_lock = sync_lock or (lambda: lock)
+
+    # ------------------------------------------------------------------ provision
+
+    def provision(self, request_id: uuid.UUID, *, final_attempt: bool = True) -> RequestStatus | None:
+        """Bring an approved request to active (or failed). Returns the status reached,
+        or None when the request is not in approved/provisioning (nothing to do).
+
+        A transient provider error is re-raised when ``final_attempt`` is false so the
+        caller can retry with backoff; otherwise it fails the request.
+        """
+        with self.uow_factory() as uow:
+            request = uow.requests.get(request_id)
+            if request is None or request.status not in (
+                RequestStatus.APPROVED, RequestStatus.PROVISIONING
+            ):
+                return None
+            if request.status is RequestStatus.APPROVED:
+                request = move(uow, self.clock, request, RequestStatus.PROVISIONING, WORKER)
+            network = uow.networks.get(request.network_id)
+            uow.commit()
+        assert network is not None
+        if self.settings.readiness_gate:
+            report = self.provider.check_readiness([network])
+            failure = report.first_failure
+            if failure is not None:
+                self._fail(request_id, f"readiness gate failed: {failure.name}: {failure.message}",
+                           {"stage": "readiness", "check": failure.name,
+                            "remediation": failure.remediation})
+                return RequestStatus.FAILED
+        membership = self._ensure_membership(request_id)
+        try:
+            self.provider.authorize_member(
+                membership.network_id, membership.node_id,
+                [membership.ipv4, membership.ipv6], f"AS{membership.asn.value}",
+            )
+        except ProviderError as exc:
+            if exc.transient and not final_attempt:
+                raise
+            self._fail(request_id, f"controller: {exc.message}",
+                       {"stage": "authorize", "kind": exc.kind, "transient": exc.transient,
+                        "status": exc.status, "remediation": exc.remediation})
+            return RequestStatus.FAILED
+        with self.uow_factory() as uow:
+            current = uow.memberships.get_for_request(request_id)
+            if current is not None and not current.authorized:
+                uow.memberships.update(attrs.evolve(current, authorized=True,
+                                                    updated_at=self.clock.now()))
+                audit(uow, self.clock.now(), WORKER, "membership.authorized", "request",
+                      str(request_id), {"node_id": str(current.node_id),
+                                        "ipv4": str(current.ipv4), "ipv6": str(current.ipv6)})
+            uow.commit()
+        self.sync_route_servers()
+        with self.uow_factory() as uow:
+            final = uow.requests.get(request_id)
+        return final.status if final else None
+
+    def _ensure_membership(self, request_id: uuid.UUID) -> Membership:
+        for _ in range(5):
+            try:
+                return self._try_membership(request_id)
+            except DuplicateRecord:  # another request took the address meanwhile: pick again
+                continue
+        return self._try_membership(request_id)
+
+    def _try_membership(self, request_id: uuid.UUID) -> Membership:
+        with self.uow_factory() as uow:
+            existing = uow.memberships.get_for_request(request_id)
+            if existing is not None:
+                return existing
+            request = uow.requests.get(request_id)
+            assert request is not None
+            network = uow.networks.get(request.network_id)
+            assert network is not None
+            reserved = {a for s in self.fleet.servers() for a in (s.ipv4, s.ipv6) if a is not None}
+            pair = allocate_pair(network.ipv4_prefix, network.ipv6_prefix, request.asn,
+                                 uow.allocations.for_network(network.id), reserved,
+                                 self.settings.ipv6_scheme)
+            for addr in (pair.ipv4, pair.ipv6):
+                uow.allocations.reserve(IpAllocation(network.id, addr, request.id))
+            now = self.clock.now()
+            membership = Membership(new_id(), request.id, network.id, request.node_id,
+                                    request.asn, pair.ipv4, pair.ipv6, now, now)
+            uow.memberships.add(membership)
+            audit(uow, now, WORKER, "membership.allocated", "request", str(request.id),
+                  {"ipv4": str(pair.ipv4), "ipv6": str(pair.ipv6)})
+            uow.commit()
+            return membership
+
+    def _fail(self, request_id: uuid.UUID, error: str, metadata: JsonDict) -> None:
+        with self.uow_factory() as uow:
+            request = uow.requests.get(request_id)
+            if request is None or request.status is not RequestStatus.PROVISIONING:
+                return
+            move(uow, self.clock, request, RequestStatus.FAILED, WORKER,
+                 {"error": error, **metadata}, last_error=error,
+                 retry_count=request.retry_count + 1)
+            uow.commit()
+
+    # ------------------------------------------------------------------ route servers
+
+    def desired_peers(self, uow: UnitOfWork) -> list[tuple[Membership, PeerSpec]]:
+        """Members every route server should have: authorized, not leaving."""
+        out = []
+        for m in uow.memberships.list():
+            request = uow.requests.get(m.request_id)
+            if not m.authorized or request is None or request.status not in ACTIVE_CONFIG:
+                continue
+            facts = self.registry.lookup(m.asn)
+            v4 = facts.max_prefix_v4 if facts and facts.max_prefix_v4 else None
+            v6 = facts.max_prefix_v6 if facts and facts.max_prefix_v6 else None
+            out.append((m, PeerSpec(
+                m.asn, m.ipv4, m.ipv6,
+                v4 or self.settings.default_max_prefix_v4,
+                v6 or self.settings.default_max_prefix_v6,
+                facts.name if facts else f"AS{m.asn.value}", m.network_id,
+            )))
+        out.sort(key=lambda pair: (pair[1].asn, pair[1].network_id))
+        return out
+
+    def sync_route_servers(self, *, force: bool = False) -> SyncResult:
+        """Render the desired state from all members and apply it where a server is behind
+        (every server when ``force``); then settle requests waiting on the servers."""
+        with self._sync_lock():
+            generation, peers, behind = self._plan_generation(force)
+            outcomes: list[ApplyOutcome] = []
+            if behind:
+                outcomes = self.fleet.apply(peers, behind)
+                self._record_outcomes(generation, outcomes)
+            activated, failed, removed = self.settle()
+            return SyncResult(generation, tuple(outcomes), activated, failed, removed)
+
+    def _plan_generation(self, force: bool) -> tuple[int, list[PeerSpec], list[str]]:
+        names = [s.name for s in self.fleet.servers()]
+        with self.uow_factory() as uow:
+            desired = self.desired_peers(uow)
+            peers = [p for _, p in desired]
+            digest = hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
+            states = {n: uow.route_servers.get(n) or RouteServerState(n) for n in names}
+            generation = max((s.desired_generation for s in states.values()), default=0)
+            if any(s.desired_digest != digest for s in states.values()):
+                generation += 1
+                for name, state in states.items():
+                    states[name] = attrs.evolve(state, desired_generation=generation,
+                                                desired_digest=digest)
+                    uow.route_servers.put(states[name])
+            included = {m.id for m, _ in desired}
+            for m, _ in desired:
+                if m.config_generation is None:
+                    uow.memberships.update(attrs.evolve(m, config_generation=generation))
+            for m in uow.memberships.list():
+                request = uow.requests.get(m.request_id)
+                if (m.id not in included and m.removal_generation is None and request is not None
+                        and request.status is RequestStatus.DEPROVISIONING):
+                    uow.memberships.update(attrs.evolve(m, removal_generation=generation))
+            uow.commit()
+        behind = [n for n, s in states.items() if force or s.applied_generation < generation]
+        return generation, peers, behind
+
+    def _record_outcomes(self, generation: int, outcomes: Sequence[ApplyOutcome]) -> None:
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            for out in outcomes:
+                state = uow.route_servers.get(out.server) or RouteServerState(out.server)
+                attempted = max(state.attempted_generation, generation)
+                if out.ok:
+                    state = attrs.evolve(
+                        state, applied_generation=max(state.applied_generation, generation),
+                        applied_digest=out.digest, attempted_generation=attempted,
+                        last_error=None, last_attempt_at=now, last_applied_at=now)
+                else:
+                    state = attrs.evolve(state, attempted_generation=attempted,
+                                         last_error=f"{out.stage}: {out.message}",
+                                         last_attempt_at=now)
+                uow.route_servers.put(state)
+                audit(uow, now, WORKER, f"route_server.{out.result}", "route_server", out.server,
+                      {"generation": generation, "stage": out.stage, "message": out.message,
+                       "duration_s": round(out.duration_s, 3), "digest": out.digest})
+            uow.commit()
+
+    def settle(self) -> tuple[tuple[uuid.UUID, ...], tuple[uuid.UUID, ...], tuple[uuid.UUID, ...]]:
+        """Move provisioning requests to active when every server has applied a generation
+        that includes them, or to failed naming the servers that failed; finish leaving
+        members once every server has applied a generation without them."""
+        names = [s.name for s in self.fleet.servers()]
+        activated: list[uuid.UUID] = []
+        failed: list[uuid.UUID] = []
+        leaving: list[uuid.UUID] = []
+        with self.uow_factory() as uow:
+            states = [uow.route_servers.get(n) or RouteServerState(n) for n in names]
+            now = self.clock.now()
+            for m in uow.memberships.list():
+                request = uow.requests.get(m.request_id)
+                if request is None:
+                    continue
+                if (request.status is RequestStatus.PROVISIONING and m.authorized
+                        and m.config_generation is not None):
+                    gen = m.config_generation
+                    if all(s.applied_generation >= gen for s in states):
+                        move(uow, self.clock, request, RequestStatus.ACTIVE, WORKER,
+                             {"generation": gen, "servers": names}, provisioned_at=now,
+                             last_error=None)
+                        activated.append(request.id)
+                        continue
+                    broken = [s for s in states if s.applied_generation < gen and s.last_error
+                              and s.attempted_generation >= gen]
+                    if broken:
+                        error = "; ".join(f"route server {s.name}: {s.last_error}" for s in broken)
+                        move(uow, self.clock, request, RequestStatus.FAILED, WORKER,
+                             {"stage": "route_server", "error": error,
+                              "servers": [s.name for s in broken], "generation": gen},
+                             last_error=error, retry_count=request.retry_count + 1)
+                        failed.append(request.id)
+                elif (request.status is RequestStatus.DEPROVISIONING
+                      and m.removal_generation is not None
+                      and all(s.applied_generation >= m.removal_generation for s in states)):
+                    leaving.append(request.id)
+            uow.commit()
+        removed = tuple(rid for rid in leaving if self._finish_leave(rid))
+        return tuple(activated), tuple(failed), removed
+
+    # ------------------------------------------------------------------ deprovision
+
+    def deprovision(self, request_id: uuid.UUID) -> RequestStatus | None:
+        """Take a leaving member off every route server, then off the controller, then
+        release its addresses and mark the request removed. Idempotent."""
+        with self.uow_factory() as uow:
+            request = uow.requests.get(request_id)
+            if request is None or request.status is not RequestStatus.DEPROVISIONING:
+                return request.status if request else None
+            has_membership = uow.memberships.get_for_request(request_id) is not None
+        if has_membership:
+            self.sync_route_servers()
+        else:
+            self._finish_leave(request_id)
+        with self.uow_factory() as uow:
+            final = uow.requests.get(request_id)
+        return final.status if final else None
+
+    def _finish_leave(self, request_id: uuid.UUID) -> bool:
+        with self.uow_factory() as uow:
+            membership = uow.memberships.get_for_request(request_id)
+        if membership is not None:
+            try:
+                self.provider.deauthorize_member(membership.network_id, membership.node_id)
+                if self.settings.remove_member_on_leave:
+                    self.provider.remove_member(membership.network_id, membership.node_id)
+            except ProviderError as exc:
+                with self.uow_factory() as uow:
+                    request = uow.requests.get(request_id)
+                    if request is not None and request.status is RequestStatus.DEPROVISIONING:
+                        uow.requests.update(attrs.evolve(request, last_error=exc.message),
+                                            expected_status=RequestStatus.DEPROVISIONING)
+                        audit(uow, self.clock.now(), WORKER, "membership.deauthorize_failed",
+                              "request", str(request_id), {"kind": exc.kind,
+                                                           "message": exc.message})
+                        uow.commit()
+                return False
+        with self.uow_factory() as uow:
+            request = uow.requests.get(request_id)
+            if request is None or request.status is not RequestStatus.DEPROVISIONING:
+                return False
+            current = uow.memberships.get_for_request(request_id)
+            freed = uow.allocations.release_for_request(request_id)
+            if current is not None:
+                uow.memberships.delete(current.id)
+                audit(uow, self.clock.now(), WORKER, "membership.removed", "request",
+                      str(request_id), {"node_id": str(current.node_id), "released": freed})
+            move(uow, self.clock, request, RequestStatus.REMOVED, WORKER, last_error=None)
+            uow.commit()
+        return True

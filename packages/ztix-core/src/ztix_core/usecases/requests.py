@@ -1,0 +1,180 @@
+"""Use cases of the request workflow: submit, approve, reject, retry, leave."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from ztix_core.errors import (
+    Conflict,
+    InvalidValue,
+    NotEligible,
+    NotFound,
+    PermissionDenied,
+)
+from ztix_core.policies.base import ApprovalContext, ApprovalPolicy, Verdict
+from ztix_core.ports import Clock, NetworkRegistry, RequestFilter, UnitOfWork, UnitOfWorkFactory
+from ztix_core.records import Actor, JoinRequest, new_id
+from ztix_core.status import LIVE_STATUSES, RequestStatus
+from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, audit, enqueue, move
+from ztix_core.values import Asn, NetworkId, NodeId
+
+MAX_NOTES = 2000
+MAX_REASON = 1000
+AUTO_ACTOR = Actor.system("policy_auto")
+
+
+def _load(uow: UnitOfWork, request_id: uuid.UUID) -> JoinRequest:
+    request = uow.requests.get(request_id)
+    if request is None:
+        raise NotFound(f"request {request_id} not found", request_id=str(request_id))
+    return request
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied("only an admin may do this")
+
+
+class RequestWorkflow:
+    """Submit, approve, reject, retry and leave, each in one unit of work with its audit
+    event (approve/retry/leave also write an outbox message)."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        policy: ApprovalPolicy,
+        registry: NetworkRegistry,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.policy = policy
+        self.registry = registry
+
+    def submit(
+        self,
+        user_id: uuid.UUID,
+        asn: object,
+        network_id: object,
+        node_id: object,
+        notes: str = "",
+    ) -> JoinRequest:
+        """File a join request for ``asn`` on ``network_id`` with ``node_id``.
+
+        Eligibility: the ASN must be linked to the user; a user with network-access rows
+        may request only those networks (no rows: unrestricted); one live request per
+        (ASN, network) — a second raises DuplicateLiveRequest naming the first. The
+        approval policy then decides at once (approve / reject / leave pending).
+        """
+        parsed_asn = Asn.parse(asn)
+        parsed_net = network_id if isinstance(network_id, NetworkId) else NetworkId(network_id)  # type: ignore[arg-type]
+        parsed_node = node_id if isinstance(node_id, NodeId) else NodeId(node_id)  # type: ignore[arg-type]
+        if len(notes) > MAX_NOTES:
+            raise InvalidValue("notes", f"at most {MAX_NOTES} characters")
+        with self.uow_factory() as uow:
+            user = uow.users.get(user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} not found")
+            links = {lk.asn: lk for lk in uow.asn_links.list_for_user(user_id)}
+            link = links.get(parsed_asn)
+            if link is None:
+                raise NotEligible(f"{parsed_asn} is not linked to your account", asn=parsed_asn.value)
+            if uow.networks.get(parsed_net) is None:
+                raise NotFound(f"network {parsed_net} is not an exchange network")
+            access = uow.network_access.list_for_user(user_id)
+            if access and parsed_net not in {a.network_id for a in access}:
+                raise NotEligible(f"your account may not request network {parsed_net}")
+            same_node = uow.requests.query(
+                RequestFilter(
+                    statuses=LIVE_STATUSES, network_id=parsed_net, node_id=parsed_node, limit=1
+                )
+            )
+            if same_node:
+                raise Conflict(
+                    f"node {parsed_node} is already used by live request {same_node[0].id}",
+                    existing_request_id=str(same_node[0].id),
+                )
+            now = self.clock.now()
+            request = JoinRequest(
+                new_id(), user_id, parsed_asn, parsed_net, parsed_node,
+                RequestStatus.PENDING, now, now, notes=notes,
+            )
+            uow.requests.add(request)
+            audit(
+                uow, now, Actor.user(user), "request.submitted", "request", str(request.id),
+                {"to": "pending", "asn": parsed_asn.value, "network_id": parsed_net.value,
+                 "node_id": parsed_node.value},
+            )
+            since = now - dt.timedelta(hours=1)
+            ctx = ApprovalContext(
+                request, user, link, self.registry.lookup(parsed_asn),
+                uow.audit.count_since("request.approved", str(AUTO_ACTOR), since), now,
+            )
+            decision = self.policy.decide(ctx)
+            meta = {"policy": self.policy.name, "reasons": list(decision.reasons),
+                    "checks": {name: ok for name, ok in decision.checks}}
+            if decision.verdict is Verdict.APPROVE:
+                request = move(uow, self.clock, request, RequestStatus.APPROVED,
+                               Actor.system(self.policy.name), meta, decided_at=now,
+                               decided_by=f"system:{self.policy.name}")
+                enqueue(uow, now, TOPIC_PROVISION, request)
+            elif decision.verdict is Verdict.REJECT:
+                request = move(uow, self.clock, request, RequestStatus.REJECTED,
+                               Actor.system(self.policy.name), meta, decided_at=now,
+                               decided_by=f"system:{self.policy.name}",
+                               reject_reason="; ".join(decision.reasons) or "rejected by policy")
+            elif decision.checks:
+                audit(uow, now, Actor.system(self.policy.name), "request.policy_evaluated",
+                      "request", str(request.id), meta)
+            uow.commit()
+            return request
+
+    def approve(self, actor: Actor, request_id: uuid.UUID) -> JoinRequest:
+        """An admin approves a pending request; provisioning is queued via the outbox."""
+        _require_admin(actor)
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            request = move(uow, self.clock, _load(uow, request_id), RequestStatus.APPROVED,
+                           actor, decided_at=now, decided_by=str(actor))
+            enqueue(uow, now, TOPIC_PROVISION, request)
+            uow.commit()
+            return request
+
+    def reject(self, actor: Actor, request_id: uuid.UUID, reason: str) -> JoinRequest:
+        """An admin rejects a pending request; the reason is required."""
+        _require_admin(actor)
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidValue("reason", "a reason is required to reject a request")
+        if len(reason) > MAX_REASON:
+            raise InvalidValue("reason", f"at most {MAX_REASON} characters")
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            request = move(uow, self.clock, _load(uow, request_id), RequestStatus.REJECTED,
+                           actor, {"reason": reason}, decided_at=now, decided_by=str(actor),
+                           reject_reason=reason)
+            uow.commit()
+            return request
+
+    def retry(self, actor: Actor, request_id: uuid.UUID) -> JoinRequest:
+        """An admin sends a failed request back to provisioning (only from failed)."""
+        _require_admin(actor)
+        with self.uow_factory() as uow:
+            current = _load(uow, request_id)
+            request = move(uow, self.clock, current, RequestStatus.APPROVED, actor,
+                           {"retry_count": current.retry_count, "last_error": current.last_error})
+            enqueue(uow, self.clock.now(), TOPIC_PROVISION, request)
+            uow.commit()
+            return request
+
+    def leave(self, actor: Actor, request_id: uuid.UUID) -> JoinRequest:
+        """The owner or an admin takes an active (or failed) member off the exchange."""
+        with self.uow_factory() as uow:
+            current = _load(uow, request_id)
+            if not actor.is_admin and str(current.user_id) != actor.id:
+                raise PermissionDenied("only the owner or an admin may leave")
+            request = move(uow, self.clock, current, RequestStatus.DEPROVISIONING, actor)
+            enqueue(uow, self.clock.now(), TOPIC_DEPROVISION, request)
+            uow.commit()
+            return request

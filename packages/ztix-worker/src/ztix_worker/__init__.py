@@ -1,0 +1,1 @@
+"""ztix worker: Dramatiq actors, outbox relay, schedules."""
