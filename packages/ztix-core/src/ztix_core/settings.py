@@ -24,7 +24,7 @@ from ztix_core.errors import InvalidValue, SettingsError
 from ztix_core.ipam import Ipv6Scheme
 from ztix_core.policies.auto import AutoPolicySettings
 from ztix_core.usecases.provisioning import ProvisioningSettings
-from ztix_core.values import NetworkId, ipv4_prefix, ipv6_prefix
+from ztix_core.values import Asn, NetworkId, NodeId, ipv4_prefix, ipv6_prefix
 
 T = TypeVar("T")
 CONFIG_ENV = "ZTIX_CONFIG"
@@ -94,6 +94,8 @@ def _make_converter() -> cattrs.Converter:
         return lambda raw, _type: fn(raw)
 
     conv.register_structure_hook(NetworkId, hook(lambda raw: NetworkId(str(raw))))
+    conv.register_structure_hook(NodeId, hook(lambda raw: NodeId(str(raw))))
+    conv.register_structure_hook(Asn, hook(Asn.parse))
     conv.register_structure_hook(ipaddress.IPv4Network, hook(ipv4_prefix))
     conv.register_structure_hook(ipaddress.IPv6Network, hook(ipv6_prefix))
     conv.register_structure_hook(
