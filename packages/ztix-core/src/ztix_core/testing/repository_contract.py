@@ -1,0 +1,433 @@
+"""The repository contract: every storage adapter must pass these tests.
+
+Use it from an adapter's test module::
+
+    from ztix_core.testing.repository_contract import *  # noqa: F403
+
+and provide a ``uow_factory`` fixture returning a zero-argument callable that opens a
+unit of work over an EMPTY store (one per test). The in-memory store passes it in the
+core's own tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+
+import attrs
+import pytest
+
+from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.ports import RequestFilter, UnitOfWorkFactory
+from ztix_core.records import (
+    IpAllocation,
+    NetworkAccess,
+    RouteServerState,
+    User,
+    ZtNetwork,
+)
+from ztix_core.status import LIVE_STATUSES, RequestStatus
+from ztix_core.testing import builders as b
+from ztix_core.values import Asn, NodeId
+
+__all__ = [name for name in dir() if name.startswith("test_")]  # refreshed at the end
+
+S = RequestStatus
+
+
+def _seed(uow_factory: UnitOfWorkFactory) -> tuple[User, ZtNetwork]:
+    u, n = b.user(), b.network()
+    with uow_factory() as uow:
+        uow.users.add(u)
+        uow.networks.add(n)
+        uow.commit()
+    return u, n
+
+
+# ------------------------------------------------------------------ unit of work
+
+
+def test_uncommitted_changes_are_rolled_back(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.users.add(b.user("ghost"))
+    with uow_factory() as uow:
+        assert uow.users.get_by_username("ghost") is None
+
+
+def test_exception_rolls_back(uow_factory: UnitOfWorkFactory) -> None:
+    with pytest.raises(RuntimeError), uow_factory() as uow:
+        uow.users.add(b.user("ghost"))
+        raise RuntimeError("boom")
+    with uow_factory() as uow:
+        assert uow.users.list() == []
+
+
+def test_commit_is_visible_to_the_next_unit(uow_factory: UnitOfWorkFactory) -> None:
+    u = b.user("bob", email="bob@example.net", email_verified=True, is_admin=True,
+                peeringdb_id=42, verified_user=True)
+    with uow_factory() as uow:
+        uow.users.add(u)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.users.get(u.id) == u
+
+
+def test_refused_write_leaves_the_store_unchanged(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    with pytest.raises(DuplicateRecord), uow_factory() as uow:
+        uow.users.add(b.user("carol"))
+        uow.users.add(b.user("ALICE"))
+        uow.commit()
+    with uow_factory() as uow:
+        assert [x.username for x in uow.users.list()] == ["alice"]
+
+
+# ------------------------------------------------------------------ users & credentials
+
+
+def test_usernames_are_unique_case_insensitively(uow_factory: UnitOfWorkFactory) -> None:
+    u, _ = _seed(uow_factory)
+    with uow_factory() as uow:
+        assert uow.users.get_by_username("ALICE") == u
+        with pytest.raises(DuplicateRecord):
+            uow.users.add(b.user("Alice"))
+
+
+def test_peeringdb_ids_are_unique(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.users.add(b.user("a", peeringdb_id=7))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.users.get_by_peeringdb_id(7) is not None
+        with pytest.raises(DuplicateRecord):
+            uow.users.add(b.user("b", peeringdb_id=7))
+
+
+def test_users_without_username_may_coexist(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.users.add(b.user(username=None, display_name="X", peeringdb_id=1))
+        uow.users.add(b.user(username=None, display_name="Y", peeringdb_id=2))
+        uow.commit()
+    with uow_factory() as uow:
+        assert len(uow.users.list()) == 2
+
+
+def test_update_user(uow_factory: UnitOfWorkFactory) -> None:
+    u, _ = _seed(uow_factory)
+    with uow_factory() as uow:
+        uow.users.update(attrs.evolve(u, is_admin=True, email="a@example.net"))
+        uow.commit()
+    with uow_factory() as uow:
+        got = uow.users.get(u.id)
+        assert got is not None and got.is_admin and got.email == "a@example.net"
+        with pytest.raises(NotFound):
+            uow.users.update(b.user("nobody"))
+
+
+def test_credentials(uow_factory: UnitOfWorkFactory) -> None:
+    u, _ = _seed(uow_factory)
+    with uow_factory() as uow:
+        assert uow.credentials.get(u.id) is None
+        uow.credentials.set(u.id, "hash1")
+        uow.credentials.set(u.id, "hash2")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.credentials.get(u.id) == "hash2"
+        with pytest.raises(NotFound):
+            uow.credentials.set(b.user("nobody").id, "h")
+
+
+# ------------------------------------------------------------------ ASN links, networks
+
+
+def test_asn_links(uow_factory: UnitOfWorkFactory) -> None:
+    u, _ = _seed(uow_factory)
+    with uow_factory() as uow:
+        uow.asn_links.add(b.link(u.id, 64501))
+        uow.asn_links.add(b.link(u.id, 64500, network_name="Example"))
+        uow.asn_links.add(b.link(u.id, 64500, network_name="Renamed", can_manage_sessions=True))
+        uow.commit()
+    with uow_factory() as uow:
+        links = uow.asn_links.list_for_user(u.id)
+        assert [lk.asn for lk in links] == [Asn(64500), Asn(64501)]
+        assert links[0].network_name == "Renamed" and links[0].can_manage_sessions
+        uow.asn_links.remove(u.id, Asn(64501))
+        uow.asn_links.remove(u.id, Asn(65000))  # absent: fine
+        uow.commit()
+    with uow_factory() as uow:
+        assert [lk.asn for lk in uow.asn_links.list_for_user(u.id)] == [Asn(64500)]
+        with pytest.raises(NotFound):
+            uow.asn_links.add(b.link(b.user("nobody").id))
+
+
+def test_networks(uow_factory: UnitOfWorkFactory) -> None:
+    _, n = _seed(uow_factory)
+    with uow_factory() as uow:
+        assert uow.networks.get(n.id) == n
+        assert uow.networks.list() == [n]
+        with pytest.raises(DuplicateRecord):
+            uow.networks.add(n)
+
+
+def test_network_access(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    with uow_factory() as uow:
+        assert uow.network_access.list_for_user(u.id) == []
+        uow.network_access.grant(NetworkAccess(u.id, n.id))
+        uow.network_access.grant(NetworkAccess(u.id, n.id))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.network_access.list_for_user(u.id) == [NetworkAccess(u.id, n.id)]
+        with pytest.raises(NotFound):
+            uow.network_access.grant(NetworkAccess(u.id, b.network(99).id))
+
+
+# ------------------------------------------------------------------ join requests
+
+
+def test_request_roundtrip(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    r = b.request(u.id, n.id, notes="hello \"world\"", retry_count=2, last_error="x",
+                  decided_at=b.T0 + dt.timedelta(seconds=1), decided_by="user:1")
+    with uow_factory() as uow:
+        uow.requests.add(r)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.get(r.id) == r
+
+
+def test_one_live_request_per_asn_and_network(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    first = b.request(u.id, n.id)
+    with uow_factory() as uow:
+        uow.requests.add(first)
+        uow.commit()
+    for status in LIVE_STATUSES:
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateLiveRequest) as info:
+                uow.requests.add(b.request(u.id, n.id, node="abcdef0002", status=status))
+            assert info.value.existing_id == first.id
+    with uow_factory() as uow:
+        assert uow.requests.count(RequestFilter()) == 1
+        assert uow.requests.find_live(Asn(64500), n.id) == first
+
+
+def test_dead_requests_do_not_hold_the_slot(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    with uow_factory() as uow:
+        for status in (S.REJECTED, S.REMOVED, S.FAILED, S.REJECTED):
+            uow.requests.add(b.request(u.id, n.id, status=status))
+        live = b.request(u.id, n.id)
+        uow.requests.add(live)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.find_live(Asn(64500), n.id) == live
+        assert uow.requests.find_live(Asn(64501), n.id) is None
+
+
+def test_request_needs_known_user_and_network(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.requests.add(b.request(b.user("nobody").id, n.id))
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.requests.add(b.request(u.id, b.network(77).id))
+    with uow_factory() as uow:
+        assert uow.requests.count(RequestFilter()) == 0
+
+
+def test_update_is_compare_and_set(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    r = b.request(u.id, n.id)
+    with uow_factory() as uow:
+        uow.requests.add(r)
+        uow.commit()
+    approved = attrs.evolve(r, status=S.APPROVED, decided_by="user:x")
+    with uow_factory() as uow:
+        uow.requests.update(approved, expected_status=S.PENDING)
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(InvalidTransition) as info:
+            uow.requests.update(attrs.evolve(r, status=S.REJECTED), expected_status=S.PENDING)
+        assert info.value.current_status == "approved"
+    with uow_factory() as uow:
+        assert uow.requests.get(r.id) == approved
+        with pytest.raises(NotFound):
+            uow.requests.update(b.request(u.id, n.id), expected_status=S.PENDING)
+
+
+def test_moving_back_to_live_respects_the_slot(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    failed = b.request(u.id, n.id, status=S.FAILED)
+    live = b.request(u.id, n.id, node="abcdef0002")
+    with uow_factory() as uow:
+        uow.requests.add(failed)
+        uow.requests.add(live)
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(DuplicateLiveRequest):
+        uow.requests.update(attrs.evolve(failed, status=S.APPROVED), expected_status=S.FAILED)
+    with uow_factory() as uow:
+        got = uow.requests.get(failed.id)
+        assert got is not None and got.status is S.FAILED
+
+
+def test_query_filters_order_and_paging(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    other_user, other_net = b.user("bob"), b.network(2)
+    made = []
+    with uow_factory() as uow:
+        uow.users.add(other_user)
+        uow.networks.add(other_net)
+        for i in range(12):
+            r = b.request(
+                u.id if i % 2 else other_user.id,
+                n.id if i % 3 else other_net.id,
+                asn=64500 + i,
+                node=f"abcdef{i:04d}",
+                status=S.PENDING if i % 4 else S.ACTIVE,
+                at=b.T0 + dt.timedelta(minutes=i),
+            )
+            uow.requests.add(r)
+            made.append(r)
+        uow.commit()
+    newest_first = sorted(made, key=lambda r: r.requested_at, reverse=True)
+    with uow_factory() as uow:
+        q = uow.requests.query
+        assert q(RequestFilter()) == newest_first
+        assert q(RequestFilter(limit=5, offset=5)) == newest_first[5:10]
+        pend = RequestFilter(statuses=frozenset({S.PENDING}), network_id=n.id)
+        assert q(pend) == [r for r in newest_first if r.status is S.PENDING and r.network_id == n.id]
+        assert uow.requests.count(attrs.evolve(pend, limit=1)) == len(q(pend))
+        assert q(RequestFilter(asn=Asn(64503))) == [made[3]]
+        assert q(RequestFilter(user_id=u.id)) == [r for r in newest_first if r.user_id == u.id]
+        assert q(RequestFilter(node_id=NodeId("abcdef0007"))) == [made[7]]
+        cut = b.T0 + dt.timedelta(minutes=6)
+        assert q(RequestFilter(submitted_before=cut)) == [r for r in newest_first if r.requested_at < cut]
+        assert q(RequestFilter(submitted_after=cut)) == [r for r in newest_first if r.requested_at >= cut]
+
+
+# ------------------------------------------------------------------ memberships, addresses
+
+
+def test_memberships(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    r1, r2 = b.request(u.id, n.id), b.request(u.id, n.id, asn=64501, node="abcdef0002")
+    m1 = b.membership(r1)
+    with uow_factory() as uow:
+        uow.requests.add(r1)
+        uow.requests.add(r2)
+        uow.memberships.add(m1)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.memberships.get_for_request(r1.id) == m1
+        assert uow.memberships.get_for_request(r2.id) is None
+        with pytest.raises(DuplicateRecord):
+            uow.memberships.add(b.membership(r1, "10.1.0.3", "fd00:1::3"))
+    with uow_factory() as uow:
+        with pytest.raises(DuplicateRecord):  # same node on the same network
+            uow.memberships.add(b.membership(r2, "10.1.0.3", "fd00:1::3", node_id=r1.node_id))
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.memberships.add(b.membership(b.request(u.id, n.id, node="abcdef0009")))
+    m1b = attrs.evolve(m1, authorized=True, config_generation=3, removal_generation=4)
+    with uow_factory() as uow:
+        uow.memberships.update(m1b)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.memberships.list() == [m1b]
+        uow.memberships.delete(m1.id)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.memberships.list() == []
+        with pytest.raises(NotFound):
+            uow.memberships.update(m1b)
+
+
+def test_allocations_are_unique_per_network(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    r1, r2 = b.request(u.id, n.id), b.request(u.id, n.id, asn=64501, node="abcdef0002")
+    a4, a6 = ipaddress.IPv4Address("10.1.0.2"), ipaddress.IPv6Address("fd00:1::2")
+    with uow_factory() as uow:
+        uow.requests.add(r1)
+        uow.requests.add(r2)
+        uow.allocations.reserve(IpAllocation(n.id, a4, r1.id))
+        uow.allocations.reserve(IpAllocation(n.id, a6, r1.id))
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(DuplicateRecord):
+            uow.allocations.reserve(IpAllocation(n.id, a4, r2.id))
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.allocations.reserve(IpAllocation(n.id, ipaddress.IPv4Address("10.1.0.9"),
+                                                 b.request(u.id, n.id).id))
+    with uow_factory() as uow:
+        assert uow.allocations.for_network(n.id) == {a4, a6}
+        assert [a.address for a in uow.allocations.for_request(r1.id)] == [a4, a6]
+        assert uow.allocations.for_request(r2.id) == []
+        assert uow.allocations.release_for_request(r1.id) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.allocations.for_network(n.id) == set()
+        uow.allocations.reserve(IpAllocation(n.id, a4, r2.id))  # reusable once released
+        uow.commit()
+
+
+# ------------------------------------------------------------------ audit, outbox, RS state
+
+
+def test_audit_trail(uow_factory: UnitOfWorkFactory) -> None:
+    events = [
+        b.audit_event("r1", "request.submitted", b.T0, nested={"a": [1, 2]}, text="é\"'"),
+        b.audit_event("r1", "request.approved", b.T0 + dt.timedelta(seconds=1), actor="user:1"),
+        b.audit_event("r2", "request.approved", b.T0 + dt.timedelta(seconds=2),
+                      actor="system:policy_auto"),
+    ]
+    with uow_factory() as uow:
+        for e in events:
+            uow.audit.append(e)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.audit.for_target("request", "r1") == events[:2]
+        assert uow.audit.recent(2) == [events[2], events[1]]
+        assert uow.audit.recent(10, action="request.approved") == [events[2], events[1]]
+        assert uow.audit.count_since("request.approved", "system:policy_auto", b.T0) == 1
+        since = b.T0 + dt.timedelta(seconds=3)
+        assert uow.audit.count_since("request.approved", "system:policy_auto", since) == 0
+
+
+def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
+    first = b.outbox(at=b.T0)
+    second = b.outbox("deprovision_request", at=b.T0 + dt.timedelta(seconds=1))
+    with uow_factory() as uow:
+        uow.outbox.add(second)
+        uow.outbox.add(first)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.pending_count() == 2
+        claimed = uow.outbox.claim_unsent(10)
+        assert [m.id for m in claimed] == [first.id, second.id]
+        assert claimed[0].payload == first.payload and claimed[0].correlation_id == "corr"
+        uow.outbox.record_attempt(first.id)
+        uow.outbox.mark_sent(second.id, b.T0 + dt.timedelta(seconds=5))
+        uow.commit()
+    with uow_factory() as uow:
+        (left,) = uow.outbox.claim_unsent(10)
+        assert left.id == first.id and left.attempts == 1
+        assert uow.outbox.pending_count() == 1
+
+
+def test_route_server_state(uow_factory: UnitOfWorkFactory) -> None:
+    s1 = RouteServerState("rs2", 3, 2, "d3", "d2", 3, "apply: boom", b.T0, b.T0)
+    with uow_factory() as uow:
+        assert uow.route_servers.get("rs2") is None
+        uow.route_servers.put(RouteServerState("rs1"))
+        uow.route_servers.put(attrs.evolve(s1, desired_generation=1))
+        uow.route_servers.put(s1)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.route_servers.get("rs2") == s1
+        assert [s.name for s in uow.route_servers.list()] == ["rs1", "rs2"]
+
+
+__all__ = [name for name in dir() if name.startswith("test_")]
