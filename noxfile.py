@@ -31,7 +31,11 @@ ALL_EDITABLE = [arg for pkg in PACKAGES for arg in ("-e", f"packages/{pkg}[testi
 def _sync_workspace(session: nox.Session) -> None:
     """Install the whole workspace (all members + dev group) into the session's venv."""
     session.run_install(
-        "uv", "sync", "--all-packages", "--frozen", "--inexact",
+        "uv",
+        "sync",
+        "--all-packages",
+        "--frozen",
+        "--inexact",
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
 
@@ -61,7 +65,11 @@ def tests(session: nox.Session, package: str) -> None:
     """One package's tests in an environment holding only that package and the core."""
     session.install("-e", "packages/ztix-core[testing]", "-e", f"packages/{package}[testing]")
     session.run(
-        "pytest", f"packages/{package}/tests", "-q", "-p", "no:cacheprovider",
+        "pytest",
+        f"packages/{package}/tests",
+        "-q",
+        "-p",
+        "no:cacheprovider",
         *session.posargs,
     )
 

@@ -79,5 +79,15 @@ def bootstrap(
         "route_server_fleets", settings.route_server_fleet, "ZTIX_ROUTE_SERVER_FLEET"
     ).factory(settings)
     provisioner = Provisioner(uow_factory, clock, provider, fleet, registry, settings.provisioning)
-    return App(settings, uow_factory, clock, policy, registry, workflow, queries,
-               provider, fleet, provisioner)
+    return App(
+        settings,
+        uow_factory,
+        clock,
+        policy,
+        registry,
+        workflow,
+        queries,
+        provider,
+        fleet,
+        provisioner,
+    )

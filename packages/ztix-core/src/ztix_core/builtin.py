@@ -19,10 +19,18 @@ def _memory_fleet(settings: Settings) -> InMemoryFleet:
 @hookimpl
 def ztix_approval_policies() -> list[Registration]:
     return [
-        Registration("manual_admin", lambda s: ManualAdminPolicy(), None,
-                     "every request waits for an admin (default)"),
-        Registration("policy_auto", lambda s: AutoPolicy(s.auto_policy), None,
-                     "approve when every guardrail passes, else leave pending"),
+        Registration(
+            "manual_admin",
+            lambda s: ManualAdminPolicy(),
+            None,
+            "every request waits for an admin (default)",
+        ),
+        Registration(
+            "policy_auto",
+            lambda s: AutoPolicy(s.auto_policy),
+            None,
+            "approve when every guardrail passes, else leave pending",
+        ),
     ]
 
 

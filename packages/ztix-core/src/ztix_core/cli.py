@@ -34,8 +34,14 @@ class PluginsCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         plugins: Plugins = args.plugins
-        for kind in ("storage_backends", "membership_providers", "route_server_fleets",
-                     "approval_policies", "network_registries", "cli_commands"):
+        for kind in (
+            "storage_backends",
+            "membership_providers",
+            "route_server_fleets",
+            "approval_policies",
+            "network_registries",
+            "cli_commands",
+        ):
             print(f"{kind}:")
             for name, reg in getattr(plugins, kind)().items():
                 print(f"  {name:24} {reg.description}")

@@ -54,10 +54,14 @@ def _sequential(
     )
 
 
-def asn_embedded_ipv6(prefix: ipaddress.IPv6Network, asn: Asn, index: int = 1) -> ipaddress.IPv6Address:
+def asn_embedded_ipv6(
+    prefix: ipaddress.IPv6Network, asn: Asn, index: int = 1
+) -> ipaddress.IPv6Address:
     """The ASN-embedding address for ``asn`` with ``index`` (1–65535) in a /64-or-shorter."""
     if prefix.prefixlen > 64:
-        raise InvalidValue("ipv6_prefix", f"ASN-embedding needs a /64 or shorter, not /{prefix.prefixlen}")
+        raise InvalidValue(
+            "ipv6_prefix", f"ASN-embedding needs a /64 or shorter, not /{prefix.prefixlen}"
+        )
     if not 1 <= index <= 0xFFFF:
         raise InvalidValue("index", "must be 1-65535")
     iid = int(f"a5{asn.value:010d}{index:04x}", 16)

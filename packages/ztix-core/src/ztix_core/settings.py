@@ -73,8 +73,8 @@ class Settings:
     route_server_fleet: str = _env("ZTIX_ROUTE_SERVER_FLEET", "bird")
     network_registry: str = _env("ZTIX_NETWORK_REGISTRY", "memory")
     networks: tuple[NetworkSettings, ...] = ()
-    provisioning: ProvisioningSettings = ProvisioningSettings()
-    auto_policy: AutoPolicySettings = AutoPolicySettings()
+    provisioning: ProvisioningSettings = attrs.field(factory=ProvisioningSettings)
+    auto_policy: AutoPolicySettings = attrs.field(factory=AutoPolicySettings)
     sections: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
     def section(self, name: str, kind: type[T]) -> T:

@@ -12,8 +12,12 @@ import attrs
 from ztix_core.errors import InvalidValue
 
 ASN_MAX = 4_294_967_294
-_REFUSED_ASNS = {0: "AS0 is reserved (RFC 7607)", 23456: "AS23456 is AS_TRANS (RFC 6793)",
-                 65535: "AS65535 is reserved (RFC 7300)", 4_294_967_295: "AS4294967295 is reserved"}
+_REFUSED_ASNS = {
+    0: "AS0 is reserved (RFC 7607)",
+    23456: "AS23456 is AS_TRANS (RFC 6793)",
+    65535: "AS65535 is reserved (RFC 7300)",
+    4_294_967_295: "AS4294967295 is reserved",
+}
 
 
 class AsnKind(enum.Enum):
@@ -77,6 +81,12 @@ class Asn:
         return self.value
 
 
+def _lower(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue("id", f"{raw!r} is not a string")
+    return raw.strip().lower()
+
+
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX10 = re.compile(r"[0-9a-f]{10}")
 
@@ -88,10 +98,10 @@ class NetworkId:
     The first 10 digits are the controller's node address.
     """
 
-    value: str = attrs.field(converter=lambda v: v.strip().lower() if isinstance(v, str) else v)
+    value: str = attrs.field(converter=_lower)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.value, str) or not _HEX16.fullmatch(self.value):
+        if not _HEX16.fullmatch(self.value):
             raise InvalidValue("network_id", f"{self.value!r} is not 16 hex digits")
 
     @property
@@ -107,10 +117,10 @@ class NetworkId:
 class NodeId:
     """A ZeroTier node address: 10 hex digits, lowercase; not 0000000000, not ff…."""
 
-    value: str = attrs.field(converter=lambda v: v.strip().lower() if isinstance(v, str) else v)
+    value: str = attrs.field(converter=_lower)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.value, str) or not _HEX10.fullmatch(self.value):
+        if not _HEX10.fullmatch(self.value):
             raise InvalidValue("node_id", f"{self.value!r} is not 10 hex digits")
         if self.value == "0" * 10:
             raise InvalidValue("node_id", "0000000000 is not a valid node address")
@@ -149,8 +159,11 @@ def peering_ipv4(raw: object, field: str = "ipv4") -> ipaddress.IPv4Address:
         addr = ipaddress.IPv4Address(str(raw))
     except ValueError:
         raise InvalidValue(field, f"{raw!r} is not an IPv4 address") from None
-    if addr.is_multicast or addr.is_unspecified or addr.is_loopback or addr == ipaddress.IPv4Address(
-        "255.255.255.255"
+    if (
+        addr.is_multicast
+        or addr.is_unspecified
+        or addr.is_loopback
+        or addr == ipaddress.IPv4Address("255.255.255.255")
     ):
         raise InvalidValue(field, f"{addr} cannot be a peering address")
     return addr

@@ -255,7 +255,9 @@ class _Allocations(_Repo):
     def reserve(self, allocation: IpAllocation) -> None:
         key = (allocation.network_id, allocation.address)
         if key in self.t.allocations:
-            raise DuplicateRecord(f"{allocation.address} is already held on {allocation.network_id}")
+            raise DuplicateRecord(
+                f"{allocation.address} is already held on {allocation.network_id}"
+            )
         if allocation.request_id not in self.t.requests:
             raise NotFound(f"request {allocation.request_id} not found")
         self.t.allocations[key] = allocation
@@ -287,9 +289,10 @@ class _Audit(_Repo):
         events = [e for e in reversed(self.t.audit) if action is None or e.action == action]
         return events[:limit]
 
-
     def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
-        return sum(1 for e in self.t.audit if e.action == action and e.actor == actor and e.at >= since)
+        return sum(
+            1 for e in self.t.audit if e.action == action and e.actor == actor and e.at >= since
+        )
 
 
 class _Outbox(_Repo):

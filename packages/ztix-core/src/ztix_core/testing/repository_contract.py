@@ -63,8 +63,14 @@ def test_exception_rolls_back(uow_factory: UnitOfWorkFactory) -> None:
 
 
 def test_commit_is_visible_to_the_next_unit(uow_factory: UnitOfWorkFactory) -> None:
-    u = b.user("bob", email="bob@example.net", email_verified=True, is_admin=True,
-                peeringdb_id=42, verified_user=True)
+    u = b.user(
+        "bob",
+        email="bob@example.net",
+        email_verified=True,
+        is_admin=True,
+        peeringdb_id=42,
+        verified_user=True,
+    )
     with uow_factory() as uow:
         uow.users.add(u)
         uow.commit()
@@ -73,7 +79,7 @@ def test_commit_is_visible_to_the_next_unit(uow_factory: UnitOfWorkFactory) -> N
 
 
 def test_refused_write_leaves_the_store_unchanged(uow_factory: UnitOfWorkFactory) -> None:
-    u, n = _seed(uow_factory)
+    _seed(uow_factory)
     with pytest.raises(DuplicateRecord), uow_factory() as uow:
         uow.users.add(b.user("carol"))
         uow.users.add(b.user("ALICE"))
@@ -187,8 +193,15 @@ def test_network_access(uow_factory: UnitOfWorkFactory) -> None:
 
 def test_request_roundtrip(uow_factory: UnitOfWorkFactory) -> None:
     u, n = _seed(uow_factory)
-    r = b.request(u.id, n.id, notes="hello \"world\"", retry_count=2, last_error="x",
-                  decided_at=b.T0 + dt.timedelta(seconds=1), decided_by="user:1")
+    r = b.request(
+        u.id,
+        n.id,
+        notes='hello "world"',
+        retry_count=2,
+        last_error="x",
+        decided_at=b.T0 + dt.timedelta(seconds=1),
+        decided_by="user:1",
+    )
     with uow_factory() as uow:
         uow.requests.add(r)
         uow.commit()
@@ -227,12 +240,10 @@ def test_dead_requests_do_not_hold_the_slot(uow_factory: UnitOfWorkFactory) -> N
 
 def test_request_needs_known_user_and_network(uow_factory: UnitOfWorkFactory) -> None:
     u, n = _seed(uow_factory)
-    with uow_factory() as uow:
-        with pytest.raises(NotFound):
-            uow.requests.add(b.request(b.user("nobody").id, n.id))
-    with uow_factory() as uow:
-        with pytest.raises(NotFound):
-            uow.requests.add(b.request(u.id, b.network(77).id))
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.requests.add(b.request(b.user("nobody").id, n.id))
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.requests.add(b.request(u.id, b.network(77).id))
     with uow_factory() as uow:
         assert uow.requests.count(RequestFilter()) == 0
 
@@ -297,14 +308,20 @@ def test_query_filters_order_and_paging(uow_factory: UnitOfWorkFactory) -> None:
         assert q(RequestFilter()) == newest_first
         assert q(RequestFilter(limit=5, offset=5)) == newest_first[5:10]
         pend = RequestFilter(statuses=frozenset({S.PENDING}), network_id=n.id)
-        assert q(pend) == [r for r in newest_first if r.status is S.PENDING and r.network_id == n.id]
+        assert q(pend) == [
+            r for r in newest_first if r.status is S.PENDING and r.network_id == n.id
+        ]
         assert uow.requests.count(attrs.evolve(pend, limit=1)) == len(q(pend))
         assert q(RequestFilter(asn=Asn(64503))) == [made[3]]
         assert q(RequestFilter(user_id=u.id)) == [r for r in newest_first if r.user_id == u.id]
         assert q(RequestFilter(node_id=NodeId("abcdef0007"))) == [made[7]]
         cut = b.T0 + dt.timedelta(minutes=6)
-        assert q(RequestFilter(submitted_before=cut)) == [r for r in newest_first if r.requested_at < cut]
-        assert q(RequestFilter(submitted_after=cut)) == [r for r in newest_first if r.requested_at >= cut]
+        assert q(RequestFilter(submitted_before=cut)) == [
+            r for r in newest_first if r.requested_at < cut
+        ]
+        assert q(RequestFilter(submitted_after=cut)) == [
+            r for r in newest_first if r.requested_at >= cut
+        ]
 
 
 # ------------------------------------------------------------------ memberships, addresses
@@ -324,12 +341,10 @@ def test_memberships(uow_factory: UnitOfWorkFactory) -> None:
         assert uow.memberships.get_for_request(r2.id) is None
         with pytest.raises(DuplicateRecord):
             uow.memberships.add(b.membership(r1, "10.1.0.3", "fd00:1::3"))
-    with uow_factory() as uow:
-        with pytest.raises(DuplicateRecord):  # same node on the same network
-            uow.memberships.add(b.membership(r2, "10.1.0.3", "fd00:1::3", node_id=r1.node_id))
-    with uow_factory() as uow:
-        with pytest.raises(NotFound):
-            uow.memberships.add(b.membership(b.request(u.id, n.id, node="abcdef0009")))
+    with uow_factory() as uow, pytest.raises(DuplicateRecord):  # same node on the same network
+        uow.memberships.add(b.membership(r2, "10.1.0.3", "fd00:1::3", node_id=r1.node_id))
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.memberships.add(b.membership(b.request(u.id, n.id, node="abcdef0009")))
     m1b = attrs.evolve(m1, authorized=True, config_generation=3, removal_generation=4)
     with uow_factory() as uow:
         uow.memberships.update(m1b)
@@ -354,13 +369,12 @@ def test_allocations_are_unique_per_network(uow_factory: UnitOfWorkFactory) -> N
         uow.allocations.reserve(IpAllocation(n.id, a4, r1.id))
         uow.allocations.reserve(IpAllocation(n.id, a6, r1.id))
         uow.commit()
-    with uow_factory() as uow:
-        with pytest.raises(DuplicateRecord):
-            uow.allocations.reserve(IpAllocation(n.id, a4, r2.id))
-    with uow_factory() as uow:
-        with pytest.raises(NotFound):
-            uow.allocations.reserve(IpAllocation(n.id, ipaddress.IPv4Address("10.1.0.9"),
-                                                 b.request(u.id, n.id).id))
+    with uow_factory() as uow, pytest.raises(DuplicateRecord):
+        uow.allocations.reserve(IpAllocation(n.id, a4, r2.id))
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.allocations.reserve(
+            IpAllocation(n.id, ipaddress.IPv4Address("10.1.0.9"), b.request(u.id, n.id).id)
+        )
     with uow_factory() as uow:
         assert uow.allocations.for_network(n.id) == {a4, a6}
         assert [a.address for a in uow.allocations.for_request(r1.id)] == [a4, a6]
@@ -380,8 +394,9 @@ def test_audit_trail(uow_factory: UnitOfWorkFactory) -> None:
     events = [
         b.audit_event("r1", "request.submitted", b.T0, nested={"a": [1, 2]}, text="é\"'"),
         b.audit_event("r1", "request.approved", b.T0 + dt.timedelta(seconds=1), actor="user:1"),
-        b.audit_event("r2", "request.approved", b.T0 + dt.timedelta(seconds=2),
-                      actor="system:policy_auto"),
+        b.audit_event(
+            "r2", "request.approved", b.T0 + dt.timedelta(seconds=2), actor="system:policy_auto"
+        ),
     ]
     with uow_factory() as uow:
         for e in events:

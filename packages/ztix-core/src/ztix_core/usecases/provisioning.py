@@ -10,7 +10,7 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import attrs
 
@@ -26,13 +26,21 @@ from ztix_core.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from ztix_core.records import Actor, IpAllocation, JoinRequest, JsonDict, Membership, RouteServerState, new_id
+from ztix_core.records import (
+    Actor,
+    IpAllocation,
+    JsonDict,
+    Membership,
+    RouteServerState,
+    new_id,
+)
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import audit, move
 
 WORKER = Actor.system("worker")
-ACTIVE_CONFIG = frozenset({RequestStatus.PROVISIONING, RequestStatus.ACTIVE, RequestStatus.FAILED,
-                           RequestStatus.APPROVED})
+ACTIVE_CONFIG = frozenset(
+    {RequestStatus.PROVISIONING, RequestStatus.ACTIVE, RequestStatus.FAILED, RequestStatus.APPROVED}
+)
 
 
 @attrs.frozen
@@ -72,7 +80,7 @@ class Provisioner:
         fleet: RouteServerFleet,
         registry: NetworkRegistry,
         settings: ProvisioningSettings | None = None,
-        sync_lock: Callable[[], ContextManager[object]] | None = None,
+        sync_lock: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
@@ -85,7 +93,9 @@ class Provisioner:
 
     # ------------------------------------------------------------------ provision
 
-    def provision(self, request_id: uuid.UUID, *, final_attempt: bool = True) -> RequestStatus | None:
+    def provision(
+        self, request_id: uuid.UUID, *, final_attempt: bool = True
+    ) -> RequestStatus | None:
         """Bring an approved request to active (or failed). Returns the status reached,
         or None when the request is not in approved/provisioning (nothing to do).
 
@@ -95,7 +105,8 @@ class Provisioner:
         with self.uow_factory() as uow:
             request = uow.requests.get(request_id)
             if request is None or request.status not in (
-                RequestStatus.APPROVED, RequestStatus.PROVISIONING
+                RequestStatus.APPROVED,
+                RequestStatus.PROVISIONING,
             ):
                 return None
             if request.status is RequestStatus.APPROVED:
@@ -107,31 +118,58 @@ class Provisioner:
             report = self.provider.check_readiness([network])
             failure = report.first_failure
             if failure is not None:
-                self._fail(request_id, f"readiness gate failed: {failure.name}: {failure.message}",
-                           {"stage": "readiness", "check": failure.name,
-                            "remediation": failure.remediation})
+                self._fail(
+                    request_id,
+                    f"readiness gate failed: {failure.name}: {failure.message}",
+                    {
+                        "stage": "readiness",
+                        "check": failure.name,
+                        "remediation": failure.remediation,
+                    },
+                )
                 return RequestStatus.FAILED
         membership = self._ensure_membership(request_id)
         try:
             self.provider.authorize_member(
-                membership.network_id, membership.node_id,
-                [membership.ipv4, membership.ipv6], f"AS{membership.asn.value}",
+                membership.network_id,
+                membership.node_id,
+                [membership.ipv4, membership.ipv6],
+                f"AS{membership.asn.value}",
             )
         except ProviderError as exc:
             if exc.transient and not final_attempt:
                 raise
-            self._fail(request_id, f"controller: {exc.message}",
-                       {"stage": "authorize", "kind": exc.kind, "transient": exc.transient,
-                        "status": exc.status, "remediation": exc.remediation})
+            self._fail(
+                request_id,
+                f"controller: {exc.message}",
+                {
+                    "stage": "authorize",
+                    "kind": exc.kind,
+                    "transient": exc.transient,
+                    "status": exc.status,
+                    "remediation": exc.remediation,
+                },
+            )
             return RequestStatus.FAILED
         with self.uow_factory() as uow:
             current = uow.memberships.get_for_request(request_id)
             if current is not None and not current.authorized:
-                uow.memberships.update(attrs.evolve(current, authorized=True,
-                                                    updated_at=self.clock.now()))
-                audit(uow, self.clock.now(), WORKER, "membership.authorized", "request",
-                      str(request_id), {"node_id": str(current.node_id),
-                                        "ipv4": str(current.ipv4), "ipv6": str(current.ipv6)})
+                uow.memberships.update(
+                    attrs.evolve(current, authorized=True, updated_at=self.clock.now())
+                )
+                audit(
+                    uow,
+                    self.clock.now(),
+                    WORKER,
+                    "membership.authorized",
+                    "request",
+                    str(request_id),
+                    {
+                        "node_id": str(current.node_id),
+                        "ipv4": str(current.ipv4),
+                        "ipv6": str(current.ipv6),
+                    },
+                )
             uow.commit()
         self.sync_route_servers()
         with self.uow_factory() as uow:
@@ -156,17 +194,38 @@ class Provisioner:
             network = uow.networks.get(request.network_id)
             assert network is not None
             reserved = {a for s in self.fleet.servers() for a in (s.ipv4, s.ipv6) if a is not None}
-            pair = allocate_pair(network.ipv4_prefix, network.ipv6_prefix, request.asn,
-                                 uow.allocations.for_network(network.id), reserved,
-                                 self.settings.ipv6_scheme)
+            pair = allocate_pair(
+                network.ipv4_prefix,
+                network.ipv6_prefix,
+                request.asn,
+                uow.allocations.for_network(network.id),
+                reserved,
+                self.settings.ipv6_scheme,
+            )
             for addr in (pair.ipv4, pair.ipv6):
                 uow.allocations.reserve(IpAllocation(network.id, addr, request.id))
             now = self.clock.now()
-            membership = Membership(new_id(), request.id, network.id, request.node_id,
-                                    request.asn, pair.ipv4, pair.ipv6, now, now)
+            membership = Membership(
+                new_id(),
+                request.id,
+                network.id,
+                request.node_id,
+                request.asn,
+                pair.ipv4,
+                pair.ipv6,
+                now,
+                now,
+            )
             uow.memberships.add(membership)
-            audit(uow, now, WORKER, "membership.allocated", "request", str(request.id),
-                  {"ipv4": str(pair.ipv4), "ipv6": str(pair.ipv6)})
+            audit(
+                uow,
+                now,
+                WORKER,
+                "membership.allocated",
+                "request",
+                str(request.id),
+                {"ipv4": str(pair.ipv4), "ipv6": str(pair.ipv6)},
+            )
             uow.commit()
             return membership
 
@@ -175,9 +234,16 @@ class Provisioner:
             request = uow.requests.get(request_id)
             if request is None or request.status is not RequestStatus.PROVISIONING:
                 return
-            move(uow, self.clock, request, RequestStatus.FAILED, WORKER,
-                 {"error": error, **metadata}, last_error=error,
-                 retry_count=request.retry_count + 1)
+            move(
+                uow,
+                self.clock,
+                request,
+                RequestStatus.FAILED,
+                WORKER,
+                {"error": error, **metadata},
+                last_error=error,
+                retry_count=request.retry_count + 1,
+            )
             uow.commit()
 
     # ------------------------------------------------------------------ route servers
@@ -192,12 +258,20 @@ class Provisioner:
             facts = self.registry.lookup(m.asn)
             v4 = facts.max_prefix_v4 if facts and facts.max_prefix_v4 else None
             v6 = facts.max_prefix_v6 if facts and facts.max_prefix_v6 else None
-            out.append((m, PeerSpec(
-                m.asn, m.ipv4, m.ipv6,
-                v4 or self.settings.default_max_prefix_v4,
-                v6 or self.settings.default_max_prefix_v6,
-                facts.name if facts else f"AS{m.asn.value}", m.network_id,
-            )))
+            out.append(
+                (
+                    m,
+                    PeerSpec(
+                        m.asn,
+                        m.ipv4,
+                        m.ipv6,
+                        v4 or self.settings.default_max_prefix_v4,
+                        v6 or self.settings.default_max_prefix_v6,
+                        facts.name if facts else f"AS{m.asn.value}",
+                        m.network_id,
+                    ),
+                )
+            )
         out.sort(key=lambda pair: (pair[1].asn, pair[1].network_id))
         return out
 
@@ -224,8 +298,9 @@ class Provisioner:
             if any(s.desired_digest != digest for s in states.values()):
                 generation += 1
                 for name, state in states.items():
-                    states[name] = attrs.evolve(state, desired_generation=generation,
-                                                desired_digest=digest)
+                    states[name] = attrs.evolve(
+                        state, desired_generation=generation, desired_digest=digest
+                    )
                     uow.route_servers.put(states[name])
             included = {m.id for m, _ in desired}
             for m, _ in desired:
@@ -233,8 +308,12 @@ class Provisioner:
                     uow.memberships.update(attrs.evolve(m, config_generation=generation))
             for m in uow.memberships.list():
                 request = uow.requests.get(m.request_id)
-                if (m.id not in included and m.removal_generation is None and request is not None
-                        and request.status is RequestStatus.DEPROVISIONING):
+                if (
+                    m.id not in included
+                    and m.removal_generation is None
+                    and request is not None
+                    and request.status is RequestStatus.DEPROVISIONING
+                ):
                     uow.memberships.update(attrs.evolve(m, removal_generation=generation))
             uow.commit()
         behind = [n for n, s in states.items() if force or s.applied_generation < generation]
@@ -248,17 +327,37 @@ class Provisioner:
                 attempted = max(state.attempted_generation, generation)
                 if out.ok:
                     state = attrs.evolve(
-                        state, applied_generation=max(state.applied_generation, generation),
-                        applied_digest=out.digest, attempted_generation=attempted,
-                        last_error=None, last_attempt_at=now, last_applied_at=now)
+                        state,
+                        applied_generation=max(state.applied_generation, generation),
+                        applied_digest=out.digest,
+                        attempted_generation=attempted,
+                        last_error=None,
+                        last_attempt_at=now,
+                        last_applied_at=now,
+                    )
                 else:
-                    state = attrs.evolve(state, attempted_generation=attempted,
-                                         last_error=f"{out.stage}: {out.message}",
-                                         last_attempt_at=now)
+                    state = attrs.evolve(
+                        state,
+                        attempted_generation=attempted,
+                        last_error=f"{out.stage}: {out.message}",
+                        last_attempt_at=now,
+                    )
                 uow.route_servers.put(state)
-                audit(uow, now, WORKER, f"route_server.{out.result}", "route_server", out.server,
-                      {"generation": generation, "stage": out.stage, "message": out.message,
-                       "duration_s": round(out.duration_s, 3), "digest": out.digest})
+                audit(
+                    uow,
+                    now,
+                    WORKER,
+                    f"route_server.{out.result}",
+                    "route_server",
+                    out.server,
+                    {
+                        "generation": generation,
+                        "stage": out.stage,
+                        "message": out.message,
+                        "duration_s": round(out.duration_s, 3),
+                        "digest": out.digest,
+                    },
+                )
             uow.commit()
 
     def settle(self) -> tuple[tuple[uuid.UUID, ...], tuple[uuid.UUID, ...], tuple[uuid.UUID, ...]]:
@@ -276,27 +375,55 @@ class Provisioner:
                 request = uow.requests.get(m.request_id)
                 if request is None:
                     continue
-                if (request.status is RequestStatus.PROVISIONING and m.authorized
-                        and m.config_generation is not None):
+                if (
+                    request.status is RequestStatus.PROVISIONING
+                    and m.authorized
+                    and m.config_generation is not None
+                ):
                     gen = m.config_generation
                     if all(s.applied_generation >= gen for s in states):
-                        move(uow, self.clock, request, RequestStatus.ACTIVE, WORKER,
-                             {"generation": gen, "servers": names}, provisioned_at=now,
-                             last_error=None)
+                        move(
+                            uow,
+                            self.clock,
+                            request,
+                            RequestStatus.ACTIVE,
+                            WORKER,
+                            {"generation": gen, "servers": names},
+                            provisioned_at=now,
+                            last_error=None,
+                        )
                         activated.append(request.id)
                         continue
-                    broken = [s for s in states if s.applied_generation < gen and s.last_error
-                              and s.attempted_generation >= gen]
+                    broken = [
+                        s
+                        for s in states
+                        if s.applied_generation < gen
+                        and s.last_error
+                        and s.attempted_generation >= gen
+                    ]
                     if broken:
                         error = "; ".join(f"route server {s.name}: {s.last_error}" for s in broken)
-                        move(uow, self.clock, request, RequestStatus.FAILED, WORKER,
-                             {"stage": "route_server", "error": error,
-                              "servers": [s.name for s in broken], "generation": gen},
-                             last_error=error, retry_count=request.retry_count + 1)
+                        move(
+                            uow,
+                            self.clock,
+                            request,
+                            RequestStatus.FAILED,
+                            WORKER,
+                            {
+                                "stage": "route_server",
+                                "error": error,
+                                "servers": [s.name for s in broken],
+                                "generation": gen,
+                            },
+                            last_error=error,
+                            retry_count=request.retry_count + 1,
+                        )
                         failed.append(request.id)
-                elif (request.status is RequestStatus.DEPROVISIONING
-                      and m.removal_generation is not None
-                      and all(s.applied_generation >= m.removal_generation for s in states)):
+                elif (
+                    request.status is RequestStatus.DEPROVISIONING
+                    and m.removal_generation is not None
+                    and all(s.applied_generation >= m.removal_generation for s in states)
+                ):
                     leaving.append(request.id)
             uow.commit()
         removed = tuple(rid for rid in leaving if self._finish_leave(rid))
@@ -332,11 +459,19 @@ class Provisioner:
                 with self.uow_factory() as uow:
                     request = uow.requests.get(request_id)
                     if request is not None and request.status is RequestStatus.DEPROVISIONING:
-                        uow.requests.update(attrs.evolve(request, last_error=exc.message),
-                                            expected_status=RequestStatus.DEPROVISIONING)
-                        audit(uow, self.clock.now(), WORKER, "membership.deauthorize_failed",
-                              "request", str(request_id), {"kind": exc.kind,
-                                                           "message": exc.message})
+                        uow.requests.update(
+                            attrs.evolve(request, last_error=exc.message),
+                            expected_status=RequestStatus.DEPROVISIONING,
+                        )
+                        audit(
+                            uow,
+                            self.clock.now(),
+                            WORKER,
+                            "membership.deauthorize_failed",
+                            "request",
+                            str(request_id),
+                            {"kind": exc.kind, "message": exc.message},
+                        )
                         uow.commit()
                 return False
         with self.uow_factory() as uow:
@@ -347,8 +482,15 @@ class Provisioner:
             freed = uow.allocations.release_for_request(request_id)
             if current is not None:
                 uow.memberships.delete(current.id)
-                audit(uow, self.clock.now(), WORKER, "membership.removed", "request",
-                      str(request_id), {"node_id": str(current.node_id), "released": freed})
+                audit(
+                    uow,
+                    self.clock.now(),
+                    WORKER,
+                    "membership.removed",
+                    "request",
+                    str(request_id),
+                    {"node_id": str(current.node_id), "released": freed},
+                )
             move(uow, self.clock, request, RequestStatus.REMOVED, WORKER, last_error=None)
             uow.commit()
         return True

@@ -54,10 +54,14 @@ class RequestQueries:
         now = self.clock.now()
         user_id = None if actor.is_admin else uuid.UUID(actor.id)
         flt = RequestFilter(
-            statuses=statuses, asn=asn, network_id=network_id, user_id=user_id,
+            statuses=statuses,
+            asn=asn,
+            network_id=network_id,
+            user_id=user_id,
             submitted_before=now - older_than if older_than else None,
             submitted_after=now - newer_than if newer_than else None,
-            limit=max(1, min(limit, 500)), offset=max(0, offset),
+            limit=max(1, min(limit, 500)),
+            offset=max(0, offset),
         )
         with self.uow_factory() as uow:
             return RequestPage(tuple(uow.requests.query(flt)), uow.requests.count(flt))

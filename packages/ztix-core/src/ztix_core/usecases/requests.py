@@ -68,8 +68,8 @@ class RequestWorkflow:
         approval policy then decides at once (approve / reject / leave pending).
         """
         parsed_asn = Asn.parse(asn)
-        parsed_net = network_id if isinstance(network_id, NetworkId) else NetworkId(network_id)  # type: ignore[arg-type]
-        parsed_node = node_id if isinstance(node_id, NodeId) else NodeId(node_id)  # type: ignore[arg-type]
+        parsed_net = network_id if isinstance(network_id, NetworkId) else NetworkId(network_id)
+        parsed_node = node_id if isinstance(node_id, NodeId) else NodeId(node_id)
         if len(notes) > MAX_NOTES:
             raise InvalidValue("notes", f"at most {MAX_NOTES} characters")
         with self.uow_factory() as uow:
@@ -79,7 +79,9 @@ class RequestWorkflow:
             links = {lk.asn: lk for lk in uow.asn_links.list_for_user(user_id)}
             link = links.get(parsed_asn)
             if link is None:
-                raise NotEligible(f"{parsed_asn} is not linked to your account", asn=parsed_asn.value)
+                raise NotEligible(
+                    f"{parsed_asn} is not linked to your account", asn=parsed_asn.value
+                )
             if uow.networks.get(parsed_net) is None:
                 raise NotFound(f"network {parsed_net} is not an exchange network")
             access = uow.network_access.list_for_user(user_id)
@@ -97,36 +99,80 @@ class RequestWorkflow:
                 )
             now = self.clock.now()
             request = JoinRequest(
-                new_id(), user_id, parsed_asn, parsed_net, parsed_node,
-                RequestStatus.PENDING, now, now, notes=notes,
+                new_id(),
+                user_id,
+                parsed_asn,
+                parsed_net,
+                parsed_node,
+                RequestStatus.PENDING,
+                now,
+                now,
+                notes=notes,
             )
             uow.requests.add(request)
             audit(
-                uow, now, Actor.user(user), "request.submitted", "request", str(request.id),
-                {"to": "pending", "asn": parsed_asn.value, "network_id": parsed_net.value,
-                 "node_id": parsed_node.value},
+                uow,
+                now,
+                Actor.user(user),
+                "request.submitted",
+                "request",
+                str(request.id),
+                {
+                    "to": "pending",
+                    "asn": parsed_asn.value,
+                    "network_id": parsed_net.value,
+                    "node_id": parsed_node.value,
+                },
             )
             since = now - dt.timedelta(hours=1)
             ctx = ApprovalContext(
-                request, user, link, self.registry.lookup(parsed_asn),
-                uow.audit.count_since("request.approved", str(AUTO_ACTOR), since), now,
+                request,
+                user,
+                link,
+                self.registry.lookup(parsed_asn),
+                uow.audit.count_since("request.approved", str(AUTO_ACTOR), since),
+                now,
             )
             decision = self.policy.decide(ctx)
-            meta = {"policy": self.policy.name, "reasons": list(decision.reasons),
-                    "checks": {name: ok for name, ok in decision.checks}}
+            meta = {
+                "policy": self.policy.name,
+                "reasons": list(decision.reasons),
+                "checks": {name: ok for name, ok in decision.checks},
+            }
             if decision.verdict is Verdict.APPROVE:
-                request = move(uow, self.clock, request, RequestStatus.APPROVED,
-                               Actor.system(self.policy.name), meta, decided_at=now,
-                               decided_by=f"system:{self.policy.name}")
+                request = move(
+                    uow,
+                    self.clock,
+                    request,
+                    RequestStatus.APPROVED,
+                    Actor.system(self.policy.name),
+                    meta,
+                    decided_at=now,
+                    decided_by=f"system:{self.policy.name}",
+                )
                 enqueue(uow, now, TOPIC_PROVISION, request)
             elif decision.verdict is Verdict.REJECT:
-                request = move(uow, self.clock, request, RequestStatus.REJECTED,
-                               Actor.system(self.policy.name), meta, decided_at=now,
-                               decided_by=f"system:{self.policy.name}",
-                               reject_reason="; ".join(decision.reasons) or "rejected by policy")
+                request = move(
+                    uow,
+                    self.clock,
+                    request,
+                    RequestStatus.REJECTED,
+                    Actor.system(self.policy.name),
+                    meta,
+                    decided_at=now,
+                    decided_by=f"system:{self.policy.name}",
+                    reject_reason="; ".join(decision.reasons) or "rejected by policy",
+                )
             elif decision.checks:
-                audit(uow, now, Actor.system(self.policy.name), "request.policy_evaluated",
-                      "request", str(request.id), meta)
+                audit(
+                    uow,
+                    now,
+                    Actor.system(self.policy.name),
+                    "request.policy_evaluated",
+                    "request",
+                    str(request.id),
+                    meta,
+                )
             uow.commit()
             return request
 
@@ -135,8 +181,15 @@ class RequestWorkflow:
         _require_admin(actor)
         with self.uow_factory() as uow:
             now = self.clock.now()
-            request = move(uow, self.clock, _load(uow, request_id), RequestStatus.APPROVED,
-                           actor, decided_at=now, decided_by=str(actor))
+            request = move(
+                uow,
+                self.clock,
+                _load(uow, request_id),
+                RequestStatus.APPROVED,
+                actor,
+                decided_at=now,
+                decided_by=str(actor),
+            )
             enqueue(uow, now, TOPIC_PROVISION, request)
             uow.commit()
             return request
@@ -151,9 +204,17 @@ class RequestWorkflow:
             raise InvalidValue("reason", f"at most {MAX_REASON} characters")
         with self.uow_factory() as uow:
             now = self.clock.now()
-            request = move(uow, self.clock, _load(uow, request_id), RequestStatus.REJECTED,
-                           actor, {"reason": reason}, decided_at=now, decided_by=str(actor),
-                           reject_reason=reason)
+            request = move(
+                uow,
+                self.clock,
+                _load(uow, request_id),
+                RequestStatus.REJECTED,
+                actor,
+                {"reason": reason},
+                decided_at=now,
+                decided_by=str(actor),
+                reject_reason=reason,
+            )
             uow.commit()
             return request
 
@@ -162,8 +223,14 @@ class RequestWorkflow:
         _require_admin(actor)
         with self.uow_factory() as uow:
             current = _load(uow, request_id)
-            request = move(uow, self.clock, current, RequestStatus.APPROVED, actor,
-                           {"retry_count": current.retry_count, "last_error": current.last_error})
+            request = move(
+                uow,
+                self.clock,
+                current,
+                RequestStatus.APPROVED,
+                actor,
+                {"retry_count": current.retry_count, "last_error": current.last_error},
+            )
             enqueue(uow, self.clock.now(), TOPIC_PROVISION, request)
             uow.commit()
             return request
