@@ -94,13 +94,15 @@ class Provisioner:
     # ------------------------------------------------------------------ provision
 
     def provision(
-        self, request_id: uuid.UUID, *, final_attempt: bool = True
+        self, request_id: uuid.UUID, *, final_attempt: bool = True, sync: bool = True
     ) -> RequestStatus | None:
         """Bring an approved request to active (or failed). Returns the status reached,
         or None when the request is not in approved/provisioning (nothing to do).
 
         A transient provider error is re-raised when ``final_attempt`` is false so the
-        caller can retry with backoff; otherwise it fails the request.
+        caller can retry with backoff; otherwise it fails the request. With ``sync=False``
+        it stops after authorizing the member (status stays provisioning) and the caller
+        runs one coalesced :meth:`sync_route_servers` for many requests.
         """
         with self.uow_factory() as uow:
             request = uow.requests.get(request_id)
@@ -171,7 +173,8 @@ class Provisioner:
                     },
                 )
             uow.commit()
-        self.sync_route_servers()
+        if sync:
+            self.sync_route_servers()
         with self.uow_factory() as uow:
             final = uow.requests.get(request_id)
         return final.status if final else None
