@@ -1,0 +1,39 @@
+"""``ztix db upgrade`` and ``ztix db current``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ztix_adapters_sql.engine import normalise_url, safe_url
+from ztix_adapters_sql.migrate import current_revision, head_revision, upgrade
+from ztix_core.settings import load_settings
+
+
+class DbCommand:
+    """``ztix db``: migrate the schema or show where it stands."""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="db_command", metavar="ACTION")
+        sub.add_parser("upgrade", help="upgrade the schema to the newest revision")
+        sub.add_parser("current", help="show the schema revision (exit 1 when behind)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        action = getattr(args, "db_command", None)
+        if action not in ("upgrade", "current"):
+            print("usage: ztix db {upgrade,current}")
+            return 2
+        url = load_settings(args.config).database_url
+        normalise_url(url)  # a bad URL stops here with a message naming database_url
+        if action == "upgrade":
+            before, after = upgrade(url)
+            if before == after:
+                print(f"{safe_url(url)}: already at {after}")
+            else:
+                print(f"{safe_url(url)}: upgraded from {before or 'empty'} to {after}")
+            return 0
+        current, head = current_revision(url), head_revision()
+        if current == head:
+            print(f"{safe_url(url)}: {current} (head)")
+            return 0
+        print(f"{safe_url(url)}: {current or 'empty'}, behind head {head}; run `ztix db upgrade`")
+        return 1

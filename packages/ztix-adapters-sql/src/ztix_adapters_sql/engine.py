@@ -1,0 +1,91 @@
+"""Engines for the two supported URLs.
+
+* ``sqlite:///path`` — the embedded default: WAL journal, foreign keys on, a busy timeout,
+  and every transaction begins ``IMMEDIATE`` so units of work take the single writer lock
+  up front and serialise instead of failing on a lock upgrade.
+* ``postgresql+psycopg://…`` (``postgresql://`` and ``postgres://`` are taken to mean
+  psycopg 3) — a connection pool with pre-ping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from ztix_core.errors import SettingsError
+
+SETTING = "database_url"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse a database URL and pin the driver; SettingsError names what is wrong."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            SETTING, "is not a database URL (sqlite:///path or postgresql+psycopg://user@host/db)"
+        ) from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise SettingsError(
+                SETTING,
+                "an in-memory SQLite database is not supported (each connection would see "
+                "its own empty database); use sqlite:///path/to/ztix.db",
+            )
+        return url.set(drivername="sqlite+pysqlite")
+    if backend == "postgresql":
+        if url.drivername in ("postgresql", "postgres") or driver == "psycopg":
+            return url.set(drivername="postgresql+psycopg")
+        raise SettingsError(SETTING, f"driver {driver!r} is not supported; use postgresql+psycopg")
+    raise SettingsError(SETTING, f"backend {backend!r} is not supported; use sqlite or postgresql")
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        **kwargs,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not pysqlite) emit BEGIN, so SAVEPOINTs work and BEGIN is IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_engine_for(raw_url: str | URL, **kwargs: Any) -> Engine:
+    """An engine configured for ztix (see the module docstring)."""
+    url = normalise_url(raw_url if isinstance(raw_url, str) else raw_url.render_as_string(False))
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if "poolclass" not in kwargs:
+        options.update(pool_size=10, max_overflow=20)
+    options.update(kwargs)
+    return create_engine(url, **options)
+
+
+def safe_url(raw_url: str | URL) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        url = raw_url if isinstance(raw_url, URL) else make_url(raw_url)
+    except ArgumentError:
+        return "<unparseable URL>"
+    return url.render_as_string(hide_password=True)

@@ -1,0 +1,84 @@
+"""Schema migrations through Alembic's programmatic API (no alembic.ini needed): upgrade,
+current revision, head revision, and the start-up check the web and worker run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from ztix_adapters_sql.engine import create_engine_for, safe_url
+from ztix_core.errors import NotReady
+
+SCRIPT_LOCATION = str(Path(__file__).with_name("migrations"))
+
+
+class SchemaNotCurrent(NotReady):
+    """The database schema is not at the head revision this code needs."""
+
+    def __init__(self, url: str, current: str | None, head: str) -> None:
+        remediation = "run `ztix db upgrade` (with the same --config / DATABASE_URL)"
+        super().__init__(
+            "database_schema",
+            f"the database {safe_url(url)} is at schema revision {current or 'none (empty)'}, "
+            f"but this ztix needs {head}; {remediation}",
+            remediation,
+        )
+        self.current = current
+        self.head = head
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this package."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _engine(url: str) -> Engine:
+    return create_engine_for(url, poolclass=NullPool)
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade the database at ``url``; returns (revision before, revision after)."""
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
+            command.upgrade(alembic_config(conn), revision)
+            after = MigrationContext.configure(conn).get_current_revision()
+        return before, after
+    finally:
+        engine.dispose()
+
+
+def current_revision(url: str) -> str | None:
+    """The database's revision (None for an empty database)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def ensure_schema_current(url: str) -> None:
+    """Raise :class:`SchemaNotCurrent` (telling the user to run ``ztix db upgrade``) unless the
+    database is at the head revision. The web and worker call this at start."""
+    current = current_revision(url)
+    head = head_revision()
+    if current != head:
+        raise SchemaNotCurrent(url, current, head)

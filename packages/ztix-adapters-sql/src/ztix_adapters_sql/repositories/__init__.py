@@ -1,0 +1,33 @@
+"""SQL repositories: one class per repository port of the core, plus the web layer's."""
+
+from ztix_adapters_sql.repositories.accounts import (
+    SqlAsnLinkRepository,
+    SqlCredentialRepository,
+    SqlNetworkAccessRepository,
+    SqlUserRepository,
+)
+from ztix_adapters_sql.repositories.membership import (
+    SqlIpAllocationRepository,
+    SqlMembershipRepository,
+)
+from ztix_adapters_sql.repositories.networks import SqlNetworkRepository
+from ztix_adapters_sql.repositories.requests import SqlJoinRequestRepository
+from ztix_adapters_sql.repositories.route_servers import SqlRouteServerStateRepository
+from ztix_adapters_sql.repositories.trail import SqlAuditRepository, SqlOutboxRepository
+from ztix_adapters_sql.repositories.web import SqlOAuthStateRepository, SqlWebSessionRepository
+
+__all__ = [
+    "SqlAsnLinkRepository",
+    "SqlAuditRepository",
+    "SqlCredentialRepository",
+    "SqlIpAllocationRepository",
+    "SqlJoinRequestRepository",
+    "SqlMembershipRepository",
+    "SqlNetworkAccessRepository",
+    "SqlNetworkRepository",
+    "SqlOAuthStateRepository",
+    "SqlOutboxRepository",
+    "SqlRouteServerStateRepository",
+    "SqlUserRepository",
+    "SqlWebSessionRepository",
+]

@@ -1,0 +1,101 @@
+"""What every SQL repository shares: guarded writes (a savepoint per write, so a broken rule
+leaves the unit of work usable, as in the in-memory adapter) and fresh reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import CursorResult, Executable, Select, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ztix_adapters_sql.integrity import Violation, classify
+from ztix_adapters_sql.models import Base
+from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound, ZtixError
+
+RowT = TypeVar("RowT", bound=Base)
+
+#: CHECK constraint → the field whose value broke it.
+_CHECK_FIELDS = {
+    "ck_networks_id_hex16": "network_id",
+    "ck_join_requests_node_id_hex10": "node_id",
+    "ck_memberships_node_id_hex10": "node_id",
+    "ck_join_requests_asn_range": "asn",
+    "ck_memberships_asn_range": "asn",
+    "ck_asn_links_asn_range": "asn",
+    "ck_join_requests_status": "status",
+    "ck_asn_links_source": "source",
+}
+
+
+def violation_error(violation: Violation, what: str) -> ZtixError:
+    """A typed error for a broken rule the repository did not foresee more precisely."""
+    if violation.kind == "unique":
+        return DuplicateRecord(f"{what} breaks {violation.constraint or 'a uniqueness rule'}")
+    if violation.kind == "foreign_key":
+        return NotFound(f"{what} refers to a record that does not exist")
+    if violation.kind in ("check", "not_null"):
+        field = _CHECK_FIELDS.get(violation.constraint or "", violation.constraint or "value")
+        return InvalidValue(field, f"{what} is refused by {violation.constraint or 'a check'}")
+    return ZtixError(f"{what} was refused by the database: {violation.detail}")
+
+
+class SqlRepository:
+    """Base of the repositories: they share their unit of work's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def _guarded(self, stmt: Executable) -> tuple[CursorResult[Any] | None, Violation | None]:
+        """Run a write in a savepoint; a broken rule rolls back just that write."""
+        try:
+            with self.session.begin_nested():
+                result = self.session.execute(stmt)
+        except IntegrityError as exc:
+            return None, classify(exc)
+        assert isinstance(result, CursorResult)
+        return result, None
+
+    def _insert(self, model: type[Base], values: dict[str, Any], what: str) -> Violation | None:
+        """Insert one row; return the broken rule, or None when stored."""
+        _, violation = self._guarded(insert(model).values(**values))
+        return violation
+
+    def _insert_or_raise(self, model: type[Base], values: dict[str, Any], what: str) -> None:
+        violation = self._insert(model, values, what)
+        if violation is not None:
+            raise violation_error(violation, what)
+
+    def _first(self, stmt: Select[tuple[RowT]]) -> RowT | None:
+        return self.session.scalars(stmt.execution_options(populate_existing=True)).first()
+
+    def _all(self, stmt: Select[tuple[RowT]]) -> Sequence[RowT]:
+        return self.session.scalars(stmt.execution_options(populate_existing=True)).all()
+
+    def _get(self, model: type[RowT], key: Any) -> RowT | None:
+        return self.session.get(model, key, populate_existing=True)
+
+
+def upsert(
+    dialect: str,
+    model: type[Base],
+    values: dict[str, Any],
+    keys: Sequence[str],
+    *,
+    update: bool = True,
+) -> Executable:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` (or ``DO NOTHING``) for either database."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(model).values(**values)
+    changed = {k: v for k, v in values.items() if k not in keys}
+    if update and changed:
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=changed)
+    return stmt.on_conflict_do_nothing(index_elements=list(keys))

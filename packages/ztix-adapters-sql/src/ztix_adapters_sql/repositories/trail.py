@@ -1,0 +1,95 @@
+"""The append-only audit trail and the outbox."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select, update
+
+from ztix_adapters_sql.mapping import audit_record, audit_values, outbox_record, outbox_values
+from ztix_adapters_sql.models import AuditEventRow, OutboxRow
+from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
+from ztix_core.errors import NotFound
+from ztix_core.records import AuditEvent, OutboxMessage
+
+
+class SqlAuditRepository(SqlRepository):
+    """Audit events: insert and read only (PostgreSQL refuses UPDATE/DELETE by trigger)."""
+
+    def append(self, event: AuditEvent) -> None:
+        what = f"audit event {event.id}"
+        violation = self._insert(AuditEventRow, audit_values(event), what)
+        if violation is not None:
+            raise violation_error(violation, what)
+
+    def for_target(self, target_type: str, target_id: str) -> builtins.list[AuditEvent]:
+        rows = self._all(
+            select(AuditEventRow)
+            .where(AuditEventRow.target_type == target_type, AuditEventRow.target_id == target_id)
+            .order_by(AuditEventRow.seq)
+        )
+        return [audit_record(r) for r in rows]
+
+    def recent(self, limit: int = 100, action: str | None = None) -> builtins.list[AuditEvent]:
+        stmt = select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(limit)
+        if action is not None:
+            stmt = stmt.where(AuditEventRow.action == action)
+        return [audit_record(r) for r in self._all(stmt)]
+
+    def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
+        total = self.session.scalar(
+            select(func.count())
+            .select_from(AuditEventRow)
+            .where(
+                AuditEventRow.action == action,
+                AuditEventRow.actor == actor,
+                AuditEventRow.at >= since,
+            )
+        )
+        return int(total or 0)
+
+
+class SqlOutboxRepository(SqlRepository):
+    """Outbox rows. ``claim_unsent`` locks with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+    relays in several processes never claim one message twice; SQLite's single writer lock
+    (units begin ``IMMEDIATE``) serialises relays there."""
+
+    def add(self, message: OutboxMessage) -> None:
+        what = f"outbox message {message.id}"
+        violation = self._insert(OutboxRow, outbox_values(message), what)
+        if violation is not None:
+            raise violation_error(violation, what)
+
+    def claim_unsent(self, limit: int) -> builtins.list[OutboxMessage]:
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.sent_at.is_(None))
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [outbox_record(r) for r in self._all(stmt)]
+
+    def _change(self, message_id: uuid.UUID, **values: object) -> None:
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"outbox message {message_id} not found")
+
+    def mark_sent(self, message_id: uuid.UUID, at: dt.datetime) -> None:
+        self._change(message_id, sent_at=at)
+
+    def record_attempt(self, message_id: uuid.UUID) -> None:
+        self._change(message_id, attempts=OutboxRow.attempts + 1)
+
+    def pending_count(self) -> int:
+        total = self.session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))
+        )
+        return int(total or 0)

@@ -1,0 +1,90 @@
+"""The SQL unit of work: one database transaction over every repository."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ztix_adapters_sql.engine import create_engine_for
+from ztix_adapters_sql.repositories import (
+    SqlAsnLinkRepository,
+    SqlAuditRepository,
+    SqlCredentialRepository,
+    SqlIpAllocationRepository,
+    SqlJoinRequestRepository,
+    SqlMembershipRepository,
+    SqlNetworkAccessRepository,
+    SqlNetworkRepository,
+    SqlOAuthStateRepository,
+    SqlOutboxRepository,
+    SqlRouteServerStateRepository,
+    SqlUserRepository,
+    SqlWebSessionRepository,
+)
+
+
+class SqlUnitOfWork:
+    """A unit of work over one SQLAlchemy session (one transaction).
+
+    Leaving the ``with`` block without :meth:`commit` rolls back, as does an exception.
+    Besides the core's repositories it offers ``oauth_states`` and ``web_sessions``.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.users = SqlUserRepository(session)
+        self.credentials = SqlCredentialRepository(session)
+        self.asn_links = SqlAsnLinkRepository(session)
+        self.networks = SqlNetworkRepository(session)
+        self.network_access = SqlNetworkAccessRepository(session)
+        self.requests = SqlJoinRequestRepository(session)
+        self.memberships = SqlMembershipRepository(session)
+        self.allocations = SqlIpAllocationRepository(session)
+        self.audit = SqlAuditRepository(session)
+        self.outbox = SqlOutboxRepository(session)
+        self.route_servers = SqlRouteServerStateRepository(session)
+        self.oauth_states = SqlOAuthStateRepository(session)
+        self.web_sessions = SqlWebSessionRepository(session)
+
+    def __enter__(self) -> SqlUnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit every change of this unit at once."""
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Drop every uncommitted change."""
+        self.session.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    """Builds units of work over one engine (built once, pooled). Call it for a new unit."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine if engine is not None else create_engine_for(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions())
+
+    def dispose(self) -> None:
+        """Close the pool's connections (tests, shutdown)."""
+        self.engine.dispose()
+
+
+def sql_uow_factory(url: str) -> SqlUnitOfWorkFactory:
+    """A unit-of-work factory for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://…``)."""
+    return SqlUnitOfWorkFactory(url)
