@@ -53,6 +53,8 @@ class RemotePaths:
     birdc: str = "/usr/sbin/birdc"
     control_socket: str = "/run/bird/bird.ctl"
     staging_dir: str = ""  # default: <config_dir>/.staging
+    #: BIRD's log file; empty means ``log syslog all``.
+    log_file: str = ""
 
 
 @attrs.frozen
