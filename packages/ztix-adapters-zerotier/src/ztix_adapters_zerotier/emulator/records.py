@@ -1,0 +1,258 @@
+"""Network and member records: zerotier-one's defaults (``DB::initNetwork`` /
+``DB::initMember``) and its partial-update rules for POST bodies."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from ztix_adapters_zerotier.emulator import zt_json
+from ztix_adapters_zerotier.emulator.state import Record
+
+DEFAULT_MTU = 2800
+MIN_MTU = 1280
+MAX_MTU = 10000
+MAX_ARRAY = 16384
+_U32 = 0xFFFFFFFF
+
+_RULE_TYPES = frozenset(
+    {
+        "ACTION_DROP", "ACTION_ACCEPT", "ACTION_TEE", "ACTION_WATCH", "ACTION_REDIRECT",
+        "ACTION_BREAK", "ACTION_PRIORITY", "MATCH_SOURCE_ZEROTIER_ADDRESS",
+        "MATCH_DEST_ZEROTIER_ADDRESS", "MATCH_VLAN_ID", "MATCH_VLAN_PCP", "MATCH_VLAN_DEI",
+        "MATCH_MAC_SOURCE", "MATCH_MAC_DEST", "MATCH_IPV4_SOURCE", "MATCH_IPV4_DEST",
+        "MATCH_IPV6_SOURCE", "MATCH_IPV6_DEST", "MATCH_IP_TOS", "MATCH_IP_PROTOCOL",
+        "MATCH_ETHERTYPE", "MATCH_ICMP", "MATCH_IP_SOURCE_PORT_RANGE",
+        "MATCH_IP_DEST_PORT_RANGE", "MATCH_CHARACTERISTICS", "MATCH_FRAME_SIZE_RANGE",
+        "MATCH_RANDOM", "MATCH_TAGS_DIFFERENCE", "MATCH_TAGS_BITWISE_AND",
+        "MATCH_TAGS_BITWISE_OR", "MATCH_TAGS_BITWISE_XOR", "MATCH_TAGS_EQUAL",
+        "MATCH_TAG_SENDER", "MATCH_TAG_RECEIVER", "INTEGER_RANGE",
+    }
+)  # fmt: skip
+
+
+def init_network(network: Record, now: int) -> None:
+    """Fill the defaults a fresh network gets (``DB::initNetwork``)."""
+    defaults: dict[str, Any] = {
+        "private": True,
+        "creationTime": now,
+        "name": "",
+        "multicastLimit": 32,
+        "enableBroadcast": True,
+        "v4AssignMode": {"zt": False},
+        "v6AssignMode": {"rfc4193": False, "zt": False, "6plane": False},
+        "authTokens": [None],
+        "capabilities": [],
+        "tags": [],
+        "routes": [],
+        "ipAssignmentPools": [],
+        "mtu": DEFAULT_MTU,
+        "remoteTraceTarget": None,
+        "remoteTraceLevel": 0,
+        "rulesSource": "",
+        "rules": [{"not": False, "or": False, "type": "ACTION_ACCEPT"}],
+        "dns": [],
+        "ssoEnabled": False,
+        "clientId": "",
+        "authorizationEndpoint": "",
+        "revision": 0,
+    }
+    for key, value in defaults.items():
+        network.setdefault(key, value)
+    network["objtype"] = "network"
+
+
+def init_member(member: Record, now: int) -> None:
+    """Fill the defaults a fresh member gets (``DB::initMember``)."""
+    defaults: dict[str, Any] = {
+        "authorized": False,
+        "ssoExempt": False,
+        "ipAssignments": [],
+        "activeBridge": False,
+        "tags": [],
+        "capabilities": [],
+        "creationTime": now,
+        "noAutoAssignIps": False,
+        "revision": 0,
+        "lastDeauthorizedTime": 0,
+        "lastAuthorizedTime": 0,
+        "lastAuthorizedCredentialType": None,
+        "lastAuthorizedCredential": None,
+        "authenticationExpiryTime": 0,
+        "vMajor": -1,
+        "vMinor": -1,
+        "vRev": -1,
+        "vProto": -1,
+        "remoteTraceTarget": None,
+        "remoteTraceLevel": 0,
+    }
+    for key, value in defaults.items():
+        member.setdefault(key, value)
+    member["objtype"] = "member"
+
+
+def clean(record: Record) -> None:
+    """Drop the computed keys the controller never stores (``DB::cleanMember/Network``)."""
+    for key in (
+        "clock",
+        "authorizedMemberCount",
+        "activeMemberCount",
+        "totalMemberCount",
+        "lastModified",
+        "physicalAddress",
+        "recentLog",
+        "lastRequestMetaData",
+    ):
+        record.pop(key, None)
+
+
+def normalise_ip_assignments(value: list[Any]) -> list[str]:
+    """The controller's ``ipAssignments`` rules: a non-string element raises (a 500),
+    invalid strings are dropped, ``/len`` is stripped, IPv6 is normalised, duplicates stay."""
+    out: list[str] = []
+    for item in value:
+        text = zt_json.get_string(item)
+        parsed = zt_json.parse_inet(text)
+        if parsed is not None:
+            out.append(zt_json.ip_string(parsed[0]))
+            if len(out) >= MAX_ARRAY:
+                break
+    return out
+
+
+def update_member(member: Record, body: Any, now: int) -> None:
+    """Apply a POST body to ``member`` in place (``memberPost``); other keys are ignored.
+    Raises JsonError (a 500) for a non-string ipAssignments element."""
+    if not isinstance(body, dict):
+        return  # `[]`, a bare string, a number: nothing counts, a silent no-op
+    if "activeBridge" in body:
+        member["activeBridge"] = zt_json.json_bool(body["activeBridge"], False)
+    if "noAutoAssignIps" in body:
+        member["noAutoAssignIps"] = zt_json.json_bool(body["noAutoAssignIps"], False)
+    if "authenticationExpiryTime" in body:
+        member["authenticationExpiryTime"] = zt_json.json_int(body["authenticationExpiryTime"], 0)
+    if "name" in body:
+        member["name"] = zt_json.json_string(body["name"], "")
+    if "authorized" in body:
+        new_auth = zt_json.json_bool(body["authorized"], False)
+        if new_auth != zt_json.json_bool(member.get("authorized"), False):
+            member["authorized"] = new_auth
+            member["lastAuthorizedTime" if new_auth else "lastDeauthorizedTime"] = now
+            if new_auth:
+                member["lastAuthorizedCredentialType"] = "api"
+                member["lastAuthorizedCredential"] = None
+    if "ipAssignments" in body and isinstance(body["ipAssignments"], list):
+        member["ipAssignments"] = normalise_ip_assignments(body["ipAssignments"])
+    if "tags" in body and isinstance(body["tags"], list):
+        tags: dict[int, int] = {}
+        for tag in body["tags"]:
+            if isinstance(tag, list) and len(tag) == 2:
+                tags[zt_json.json_int(tag[0], 0) & _U32] = zt_json.json_int(tag[1], 0) & _U32
+        member["tags"] = [[k, v] for k, v in sorted(tags.items())][:MAX_ARRAY]
+    if "capabilities" in body and isinstance(body["capabilities"], list):
+        caps = {zt_json.json_int(c, 0) for c in body["capabilities"][:MAX_ARRAY]}
+        member["capabilities"] = sorted(caps)
+
+
+def _route(item: Any) -> Record | None:
+    if not isinstance(item, dict) or not isinstance(item.get("target"), str):
+        return None
+    target = zt_json.parse_inet(item["target"])
+    if target is None:
+        return None
+    address, bits = target
+    if bits > (32 if isinstance(address, ipaddress.IPv4Address) else 128):
+        return None
+    via_value = item.get("via")
+    via = zt_json.parse_inet(via_value) if isinstance(via_value, str) else None
+    return {
+        "target": f"{zt_json.ip_string(address)}/{bits}",
+        "via": zt_json.ip_string(via[0])
+        if via is not None and via[0].version == address.version
+        else None,
+    }
+
+
+def _pools(value: list[Any]) -> list[Record]:
+    pools: list[Record] = []
+    for item in value:
+        if not isinstance(item, dict) or "ipRangeStart" not in item or "ipRangeEnd" not in item:
+            return []  # one bad entry silently empties the whole list
+        start = zt_json.parse_inet(zt_json.json_string(item["ipRangeStart"], ""))
+        end = zt_json.parse_inet(zt_json.json_string(item["ipRangeEnd"], ""))
+        if start is None or end is None or start[0].version != end[0].version:
+            return []
+        pools.append(
+            {"ipRangeStart": zt_json.ip_string(start[0]), "ipRangeEnd": zt_json.ip_string(end[0])}
+        )
+    return pools[:MAX_ARRAY]
+
+
+def _rule(item: Any) -> Record | None:
+    if not isinstance(item, dict) or item.get("type") not in _RULE_TYPES:
+        return None
+    rule = dict(item)
+    rule["not"] = zt_json.json_bool(item.get("not"), False)
+    rule["or"] = zt_json.json_bool(item.get("or"), False)
+    return rule
+
+
+def _v6_assign_mode(value: Any) -> Record:
+    if isinstance(value, str):
+        modes = set(zt_json.json_string(value, "").split(","))
+        return {name: name in modes for name in ("rfc4193", "zt", "6plane")}
+    if isinstance(value, dict):
+        # a partial object drops the keys left out
+        return {
+            name: zt_json.json_bool(value[name], False)
+            for name in ("rfc4193", "zt", "6plane")
+            if name in value
+        }
+    return {"rfc4193": False, "zt": False, "6plane": False}
+
+
+def update_network(network: Record, body: Any) -> None:
+    """Apply a POST body to ``network`` in place (the controller's network update)."""
+    if not isinstance(body, dict):
+        return
+    if "name" in body:
+        network["name"] = zt_json.json_string(body["name"], "")
+    if "private" in body:
+        network["private"] = zt_json.json_bool(body["private"], True)
+    if "enableBroadcast" in body:
+        network["enableBroadcast"] = zt_json.json_bool(body["enableBroadcast"], False)
+    if "multicastLimit" in body:
+        network["multicastLimit"] = zt_json.json_int(body["multicastLimit"], 32)
+    if "mtu" in body:
+        mtu = zt_json.json_int(body["mtu"], DEFAULT_MTU) & _U32
+        network["mtu"] = max(min(mtu, MAX_MTU), MIN_MTU)
+    if "v4AssignMode" in body:
+        v4 = body["v4AssignMode"]
+        if isinstance(v4, str):
+            network["v4AssignMode"] = {"zt": v4 == "zt"}
+        elif isinstance(v4, dict):
+            network["v4AssignMode"] = {"zt": zt_json.json_bool(v4.get("zt"), False)}
+        else:
+            network["v4AssignMode"] = {"zt": False}
+    if "v6AssignMode" in body:
+        network["v6AssignMode"] = _v6_assign_mode(body["v6AssignMode"])
+    if "routes" in body and isinstance(body["routes"], list):
+        network["routes"] = [r for r in map(_route, body["routes"]) if r is not None][:MAX_ARRAY]
+    if "ipAssignmentPools" in body and isinstance(body["ipAssignmentPools"], list):
+        network["ipAssignmentPools"] = _pools(body["ipAssignmentPools"])
+    if "rules" in body and isinstance(body["rules"], list):
+        network["rules"] = [r for r in map(_rule, body["rules"]) if r is not None][:MAX_ARRAY]
+    for key in ("tags", "capabilities"):
+        if key in body and isinstance(body[key], list):
+            network[key] = [
+                t for t in body[key] if isinstance(t, dict) and isinstance(t.get("id"), int)
+            ][:MAX_ARRAY]
+    if "dns" in body and isinstance(body["dns"], dict):
+        dns = body["dns"]
+        servers = dns.get("servers")
+        new_dns: Record = {"domain": dns.get("domain")}
+        if isinstance(servers, list):
+            new_dns["servers"] = [
+                s for s in servers if isinstance(s, str) and zt_json.parse_inet(s) is not None
+            ]
+        network["dns"] = new_dns

@@ -1,0 +1,108 @@
+"""Test helpers around the emulator, for this package's tests and the repo's e2e tests.
+
+Context managers (no pytest needed)::
+
+    with running_emulator(tmp_path) as zt:       # zt.url, zt.token, zt.address
+        nwid = zt.create_network("peering")
+
+pytest fixtures (import them into a conftest or test module)::
+
+    from ztix_adapters_zerotier.emulator.testing import zt_emulator, zt_central
+
+``controller_target(tmp_path)`` yields a real controller when ``ZTIX_TEST_ZT_CONTROLLER_URL``
+and ``ZTIX_TEST_ZT_CONTROLLER_TOKEN`` are set, else a fresh emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+import pytest
+
+from ztix_adapters_zerotier.emulator.server import CentralEmulatorServer, EmulatorServer
+
+URL_ENV = "ZTIX_TEST_ZT_CONTROLLER_URL"
+TOKEN_ENV = "ZTIX_TEST_ZT_CONTROLLER_TOKEN"
+
+
+@contextmanager
+def running_emulator(
+    home: Path, token: str | None = None, port: int = 0, **options: object
+) -> Iterator[EmulatorServer]:
+    """A started self-hosted controller emulator on ``home`` (created if missing)."""
+    server = EmulatorServer(home, token, port, **options)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_central(
+    home: Path, token: str | None = None, port: int = 0, **options: object
+) -> Iterator[CentralEmulatorServer]:
+    """A started Central API emulator on ``home``."""
+    server = CentralEmulatorServer(home, token, port, **options)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@attrs.frozen
+class ControllerTarget:
+    """Where a test's controller is: ``emulator`` is None for a real controller."""
+
+    url: str
+    token: str
+    address: str
+    emulator: EmulatorServer | None = None
+
+
+def _status_address(url: str, token: str) -> str:
+    import httpx
+
+    response = httpx.get(f"{url}/status", headers={"X-ZT1-Auth": token}, timeout=10)
+    response.raise_for_status()
+    return str(response.json()["address"])
+
+
+@contextmanager
+def controller_target(home: Path) -> Iterator[ControllerTarget]:
+    """The controller named by ``ZTIX_TEST_ZT_CONTROLLER_URL``/``_TOKEN`` when both are
+    set, otherwise an emulator started on ``home``."""
+    url, token = os.environ.get(URL_ENV), os.environ.get(TOKEN_ENV)
+    if url and token:
+        url = url.rstrip("/")
+        yield ControllerTarget(url, token, _status_address(url, token))
+        return
+    with running_emulator(home) as server:
+        yield ControllerTarget(server.url, server.token, server.address, server)
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now (for connection-refused tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def zt_emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
+    """A running self-hosted controller emulator with its home under ``tmp_path``."""
+    with running_emulator(tmp_path / "zerotier-one") as server:
+        yield server
+
+
+@pytest.fixture
+def zt_central(tmp_path: Path) -> Iterator[CentralEmulatorServer]:
+    """A running Central emulator (no rate limit) with its home under ``tmp_path``."""
+    with running_central(tmp_path / "central", rate_limit=None) as server:
+        yield server
