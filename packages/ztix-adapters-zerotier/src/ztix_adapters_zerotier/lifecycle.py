@@ -1,0 +1,221 @@
+"""The self-hosted controller lifecycle in one place: readiness gate, network
+reconciliation, token reload (on demand and on SIGHUP), backup, restore and the restore
+drill — each audited (without secrets) when storage is given. The CLI and the worker call
+this; the functions it wraps are usable on their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+from ztix_adapters_zerotier import audit as _audit
+from ztix_adapters_zerotier import backup as _backup
+from ztix_adapters_zerotier.drill import DrillReport, drill_metadata, run_drill
+from ztix_adapters_zerotier.readiness import readiness_metadata
+from ztix_adapters_zerotier.reconcile import ReconcileReport, reconcile_metadata, reconcile_networks
+from ztix_adapters_zerotier.self_hosted import NAME, SelfHostedControllerProvider
+from ztix_adapters_zerotier.token import TokenReload, install_sighup_handler
+from ztix_core.errors import ProviderError, SettingsError
+from ztix_core.memory.clock import SystemClock
+from ztix_core.ports import Clock, ReadinessReport, UnitOfWorkFactory
+from ztix_core.records import JsonDict, ZtNetwork
+from ztix_core.settings import Settings
+
+TARGET = NAME
+
+
+@attrs.frozen
+class TokenReloadOutcome:
+    """A token reload and the readiness run right after it. ``reload`` is None when the
+    token could not be re-read (``error`` says why; the old token stays in use)."""
+
+    reload: TokenReload | None
+    report: ReadinessReport
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reload is not None and self.report.ready
+
+
+def token_reload_metadata(outcome: TokenReloadOutcome) -> JsonDict:
+    """Audit metadata of a token reload: where from, whether it changed, and the readiness
+    verdict. Never the token."""
+    meta: JsonDict = {"readiness": readiness_metadata(outcome.report)}
+    if outcome.reload is not None:
+        meta.update(source=outcome.reload.source, changed=outcome.reload.changed)
+    if outcome.error:
+        meta["error"] = outcome.error
+    return meta
+
+
+class ControllerLifecycle:
+    """Lifecycle operations on one self-hosted controller."""
+
+    def __init__(
+        self,
+        provider: SelfHostedControllerProvider,
+        settings: Settings,
+        *,
+        uow_factory: UnitOfWorkFactory | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.provider = provider
+        self.settings = settings
+        self.uow_factory = uow_factory
+        self.clock = clock or SystemClock()
+
+    def _record(self, action: str, metadata: JsonDict) -> None:
+        _audit.record(
+            self.uow_factory,
+            self.clock,
+            action,
+            TARGET,
+            metadata,
+            secrets=[
+                self.provider.token.get(),
+                self.settings.zt_central_api_token,
+                self.settings.zt_controller_auth_token,
+            ],
+        )
+
+    # ------------------------------------------------------------------ readiness
+
+    def check(self, networks: Sequence[ZtNetwork] = ()) -> ReadinessReport:
+        """Run the readiness gate and audit its verdict."""
+        report = self.provider.check_readiness(networks)
+        self._record(
+            _audit.READINESS_OK if report.ready else _audit.READINESS_FAILED,
+            readiness_metadata(report),
+        )
+        return report
+
+    def reconcile(self, networks: Sequence[ZtNetwork] = ()) -> ReconcileReport:
+        """Reconcile the required and configured networks and audit what changed. A
+        controller that cannot be read raises ProviderError (audited)."""
+        try:
+            report = reconcile_networks(self.provider, networks)
+        except ProviderError as exc:
+            self._record(
+                _audit.RECONCILE_FAILED,
+                {"kind": exc.kind, "message": exc.message, "remediation": exc.remediation},
+            )
+            raise
+        self._record(
+            _audit.RECONCILED if report.ok else _audit.RECONCILE_FAILED, reconcile_metadata(report)
+        )
+        return report
+
+    # ------------------------------------------------------------------ token
+
+    def reload_token(self) -> TokenReloadOutcome:
+        """Re-read the token, then re-run readiness at once; audited without the secret.
+        Provisioning stays blocked while readiness fails (its gate runs every time)."""
+        try:
+            reload: TokenReload | None = self.provider.reload_token()
+            error = ""
+        except SettingsError as exc:
+            reload, error = None, exc.message
+        outcome = TokenReloadOutcome(reload, self.provider.check_readiness(()), error)
+        self._record(
+            _audit.TOKEN_RELOADED if outcome.ok else _audit.TOKEN_RELOAD_FAILED,
+            token_reload_metadata(outcome),
+        )
+        return outcome
+
+    def install_sighup(
+        self, on_done: Callable[[TokenReloadOutcome], object] | None = None
+    ) -> Callable[[], None]:
+        """Reload the token on SIGHUP (see :func:`token.install_sighup_handler`); returns
+        the function that uninstalls the handler."""
+
+        def run() -> None:
+            outcome = self.reload_token()
+            if on_done is not None:
+                on_done(outcome)
+
+        return install_sighup_handler(run)
+
+    # ------------------------------------------------------------------ backup/restore
+
+    def _home(self) -> Path:
+        if not self.settings.zt_controller_home:
+            raise SettingsError("ZT_CONTROLLER_HOME", "is required for backup and restore")
+        return Path(self.settings.zt_controller_home)
+
+    def _backup_dir(self) -> Path:
+        if not self.settings.zt_controller_backup_dir:
+            raise SettingsError("ZT_CONTROLLER_BACKUP_DIR", "is required for backup and restore")
+        return Path(self.settings.zt_controller_backup_dir)
+
+    def backup(self) -> _backup.BackupResult:
+        """Back up ZT_CONTROLLER_HOME into ZT_CONTROLLER_BACKUP_DIR, keep the newest
+        ZT_CONTROLLER_BACKUP_RETENTION_COUNT; audited."""
+        retention = self.settings.zt_controller_backup_retention_count
+        if retention < 1:
+            raise SettingsError("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", "must be at least 1")
+        try:
+            result = _backup.create_backup(
+                self._home(), self._backup_dir(), retention=retention, now=self.clock.now()
+            )
+        except _backup.BackupError as exc:
+            self._record(_audit.BACKUP_FAILED, {"kind": exc.kind, "message": exc.message})
+            raise
+        self._record(_audit.BACKUP_CREATED, _backup.backup_metadata(result))
+        return result
+
+    def latest_backup(self) -> Path:
+        """The newest archive in ZT_CONTROLLER_BACKUP_DIR."""
+        found = _backup.list_backups(self._backup_dir())
+        if not found:
+            raise _backup.BackupError(
+                f"no backup in {self._backup_dir()}",
+                kind="io",
+                remediation="run `ztix controller backup` first",
+            )
+        return found[-1]
+
+    def restore(
+        self, archive: Path | None = None, *, force: bool = False, drill_first: bool = True
+    ) -> _backup.RestoreResult:
+        """Restore an archive (the newest when None) into ZT_CONTROLLER_HOME. With
+        ``drill_first`` the drill must pass on a scratch home before the real home is
+        touched. Stop the controller first and start it afterwards. Audited."""
+        archive = archive or self.latest_backup()
+        try:
+            if drill_first:
+                drill = self.drill(archive)
+                if not drill.passed:
+                    raise _backup.BackupError(
+                        f"the restore drill of {archive.name} failed: {drill.summary()}",
+                        kind="drill_failed",
+                        remediation="fix what the drill reports, or restore another backup",
+                    )
+            result = _backup.restore_backup(archive, self._home(), force=force)
+        except _backup.BackupError as exc:
+            self._record(
+                _audit.RESTORE_REFUSED,
+                {
+                    "archive": archive.name,
+                    "kind": exc.kind,
+                    "message": exc.message,
+                    "remediation": exc.remediation,
+                },
+            )
+            raise
+        self._record(_audit.RESTORED, _backup.restore_metadata(result))
+        return result
+
+    def drill(self, archive: Path | None = None) -> DrillReport:
+        """Restore an archive (the newest when None) into a scratch home, start a
+        controller on it, pass readiness and reconciliation; audited."""
+        archive = archive or self.latest_backup()
+        report = run_drill(
+            archive, required_ids=self.provider.required_ids, networks=self.settings.networks
+        )
+        self._record(
+            _audit.DRILL_PASSED if report.passed else _audit.DRILL_FAILED, drill_metadata(report)
+        )
+        return report

@@ -1,0 +1,77 @@
+"""Settings of the ZeroTier adapters: the core's ``ZT_*`` settings plus the ``[zerotier]``
+TOML table for HTTP knobs (timeouts, retries, backoff)."""
+
+from __future__ import annotations
+
+import attrs
+
+from ztix_core.errors import SettingsError
+from ztix_core.settings import Settings
+
+SECTION = "zerotier"
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value <= 0:
+        raise SettingsError(f"{SECTION}.{attribute.name}", f"must be > 0, got {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise SettingsError(f"{SECTION}.{attribute.name}", f"must be >= 0, got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Bounded retries with exponential backoff for transient failures.
+
+    ``attempts`` counts every try (1 = no retry). The n-th retry waits
+    ``min(backoff_max_s, backoff_s * 2**n)``; a 429 waits what the server asks
+    (``Retry-After`` / ``X-Ratelimit-Reset``), capped at ``max_retry_wait_s``.
+    """
+
+    attempts: int = attrs.field(default=3)
+    backoff_s: float = attrs.field(default=0.2, validator=_non_negative)
+    backoff_max_s: float = attrs.field(default=2.0, validator=_non_negative)
+    max_retry_wait_s: float = attrs.field(default=30.0, validator=_non_negative)
+
+    @attempts.validator
+    def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise SettingsError(f"{SECTION}.retry_attempts", f"must be >= 1, got {value!r}")
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based)."""
+        return float(min(self.backoff_max_s, self.backoff_s * (2**retry)))
+
+
+@attrs.frozen
+class ZeroTierSettings:
+    """The ``[zerotier]`` table: HTTP behaviour of both providers."""
+
+    timeout_s: float = attrs.field(default=10.0, validator=_positive)
+    retry_attempts: int = 3
+    backoff_s: float = attrs.field(default=0.2, validator=_non_negative)
+    backoff_max_s: float = attrs.field(default=2.0, validator=_non_negative)
+    max_retry_wait_s: float = attrs.field(default=30.0, validator=_non_negative)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy these settings describe."""
+        return RetryPolicy(
+            self.retry_attempts, self.backoff_s, self.backoff_max_s, self.max_retry_wait_s
+        )
+
+
+def zerotier_settings(settings: Settings) -> ZeroTierSettings:
+    """The ``[zerotier]`` table of ``settings``; SettingsError names a bad key."""
+    section = settings.section(SECTION, ZeroTierSettings)
+    section.retry  # noqa: B018 - validates retry_attempts early, naming the key
+    return section
+
+
+def require(value: str | None, setting: str, why: str) -> str:
+    """``value`` or a SettingsError naming ``setting``."""
+    if value is None or not str(value).strip():
+        raise SettingsError(setting, f"is required {why}")
+    return str(value).strip()
