@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Executable, Select, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import CursorResult, Executable, Select, String, insert
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from ztix_adapters_sql.integrity import Violation, classify
@@ -26,7 +26,24 @@ _CHECK_FIELDS = {
     "ck_asn_links_asn_range": "asn",
     "ck_join_requests_status": "status",
     "ck_asn_links_source": "source",
+    "networks.id": "network_id",
+    "join_requests.node_id": "node_id",
+    "memberships.node_id": "node_id",
 }
+
+
+def _too_long(model: type[Base] | None, values: dict[str, Any] | None) -> str | None:
+    """``table.column`` of the first value longer than its column allows."""
+    if model is None or values is None:
+        return None
+    table = model.__table__
+    for column in table.columns:
+        value = values.get(column.key)
+        length = getattr(column.type, "length", None)
+        if isinstance(column.type, String) and length and isinstance(value, str):
+            if len(value) > length:
+                return f"{table.name}.{column.name}"
+    return None
 
 
 def violation_error(violation: Violation, what: str) -> ZtixError:
@@ -36,7 +53,8 @@ def violation_error(violation: Violation, what: str) -> ZtixError:
     if violation.kind == "foreign_key":
         return NotFound(f"{what} refers to a record that does not exist")
     if violation.kind in ("check", "not_null"):
-        field = _CHECK_FIELDS.get(violation.constraint or "", violation.constraint or "value")
+        name = violation.constraint or "value"
+        field = _CHECK_FIELDS.get(name, name.rpartition(".")[2])
         return InvalidValue(field, f"{what} is refused by {violation.constraint or 'a check'}")
     return ZtixError(f"{what} was refused by the database: {violation.detail}")
 
@@ -51,19 +69,32 @@ class SqlRepository:
     def dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    def _guarded(self, stmt: Executable) -> tuple[CursorResult[Any] | None, Violation | None]:
-        """Run a write in a savepoint; a broken rule rolls back just that write."""
+    def _guarded(
+        self,
+        stmt: Executable,
+        model: type[Base] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> tuple[CursorResult[Any] | None, Violation | None]:
+        """Run a write in a savepoint; a broken rule rolls back just that write.
+
+        ``model`` and ``values`` let a too-long value (PostgreSQL refuses it before any
+        CHECK) be reported against its column."""
         try:
             with self.session.begin_nested():
                 result = self.session.execute(stmt)
         except IntegrityError as exc:
             return None, classify(exc)
+        except DataError as exc:
+            column = _too_long(model, values)
+            if column is None:
+                raise
+            return None, Violation("check", column, str(exc.orig))
         assert isinstance(result, CursorResult)
         return result, None
 
     def _insert(self, model: type[Base], values: dict[str, Any], what: str) -> Violation | None:
         """Insert one row; return the broken rule, or None when stored."""
-        _, violation = self._guarded(insert(model).values(**values))
+        _, violation = self._guarded(insert(model).values(**values), model, values)
         return violation
 
     def _insert_or_raise(self, model: type[Base], values: dict[str, Any], what: str) -> None:

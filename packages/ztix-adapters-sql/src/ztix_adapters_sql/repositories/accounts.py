@@ -72,7 +72,9 @@ class SqlUserRepository(SqlRepository):
         self._refuse_taken(user, other_than=user.id)
         values = user_values(user)
         del values["id"]
-        _, violation = self._guarded(update(UserRow).where(UserRow.id == user.id).values(**values))
+        _, violation = self._guarded(
+            update(UserRow).where(UserRow.id == user.id).values(**values), UserRow, values
+        )
         if violation is not None:
             raise violation_error(violation, f"user {user.id}")
 
@@ -109,8 +111,9 @@ class SqlAsnLinkRepository(SqlRepository):
     def add(self, link: AsnLink) -> None:
         if self.session.scalar(select(UserRow.id).where(UserRow.id == link.user_id)) is None:
             raise NotFound(f"user {link.user_id} not found")
-        stmt = upsert(self.dialect, AsnLinkRow, asn_link_values(link), ["user_id", "asn"])
-        _, violation = self._guarded(stmt)
+        values = asn_link_values(link)
+        stmt = upsert(self.dialect, AsnLinkRow, values, ["user_id", "asn"])
+        _, violation = self._guarded(stmt, AsnLinkRow, values)
         if violation is not None:
             raise violation_error(violation, f"ASN link {link.asn} of user {link.user_id}")
 

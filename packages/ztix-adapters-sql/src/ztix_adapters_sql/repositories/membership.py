@@ -70,7 +70,7 @@ class SqlMembershipRepository(SqlRepository):
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        result, violation = self._guarded(stmt)
+        result, violation = self._guarded(stmt, MembershipRow, values)
         if violation is not None:
             raise violation_error(violation, f"membership {membership.id}")
         assert result is not None

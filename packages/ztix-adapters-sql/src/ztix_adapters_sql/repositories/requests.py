@@ -92,7 +92,7 @@ class SqlJoinRequestRepository(SqlRepository):
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        result, violation = self._guarded(stmt)
+        result, violation = self._guarded(stmt, JoinRequestRow, values)
         if violation is not None:
             if violation.constraint == LIVE_INDEX and (dup := self._duplicate_live(request)):
                 raise dup

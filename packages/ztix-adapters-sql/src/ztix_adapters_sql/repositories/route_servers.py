@@ -20,8 +20,9 @@ class SqlRouteServerStateRepository(SqlRepository):
         return route_server_record(row) if row is not None else None
 
     def put(self, state: RouteServerState) -> None:
-        stmt = upsert(self.dialect, RouteServerStateRow, route_server_values(state), ["name"])
-        _, violation = self._guarded(stmt)
+        values = route_server_values(state)
+        stmt = upsert(self.dialect, RouteServerStateRow, values, ["name"])
+        _, violation = self._guarded(stmt, RouteServerStateRow, values)
         if violation is not None:
             raise violation_error(violation, f"route server {state.name}")
 

@@ -1,0 +1,115 @@
+"""Migrations: empty → head on both databases, models and migrations agree, the start-up
+check and the ``ztix db`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from ztix_adapters_sql.engine import create_engine_for
+from ztix_adapters_sql.migrate import (
+    SchemaNotCurrent,
+    current_revision,
+    ensure_schema_current,
+    head_revision,
+    upgrade,
+)
+from ztix_adapters_sql.models import Base
+from ztix_adapters_sql.testing import sqlite_url, temporary_postgres_database
+from ztix_core.cli import main as ztix_main
+
+
+def _check_migrated(url: str) -> None:
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            assert set(Base.metadata.tables) <= tables
+            # The models and the migrations describe the same schema.
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            indexes = {ix["name"]: ix for ix in inspect(conn).get_indexes("join_requests")}
+            assert indexes["uq_join_requests_live"]["unique"]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_upgrades_from_empty_to_head(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "fresh.db")
+    assert current_revision(url) is None
+    with pytest.raises(SchemaNotCurrent, match="ztix db upgrade"):
+        ensure_schema_current(url)
+    assert upgrade(url) == (None, head_revision())
+    assert upgrade(url) == (head_revision(), head_revision())  # idempotent
+    ensure_schema_current(url)
+    _check_migrated(url)
+
+
+def test_postgres_upgrades_from_empty_to_head() -> None:
+    with temporary_postgres_database(migrate=False) as url:
+        assert current_revision(url) is None
+        with pytest.raises(SchemaNotCurrent, match="ztix db upgrade") as info:
+            ensure_schema_current(url)
+        assert info.value.check == "database_schema"
+        assert upgrade(url) == (None, head_revision())
+        ensure_schema_current(url)
+        _check_migrated(url)
+
+
+def test_a_model_change_without_migration_is_detected(tmp_path: Path) -> None:
+    """The comparison above is not vacuous: a table the migrations lack shows up."""
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    url = sqlite_url(tmp_path / "drift.db")
+    upgrade(url)
+    drifted = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    Table("not_migrated", drifted, Column("id", Integer, primary_key=True))
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), drifted)
+    finally:
+        engine.dispose()
+    assert [d[0] for d in diff] == ["add_table"]
+
+
+def test_db_cli_current_and_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "cli.db")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("ZTIX_CONFIG", raising=False)
+    assert ztix_main(["db", "current"]) == 1
+    assert "run `ztix db upgrade`" in capsys.readouterr().out
+    assert ztix_main(["db", "upgrade"]) == 0
+    assert f"upgraded from empty to {head_revision()}" in capsys.readouterr().out
+    assert ztix_main(["db", "current"]) == 0
+    assert f"{head_revision()} (head)" in capsys.readouterr().out
+    assert ztix_main(["db", "upgrade"]) == 0
+    assert "already at" in capsys.readouterr().out
+
+
+def test_db_cli_refuses_a_bad_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://x@localhost/ztix")
+    monkeypatch.delenv("ZTIX_CONFIG", raising=False)
+    assert ztix_main(["db", "upgrade"]) == 2
+    assert "database_url" in capsys.readouterr().err
+
+
+def test_db_cli_reads_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = tmp_path / "ztix.toml"
+    config.write_text(f'database_url = "{sqlite_url(tmp_path / "conf.db")}"\n')
+    assert ztix_main(["--config", str(config), "db", "upgrade"]) == 0
+    assert current_revision(sqlite_url(tmp_path / "conf.db")) == head_revision()
+    capsys.readouterr()
