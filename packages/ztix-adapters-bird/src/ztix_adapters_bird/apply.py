@@ -1,0 +1,592 @@
+"""Safe apply of one route server's config set, the same over SSH and locally.
+
+Sequence (one apply at a time per server, held by a lock directory on the server):
+
+1. ``probe``   take the lock, read the applied manifest (``.ztix-applied``: digest and one
+               sha256 per file) and list the live files; recover an interrupted apply.
+2. ``upload``  build a staging dir on the config dir's filesystem: hard links of the live
+               files plus only the changed files (one tar stream), group of the config dir,
+               mode 0640 (never 0600: BIRD reads as its own user).
+3. ``parse``   ``bird -p -c staging/bird.conf``.
+4. ``check``   ``birdc configure check "staging/bird.conf"`` (the daemon parses it, as its
+               user); reply 0020 required.
+5. ``swap``    hard-link backups of every file about to change, then rename the new files
+               into place and delete the peer files no longer desired.
+6. ``configure`` ``birdc configure timeout N`` (the daemon's main config); 0003 required.
+7. ``health``  the daemon answers and every protocol named in the new files exists.
+8. ``confirm`` ``birdc configure confirm``; 0018 required.
+9. ``finalize`` write the manifest, drop staging and backup, release the lock.
+
+Any failure after ``swap`` puts the backed-up files back (the same inodes: byte-identical,
+same mode and owner) and, after ``configure``, sends ``configure undo``. Failures before
+``swap`` touch nothing but the staging dir. An apply that dies after ``swap`` leaves its
+backup and plan; the next apply restores them first (stage ``recover``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import re
+import shlex
+import socket
+import tarfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from ztix_adapters_bird import birdc
+from ztix_adapters_bird.settings import RemotePaths, RouteServerSettings
+from ztix_adapters_bird.transport import CommandResult, Transport, TransportError
+from ztix_core.errors import InvalidValue
+from ztix_core.ports import ApplyOutcome
+
+MAIN_FILE = "bird.conf"
+MANIFEST = ".ztix-applied"
+BACKUP = ".ztix-backup"
+LOCK = ".ztix-lock"
+PLAN = ".ztix-plan"
+LOCKED_EXIT = 75
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*$")
+_PROTOCOL = re.compile(r"^[ \t]*protocol[ \t]+[a-z0-9]+[ \t]+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
+_PATH_BAD = re.compile(r"[\"'\s\\;]")
+
+
+class ApplyFailed(Exception):
+    """A stage failed; carries the stage and BIRD's (or the shell's) message."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message
+
+
+def validate_file_names(files: Iterable[str]) -> None:
+    """Raise InvalidValue unless every name is a plain relative path ztix may write
+    (no dot files, no ``..``, no absolute paths, no shell or BIRD metacharacters)."""
+    names = list(files)
+    if MAIN_FILE not in names:
+        raise InvalidValue("files", f"the config set has no {MAIN_FILE}")
+    for name in names:
+        if not _NAME.match(name) or ".." in name.split("/"):
+            raise InvalidValue("files", f"{name!r} is not a plain relative file name")
+
+
+def validate_paths(paths: RemotePaths) -> None:
+    """Raise InvalidValue for remote paths the pipeline cannot use safely."""
+    for field in ("config_dir", "bird", "birdc", "control_socket", "staging_dir"):
+        value = getattr(paths, field)
+        if field == "staging_dir" and not value:
+            continue
+        if not value.startswith("/") or _PATH_BAD.search(value):
+            raise InvalidValue(
+                f"paths.{field}", f"{value!r} must be an absolute path without quotes, "
+                "spaces, backslashes or semicolons"
+            )
+    staging = staging_dir(paths)
+    config = paths.config_dir.rstrip("/")
+    if staging.startswith(config + "/"):
+        first = staging[len(config) + 1:].split("/")[0]
+        if not first.startswith("."):
+            raise InvalidValue(
+                "paths.staging_dir", "inside config_dir it must be a dot directory"
+            )
+
+
+def staging_dir(paths: RemotePaths) -> str:
+    """The staging dir (default ``<config_dir>/.staging``)."""
+    return paths.staging_dir or paths.config_dir.rstrip("/") + "/.staging"
+
+
+def file_digest(data: bytes) -> str:
+    """sha256 of one file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def expected_protocols(files: Mapping[str, bytes]) -> list[str]:
+    """Names of the protocols the config set declares (``protocol TYPE NAME``)."""
+    names: set[str] = set()
+    for data in files.values():
+        names.update(_PROTOCOL.findall(data.decode("utf-8", errors="replace")))
+    return sorted(names)
+
+
+@attrs.frozen
+class RemoteState:
+    """What the probe found on the server."""
+
+    digest: str
+    hashes: Mapping[str, str]
+    files: frozenset[str]
+    dirs: frozenset[str]
+    pending_plan: Mapping[str, list[str]] | None
+
+
+@attrs.frozen
+class Plan:
+    """The file changes of one apply."""
+
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    existing: tuple[str, ...]  # changed or removed names that exist live (get backed up)
+    new_dirs: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(attrs.asdict(self), sort_keys=True)
+
+
+def make_plan(files: Mapping[str, bytes], state: RemoteState) -> Plan:
+    """Which files to upload and which to delete, against the live state."""
+    changed = tuple(sorted(
+        name for name, data in files.items()
+        if name not in state.files or state.hashes.get(name) != file_digest(data)
+    ))
+    removed = tuple(sorted(state.files - set(files)))
+    existing = tuple(sorted((set(changed) | set(removed)) & state.files))
+    needed: set[str] = set()
+    for name in changed:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            needed.add("/".join(parts[:i]))
+    new_dirs = tuple(sorted(needed - state.dirs))
+    return Plan(changed, removed, existing, new_dirs)
+
+
+# --------------------------------------------------------------------------- remote scripts
+
+_PROBE = r"""
+C=$1; L=$2; STALE=$3; OWNER=$4; B=$5
+[ -d "$C" ] || { echo "config dir $C does not exist"; exit 1; }
+if ! mkdir -- "$L" 2>/dev/null; then
+  now=$(date +%s); t=$(stat -c %Y -- "$L" 2>/dev/null || echo "$now")
+  if [ $((now - t)) -lt "$STALE" ]; then
+    echo "locked by $(cat -- "$L/owner" 2>/dev/null)"; exit 75
+  fi
+  rm -rf -- "$L"; mkdir -- "$L" 2>/dev/null || exit 75
+fi
+printf '%s\n' "$OWNER" > "$L/owner"
+echo "@@manifest"
+cat -- "$C/.ztix-applied" 2>/dev/null
+echo
+echo "@@pending"
+[ -f "$B/.complete" ] && cat -- "$B/.ztix-plan"
+echo
+echo "@@files"
+cd -- "$C" && find . -name '.*' ! -name . -prune -o -type f -printf 'f %P\n' -o -type d -printf 'd %P\n'
+"""
+
+_UPLOAD = r"""
+set -e
+umask 027
+C=$1; S=$2; FULL=$3; BIRD=$4
+rm -rf -- "$S"
+mkdir -p -- "$S"
+chgrp --reference="$C" -- "$S"
+if [ "$FULL" = 0 ]; then
+  for f in "$C"/*; do
+    # hard links are cheap; protected_hardlinks refuses them for files of other owners
+    if [ -e "$f" ]; then cp -al -- "$f" "$S"/ 2>/dev/null || cp -a --remove-destination -- "$f" "$S"/; fi
+  done
+fi
+tar -x -U -p --no-same-owner -f - -C "$S"
+cd -- "$S"
+tr '\n' '\0' < .ztix-remove | xargs -0 -r rm -f --
+tr '\n' '\0' < .ztix-changed | xargs -0 -r chgrp --reference="$C" --
+find . -type d -exec chgrp --reference="$C" -- {} + -exec chmod g+rx -- {} +
+echo "@@parse"
+exec "$BIRD" -p -c "$S/bird.conf"
+"""
+
+_RELEASE = r"""
+L=$1; OWNER=$2; S=$3
+rm -rf -- "$S"
+[ "$(cat -- "$L/owner" 2>/dev/null)" = "$OWNER" ] && rm -rf -- "$L"
+exit 0
+"""
+
+
+def _q(items: Iterable[str]) -> str:
+    return " ".join(shlex.quote(i) for i in items)
+
+
+def _chunks(items: Sequence[str], size: int = 400) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def swap_script(config: str, staging: str, backup: str, plan: Plan) -> str:
+    """Back up, then move the new files in and delete the removed ones."""
+    c, s, b = shlex.quote(config), shlex.quote(staging), shlex.quote(backup)
+    lines = ["set -e", "umask 027", f"cd {c}", f"rm -rf {b}", f"mkdir {b}"]
+    lines += [
+        f"cp -al --parents -t {b} -- {_q(chunk)} 2>/dev/null || cp -a --remove-destination --parents -t {b} -- "
+        f"{_q(chunk)}" for chunk in _chunks(plan.existing)
+    ]
+    lines.append(f"printf '%s' {shlex.quote(plan.to_json())} > {b}/{PLAN}")
+    lines.append(f": > {b}/.complete")
+    for d in plan.new_dirs:
+        lines.append(f"mkdir -- {shlex.quote(d)}")
+        lines.append(f"chgrp --reference={c} -- {shlex.quote(d)}")
+    by_dir: dict[str, list[str]] = {}
+    for name in plan.changed:
+        by_dir.setdefault(os.path.dirname(name), []).append(name)
+    for d, names in sorted(by_dir.items()):
+        target = shlex.quote(d or ".")
+        for chunk in _chunks(names):
+            lines.append(f"mv -f -t {target} -- {_q(s + '/' + n for n in chunk)}")
+    lines += [f"rm -f -- {_q(chunk)}" for chunk in _chunks(plan.removed)]
+    return "\n".join(lines) + "\n"
+
+
+def restore_script(config: str, backup: str, plan: Plan) -> str:
+    """Put back every backed-up file (same inode) and remove what the swap added."""
+    c, b = shlex.quote(config), shlex.quote(backup)
+    lines = [f"cd {c} || exit 1", "rc=0"]
+    lines += [f"rm -f -- {_q(chunk)} || rc=1" for chunk in _chunks(plan.changed)]
+    if plan.existing:
+        lines.append(f"cd {b} || exit 1")
+        lines += [
+            f"cp -al --parents -t {c} -- {_q(chunk)} 2>/dev/null || "
+            f"cp -a --remove-destination --parents -t {c} -- {_q(chunk)} || rc=1" for chunk in _chunks(plan.existing)
+        ]
+        lines.append(f"cd {c}")
+    for d in reversed(plan.new_dirs):
+        lines.append(f"rmdir -- {shlex.quote(d)} || rc=1")
+    lines.append(f"[ $rc = 0 ] && rm -rf -- {b}")
+    lines.append("exit $rc")
+    return "\n".join(lines) + "\n"
+
+
+def finalize_script(config: str, staging: str, backup: str, lock: str, owner: str) -> str:
+    """Record the manifest, drop staging and backup, release the lock."""
+    c, s, b, lk = (shlex.quote(x) for x in (config, staging, backup, lock))
+    return "\n".join([
+        "set -e",
+        f"mv -f -- {s}/.ztix-manifest {c}/{MANIFEST}",
+        f"rm -rf -- {s} {b}",
+        f'[ "$(cat -- {lk}/owner 2>/dev/null)" = {shlex.quote(owner)} ] && rm -rf -- {lk}',
+        "exit 0",
+    ]) + "\n"
+
+
+def build_tar(files: Mapping[str, bytes], plan: Plan, manifest: bytes) -> bytes:
+    """The upload: changed files (mode 0640) plus the plan lists and the new manifest."""
+    buf = io.BytesIO()
+    now = int(time.time())
+    extra = {
+        ".ztix-changed": "".join(n + "\n" for n in plan.changed).encode(),
+        ".ztix-remove": "".join(n + "\n" for n in plan.removed).encode(),
+        ".ztix-manifest": manifest,
+    }
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in [*((n, files[n]) for n in plan.changed), *extra.items()]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o640
+            info.mtime = now
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def parse_probe(output: str) -> RemoteState:
+    """Parse the probe's sections."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in output.splitlines():
+        if line.startswith("@@"):
+            current = line[2:]
+            sections[current] = []
+        elif current:
+            sections[current].append(line)
+    digest, hashes = "", {}
+    raw_manifest = "\n".join(sections.get("manifest", [])).strip()
+    if raw_manifest:
+        try:
+            data = json.loads(raw_manifest)
+            digest = str(data.get("digest", ""))
+            hashes = {str(k): str(v) for k, v in dict(data.get("files", {})).items()}
+        except (ValueError, AttributeError, TypeError):
+            digest, hashes = "", {}
+    pending = None
+    raw_pending = "\n".join(sections.get("pending", [])).strip()
+    if raw_pending:
+        try:
+            pending = {k: list(v) for k, v in json.loads(raw_pending).items()}
+        except (ValueError, AttributeError, TypeError):
+            pending = None
+    files, dirs = set(), set()
+    for line in sections.get("files", []):
+        kind, _, name = line.partition(" ")
+        if not name:
+            continue
+        (files if kind == "f" else dirs).add(name)
+    return RemoteState(digest, hashes, frozenset(files), frozenset(dirs), pending)
+
+
+def manifest_bytes(digest: str, files: Mapping[str, bytes]) -> bytes:
+    """The ``.ztix-applied`` file: the digest and one sha256 per file."""
+    body = {"digest": digest, "files": {n: file_digest(files[n]) for n in sorted(files)}}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+@attrs.frozen
+class ApplyOptions:
+    """Knobs of one apply that are not route-server settings."""
+
+    lock_wait_s: float = 120.0
+    lock_stale_s: int = 900
+    #: Upload everything (no hard-link copy) when more than this share of files changed.
+    full_upload_ratio: float = 0.5
+
+
+class SafeApply:
+    """Applies one config set to one route server through a transport."""
+
+    def __init__(
+        self,
+        server: RouteServerSettings,
+        transport: Transport,
+        options: ApplyOptions | None = None,
+    ) -> None:
+        validate_paths(server.paths)
+        self.server = server
+        self.transport = transport
+        self.options = options or ApplyOptions()
+        p = server.paths
+        self.config = p.config_dir.rstrip("/")
+        self.staging = staging_dir(p).rstrip("/")
+        self.backup = f"{self.config}/{BACKUP}"
+        self.lock = f"{self.config}/{LOCK}"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        #: Seconds spent in each stage of the last apply (the benchmark prints these).
+        self.timings: dict[str, float] = {}
+
+    # -- helpers
+
+    async def _sh(self, script: str, *args: str, stdin: bytes | None = None) -> CommandResult:
+        return await self.transport.run(["sh", "-c", script, "sh", *args], stdin=stdin)
+
+    async def _script(self, script: str) -> CommandResult:
+        return await self.transport.run(["sh", "-s"], stdin=script.encode())
+
+    async def birdc(self, *command: str) -> birdc.Reply:
+        """Run one birdc command (``-v``) and parse its reply."""
+        p = self.server.paths
+        result = await self.transport.run([p.birdc, "-s", p.control_socket, "-v", *command])
+        return birdc.parse_reply(result.stdout + "\n" + result.stderr)
+
+    def _quoted(self, path: str) -> str:
+        return f'"{path}"'
+
+    # -- stages
+
+    async def _probe(self) -> RemoteState:
+        deadline = time.monotonic() + self.options.lock_wait_s
+        delay = 0.05
+        while True:
+            result = await self._sh(
+                _PROBE, self.config, self.lock, str(self.options.lock_stale_s), self.owner,
+                self.backup,
+            )
+            if result.exit_status == 0:
+                return parse_probe(result.stdout)
+            if result.exit_status != LOCKED_EXIT:
+                raise ApplyFailed("probe", (result.stdout + result.stderr).strip()[:500])
+            if time.monotonic() >= deadline:
+                raise ApplyFailed(
+                    "lock", f"{result.stdout.strip()} (waited {self.options.lock_wait_s:.0f} s)"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def _recover(self, pending: Mapping[str, list[str]]) -> None:
+        plan = Plan(
+            tuple(pending.get("changed", [])), tuple(pending.get("removed", [])),
+            tuple(pending.get("existing", [])), tuple(pending.get("new_dirs", [])),
+        )
+        result = await self._script(restore_script(self.config, self.backup, plan))
+        if result.exit_status != 0:
+            raise ApplyFailed(
+                "recover", "cannot restore the files of an interrupted apply: "
+                + (result.stdout + result.stderr).strip()[:400],
+            )
+        # The running config may be the interrupted one (undo timer not yet expired): load
+        # the restored files, which also cancels any pending undo.
+        reply = await self.birdc("configure")
+        if not reply.has(birdc.RECONFIGURED, birdc.RECONFIG_IN_PROGRESS, birdc.NOTHING_TO_DO):
+            raise ApplyFailed("recover", reply.summary())
+
+    async def _release(self) -> None:
+        try:
+            await self._sh(_RELEASE, self.lock, self.owner, self.staging)
+        except TransportError:
+            pass
+
+    async def _restore(self, plan: Plan) -> str:
+        result = await self._script(restore_script(self.config, self.backup, plan))
+        if result.exit_status != 0:
+            return "; restoring the previous files FAILED: " + (
+                result.stdout + result.stderr
+            ).strip()[:300]
+        return ""
+
+    async def apply(self, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
+        """Run the whole sequence; never raises for the server's failures."""
+        started = time.perf_counter()
+        self.timings = {}
+        stage = "connect"
+        name = self.server.name
+
+        def done(result: str, stage: str = "", message: str = "") -> ApplyOutcome:
+            return ApplyOutcome(name, result, digest, stage, message,
+                                round(time.perf_counter() - started, 4))
+
+        def mark(stage_name: str, t0: float) -> None:
+            self.timings[stage_name] = time.perf_counter() - t0
+
+        try:
+            validate_file_names(files)
+        except InvalidValue as exc:
+            return done("failed", "render", str(exc))
+        locked = False
+        plan: Plan | None = None
+        swapped = configured = False
+        try:
+            t0 = time.perf_counter()
+            stage = "probe"
+            state = await self._probe()
+            locked = True
+            mark("probe", t0)
+            if state.pending_plan is not None:
+                stage = "recover"
+                await self._recover(state.pending_plan)
+                state = await self._probe()
+            plan = make_plan(files, state)
+            if state.digest == digest and not plan.changed and not plan.removed:
+                await self._release()
+                locked = False
+                return done("unchanged")
+
+            stage = "upload"
+            t0 = time.perf_counter()
+            full = len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
+            if full:
+                plan = make_plan(files, attrs.evolve(state, hashes={}))
+            archive = build_tar(files, plan, manifest_bytes(digest, files))
+            result = await self._sh(
+                _UPLOAD, self.config, self.staging, "1" if full else "0",
+                self.server.paths.bird, stdin=archive,
+            )
+            out = result.stdout + result.stderr
+            if "@@parse" not in result.stdout:
+                raise ApplyFailed("upload", out.strip()[:500])
+            mark("upload+parse", t0)
+            if result.exit_status != 0:
+                raise ApplyFailed("parse", result.stderr.strip()[:500] or out.strip()[:500])
+
+            stage = "check"
+            t0 = time.perf_counter()
+            reply = await self.birdc("configure", "check", self._quoted(self.staging + "/" + MAIN_FILE))
+            mark("check", t0)
+            if not reply.has(birdc.CONFIG_OK):
+                raise ApplyFailed("check", reply.summary())
+
+            stage = "swap"
+            t0 = time.perf_counter()
+            swapped = True  # from here on the files are restored on failure
+            result = await self._script(swap_script(self.config, self.staging, self.backup, plan))
+            mark("swap", t0)
+            if result.exit_status != 0:
+                raise ApplyFailed("swap", (result.stdout + result.stderr).strip()[:500])
+
+            stage = "configure"
+            t0 = time.perf_counter()
+            timeout = str(self.server.policy.confirm_timeout_s)
+            reply = await self.birdc("configure", "timeout", timeout)
+            mark("configure", t0)
+            if not reply.has(birdc.RECONFIGURED, birdc.RECONFIG_IN_PROGRESS):
+                if reply.has(birdc.UNDO_SCHEDULED):
+                    configured = True
+                raise ApplyFailed("configure", reply.summary())
+            configured = True
+
+            stage = "health"
+            t0 = time.perf_counter()
+            await self._health(expected_protocols(files))
+            mark("health", t0)
+
+            stage = "confirm"
+            t0 = time.perf_counter()
+            reply = await self.birdc("configure", "confirm")
+            mark("confirm", t0)
+            if not reply.has(birdc.CONFIRMED):
+                raise ApplyFailed("confirm", reply.summary())
+            configured = swapped = False  # committed: nothing to roll back any more
+
+            stage = "finalize"
+            t0 = time.perf_counter()
+            result = await self._script(
+                finalize_script(self.config, self.staging, self.backup, self.lock, self.owner)
+            )
+            mark("finalize", t0)
+            locked = False
+            if result.exit_status != 0:
+                # The new config runs and is confirmed; only bookkeeping failed, so the next
+                # apply re-uploads. Report it, since the manifest is stale.
+                return done("applied", "finalize",
+                            "applied; recording the manifest failed: "
+                            + (result.stdout + result.stderr).strip()[:300])
+            return done("applied")
+        except ApplyFailed as exc:
+            message = exc.message
+            stage = exc.stage
+        except TransportError as exc:
+            message = str(exc)
+            if stage == "probe" and exc.kind in ("config", "host_key", "connect", "timeout"):
+                stage = "connect"
+        except Exception as exc:  # never let one server's failure escape
+            message = f"{type(exc).__name__}: {exc}"
+        message = await self._roll_back(message, plan, swapped, configured)
+        if locked:
+            await self._release()
+        return done("failed", stage, message)
+
+    async def _roll_back(
+        self, message: str, plan: Plan | None, swapped: bool, configured: bool
+    ) -> str:
+        try:
+            if swapped and plan is not None:
+                message += await self._restore(plan)
+            if configured:
+                reply = await self.birdc("configure", "undo")
+                if not reply.has(birdc.UNDO_REQUESTED, birdc.NOTHING_TO_DO):
+                    message += "; configure undo failed: " + reply.summary()
+        except TransportError as exc:
+            message += (
+                f"; roll-back interrupted ({exc}); BIRD undoes the running config when its "
+                "timeout expires and the next apply restores the files"
+            )
+        return message
+
+    async def _health(self, expected: Sequence[str]) -> None:
+        reply = await self.birdc("show", "protocols")
+        if not reply.has("2002", "1002"):
+            raise ApplyFailed("health", "the daemon does not answer: " + reply.summary())
+        present = {
+            line.text.split()[0] for line in reply.lines if line.code == "1002" and line.text
+        }
+        missing = [n for n in expected if n not in present]
+        if missing:
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise ApplyFailed(
+                "health", f"protocols missing after configure: {', '.join(missing[:10])}{more}"
+            )

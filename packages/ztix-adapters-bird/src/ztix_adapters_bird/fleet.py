@@ -1,0 +1,286 @@
+"""BirdFleet: the core's RouteServerFleet over BIRD 2 route servers.
+
+The fleet owns one event loop on a daemon thread. Synchronous callers (the worker, the
+CLI) submit coroutines to it; SSH connections stay open across applies on that loop, and
+one asyncio lock per server serialises applies to it within the process. Across
+processes the lock directory on the server serialises them (see :mod:`.apply`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from ztix_adapters_bird.apply import ApplyOptions, SafeApply, validate_paths
+from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
+from ztix_adapters_bird.status import parse_sessions, peer_pattern
+from ztix_adapters_bird.transport import (
+    CommandHook,
+    LocalTransport,
+    SshTransport,
+    Transport,
+    TransportError,
+)
+from ztix_core.errors import InvalidValue, SettingsError
+from ztix_core.ports import ApplyOutcome, PeerSpec, SessionStatus
+from ztix_core.records import RouteServer
+from ztix_core.values import Asn
+
+T = TypeVar("T")
+Renderer = Callable[[RouteServerSettings, Sequence[PeerSpec]], dict[str, bytes]]
+Digest = Callable[[Mapping[str, bytes]], str]
+TransportFactory = Callable[[RouteServerSettings], Transport]
+
+
+def check_settings(settings: BirdSettings) -> None:
+    """Raise SettingsError (naming the key) for settings no apply could work with."""
+    seen: set[str] = set()
+    for i, server in enumerate(settings.servers):
+        key = f"bird.servers[{i}]"
+        if not server.name or server.name in seen:
+            raise SettingsError(f"{key}.name", f"{server.name!r} is empty or used twice")
+        seen.add(server.name)
+        if server.transport not in ("ssh", "local"):
+            raise SettingsError(f"{key}.transport", f"{server.transport!r}: use ssh or local")
+        if server.transport == "ssh":
+            if server.ssh is None:
+                raise SettingsError(f"{key}.ssh", "transport ssh needs an [ssh] table")
+            if not server.ssh.known_hosts:
+                raise SettingsError(
+                    f"{key}.ssh.known_hosts", "required: host keys are pinned, never trusted"
+                )
+            if not server.ssh.private_key:
+                raise SettingsError(f"{key}.ssh.private_key", "required")
+        if server.policy.confirm_timeout_s < 5:
+            raise SettingsError(f"{key}.policy.confirm_timeout_s", "must be at least 5 s")
+        try:
+            validate_paths(server.paths)
+        except InvalidValue as exc:
+            raise SettingsError(f"{key}.{exc.field}", exc.message) from None
+
+
+def default_transport(server: RouteServerSettings, hook: CommandHook | None = None) -> Transport:
+    """SSH to ``server.ssh`` or local subprocesses, per ``server.transport``."""
+    if server.transport == "local":
+        timeout = server.ssh.command_timeout_s if server.ssh else 60.0
+        return LocalTransport(command_timeout_s=timeout, hook=hook)
+    if server.ssh is None:
+        raise SettingsError(f"bird.servers.{server.name}.ssh", "transport ssh needs an [ssh] table")
+    return SshTransport(server.ssh, hook=hook)
+
+
+def _default_renderer() -> tuple[Renderer, Digest]:
+    from ztix_adapters_bird.render import config_digest, render_server
+
+    return render_server, config_digest
+
+
+class _LoopThread:
+    """An event loop running on a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="ztix-bird-fleet",
+                                       daemon=True)
+        self.thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+class BirdFleet:
+    """Every configured BIRD route server: render, safe apply (all servers in parallel),
+    session status."""
+
+    def __init__(
+        self,
+        settings: BirdSettings,
+        *,
+        renderer: Renderer | None = None,
+        digest: Digest | None = None,
+        transport_factory: TransportFactory | None = None,
+        options: ApplyOptions | None = None,
+    ) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self._by_name = {s.name: s for s in settings.servers}
+        if renderer is None or digest is None:
+            default_render, default_digest = _default_renderer()
+            renderer = renderer or default_render
+            digest = digest or default_digest
+        self._render = renderer
+        self._digest = digest
+        self._transport_factory = transport_factory or default_transport
+        self.options = options or ApplyOptions()
+        self._transports: dict[str, Transport] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._loop: _LoopThread | None = None
+        self._loop_guard = threading.Lock()
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _runner(self) -> _LoopThread:
+        with self._loop_guard:
+            if self._loop is None:
+                self._loop = _LoopThread()
+            return self._loop
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        runner = self._runner()
+        if threading.current_thread() is runner.thread:
+            coro.close()
+            raise RuntimeError("BirdFleet's sync methods cannot run on its own loop")
+        return runner.submit(coro).result()
+
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(self._runner().submit(coro))
+
+    def _transport(self, server: RouteServerSettings) -> Transport:
+        if server.name not in self._transports:
+            self._transports[server.name] = self._transport_factory(server)
+        return self._transports[server.name]
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        if name not in self._locks:
+            self._locks[name] = asyncio.Lock()
+        return self._locks[name]
+
+    def _select(self, servers: Sequence[str] | None) -> list[RouteServerSettings]:
+        if servers is None:
+            return list(self._by_name.values())
+        unknown = [n for n in servers if n not in self._by_name]
+        if unknown:
+            raise InvalidValue(
+                "servers", f"unknown route server(s): {', '.join(unknown)}; configured: "
+                f"{', '.join(self._by_name) or 'none'}"
+            )
+        return [self._by_name[n] for n in dict.fromkeys(servers)]
+
+    def close(self) -> None:
+        """Close connections and stop the loop thread."""
+        if self._loop is None:
+            return
+
+        async def _close() -> None:
+            for transport in self._transports.values():
+                try:
+                    await transport.close()
+                except (TransportError, OSError):
+                    pass
+            self._transports.clear()
+
+        self._run(_close())
+        self._loop.stop()
+        self._loop = None
+        self._locks.clear()
+
+    # ----------------------------------------------------------------- the port
+
+    def servers(self) -> Sequence[RouteServer]:
+        """The configured servers, by name."""
+        return [
+            RouteServer(s.name, s.asn, s.ipv4, s.ipv6)
+            for s in sorted(self.settings.servers, key=lambda s: s.name)
+        ]
+
+    def server_settings(self, name: str) -> RouteServerSettings:
+        """One server's settings; InvalidValue for an unknown name."""
+        return self._select([name])[0]
+
+    def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
+        """Per server, file name → bytes (raises InvalidValue for bad members)."""
+        return {s.name: self._render(s, peers) for s in sorted(self._by_name.values(),
+                                                              key=lambda s: s.name)}
+
+    def apply(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[ApplyOutcome]:
+        """Render and safely apply to the named servers (all when None), in parallel.
+        One server's failure is its outcome; an unknown server name raises InvalidValue
+        before anything happens."""
+        selected = self._select(servers)
+        return self._run(self._apply_all(peers, selected))
+
+    async def apply_async(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[ApplyOutcome]:
+        """``apply`` for async callers (runs on the fleet's loop)."""
+        selected = self._select(servers)
+        return await self._on_loop(self._apply_all(peers, selected))
+
+    async def _apply_all(
+        self, peers: Sequence[PeerSpec], selected: Sequence[RouteServerSettings]
+    ) -> list[ApplyOutcome]:
+        outcomes = await asyncio.gather(*(self._apply_one(s, peers) for s in selected))
+        return sorted(outcomes, key=lambda o: o.server)
+
+    async def _apply_one(
+        self, server: RouteServerSettings, peers: Sequence[PeerSpec]
+    ) -> ApplyOutcome:
+        try:
+            files = self._render(server, peers)
+            digest = self._digest(files)
+        except Exception as exc:
+            return ApplyOutcome(server.name, "failed", "", "render", str(exc))
+        return await self.apply_files(server.name, files, digest)
+
+    async def apply_files(self, name: str, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
+        """Apply a ready config set to one server (must run on the fleet's loop; tests
+        and the benchmark use it to apply hand-made configs)."""
+        server = self._by_name[name]
+        async with self._lock(name):
+            try:
+                transport = self._transport(server)
+            except SettingsError as exc:
+                return ApplyOutcome(name, "failed", digest, "connect", str(exc))
+            return await SafeApply(server, transport, self.options).apply(files, digest)
+
+    def apply_config(self, name: str, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
+        """Synchronous :meth:`apply_files`."""
+        self._select([name])
+        return self._run(self.apply_files(name, files, digest))
+
+    def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
+        """Live BGP session state per member and server (one birdc query per server, for
+        one member's protocols or the ``AS*`` pattern). A server that cannot be asked
+        yields, when ``asn`` is given, one entry with state ``unreachable``."""
+        return self._run(self._status_all(asn))
+
+    async def session_status_async(self, asn: Asn | None = None) -> list[SessionStatus]:
+        """``session_status`` for async callers."""
+        return await self._on_loop(self._status_all(asn))
+
+    async def _status_all(self, asn: Asn | None) -> list[SessionStatus]:
+        results = await asyncio.gather(
+            *(self._status_one(s, asn) for s in self._by_name.values())
+        )
+        out = [s for group in results for s in group]
+        return sorted(out, key=lambda s: (s.asn, s.server, s.protocol))
+
+    async def _status_one(self, server: RouteServerSettings, asn: Asn | None) -> list[SessionStatus]:
+        p = server.paths
+        try:
+            transport = self._transport(server)
+            result = await transport.run(
+                [p.birdc, "-s", p.control_socket, "-v", "show", "protocols", "all",
+                 f'"{peer_pattern(asn)}"']
+            )
+        except (TransportError, SettingsError) as exc:
+            if asn is None:
+                return []
+            return [SessionStatus(server.name, asn, "", "unreachable", last_error=str(exc))]
+        output = result.stdout + result.stderr
+        sessions = parse_sessions(server.name, output)
+        if not sessions and asn is not None and "8003" not in output:
+            return [SessionStatus(server.name, asn, "", "unreachable",
+                                  last_error=output.strip()[:300])]
+        return sessions
