@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Executable, Select, String, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,13 +37,12 @@ def _too_long(model: type[Base] | None, values: dict[str, Any] | None) -> str | 
     """``table.column`` of the first value longer than its column allows."""
     if model is None or values is None:
         return None
-    table = model.__table__
+    table = Base.metadata.tables[model.__tablename__]
     for column in table.columns:
         value = values.get(column.key)
-        length = getattr(column.type, "length", None)
-        if isinstance(column.type, String) and length and isinstance(value, str):
-            if len(value) > length:
-                return f"{table.name}.{column.name}"
+        length = column.type.length if isinstance(column.type, String) else None
+        if isinstance(value, str) and length is not None and len(value) > length:
+            return f"{table.name}.{column.name}"
     return None
 
 
@@ -102,10 +102,10 @@ class SqlRepository:
         if violation is not None:
             raise violation_error(violation, what)
 
-    def _first(self, stmt: Select[tuple[RowT]]) -> RowT | None:
+    def _first(self, stmt: Select[RowT]) -> RowT | None:
         return self.session.scalars(stmt.execution_options(populate_existing=True)).first()
 
-    def _all(self, stmt: Select[tuple[RowT]]) -> Sequence[RowT]:
+    def _all(self, stmt: Select[RowT]) -> Sequence[RowT]:
         return self.session.scalars(stmt.execution_options(populate_existing=True)).all()
 
     def _get(self, model: type[RowT], key: Any) -> RowT | None:
@@ -121,11 +121,11 @@ def upsert(
     update: bool = True,
 ) -> Executable:
     """``INSERT … ON CONFLICT (keys) DO UPDATE`` (or ``DO NOTHING``) for either database."""
+    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = postgresql.insert(model).values(**values)
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(model).values(**values)
+        stmt = sqlite.insert(model).values(**values)
     changed = {k: v for k, v in values.items() if k not in keys}
     if update and changed:
         return stmt.on_conflict_do_update(index_elements=list(keys), set_=changed)

@@ -116,7 +116,7 @@ class SqlJoinRequestRepository(SqlRepository):
         )
         return request_record(row) if row is not None else None
 
-    def query_statement(self, flt: RequestFilter) -> Select[tuple[JoinRequestRow]]:
+    def query_statement(self, flt: RequestFilter) -> Select[JoinRequestRow]:
         """The SELECT behind :meth:`query` (the benchmark explains it)."""
         return (
             select(JoinRequestRow)
