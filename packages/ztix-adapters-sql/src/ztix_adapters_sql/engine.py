@@ -29,7 +29,9 @@ def normalise_url(raw: str) -> URL:
         raise SettingsError(
             SETTING, "is not a database URL (sqlite:///path or postgresql+psycopg://user@host/db)"
         ) from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             raise SettingsError(
@@ -39,7 +41,7 @@ def normalise_url(raw: str) -> URL:
             )
         return url.set(drivername="sqlite+pysqlite")
     if backend == "postgresql":
-        if url.drivername in ("postgresql", "postgres") or driver == "psycopg":
+        if driver in ("", "psycopg"):
             return url.set(drivername="postgresql+psycopg")
         raise SettingsError(SETTING, f"driver {driver!r} is not supported; use postgresql+psycopg")
     raise SettingsError(SETTING, f"backend {backend!r} is not supported; use sqlite or postgresql")
