@@ -1,4 +1,4 @@
-"""The worker plugin: registers what ztix-worker adds to ztix through the ``ztix`` entry-point group."""
+"""The worker plugin: adds the ``worker`` command to ``ztix`` (entry-point group ``ztix``)."""
 
 from __future__ import annotations
 
@@ -8,4 +8,13 @@ from ztix_core.plugins import Registration
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    return []
+    from ztix_worker.cli import WorkerCommand
+
+    return [
+        Registration(
+            "worker",
+            WorkerCommand,
+            None,
+            "run the provisioning worker (outbox relay, actors, reconciler)",
+        )
+    ]

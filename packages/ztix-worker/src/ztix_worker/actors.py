@@ -1,0 +1,138 @@
+"""The Dramatiq actors: provision_request, deprovision_request, sync_route_servers.
+
+Actors are declared per broker (not on dramatiq's global broker), so the Redis worker,
+embedded mode and tests each get their own set over the same functions. Every actor runs
+inside a log context carrying the request id (the outbox message's correlation id).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from ztix_core.errors import ProviderError
+from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, TOPIC_SYNC
+from ztix_worker.logs import current_request_id, request_context
+
+if TYPE_CHECKING:
+    from ztix_worker.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Actors:
+    """The actors of one broker, by outbox topic."""
+
+    provision: dramatiq.Actor[..., None]
+    deprovision: dramatiq.Actor[..., None]
+    sync: dramatiq.Actor[..., None]
+
+    def for_topic(self, topic: str) -> dramatiq.Actor[..., None] | None:
+        """The actor that handles an outbox topic, or None."""
+        return {
+            TOPIC_PROVISION: self.provision,
+            TOPIC_DEPROVISION: self.deprovision,
+            TOPIC_SYNC: self.sync,
+        }.get(topic)
+
+
+def _parse_id(raw: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        log.error("message carries a bad request id %r; dropped", raw)
+        return None
+
+
+def _attempt() -> int:
+    message = CurrentMessage.get_current_message()
+    return int(message.options.get("retries", 0)) if message is not None else 0
+
+
+def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
+    """Declare the actors on ``broker``; they call into ``runtime``."""
+    ws = runtime.worker_settings
+    retry_opts: dict[str, Any] = {
+        "max_retries": ws.max_retries,
+        "min_backoff": ws.min_backoff_ms,
+        "max_backoff": ws.max_backoff_ms,
+    }
+
+    def provision_request(request_id: str, correlation_id: str = "") -> None:
+        """Bring an approved request to provisioning → (after the coalesced sync) active.
+
+        Idempotent; transient controller errors are re-raised for Dramatiq's backoff
+        until the last attempt, which fails the request."""
+        with request_context(correlation_id or request_id):
+            rid = _parse_id(request_id)
+            if rid is None:
+                return
+            runtime.gate.wait()
+            attempt = _attempt()
+            final = attempt >= ws.max_retries
+            try:
+                status = runtime.provisioner.provision(rid, final_attempt=final)
+            except ProviderError as exc:
+                log.warning(
+                    "transient controller error on attempt %d: %s; retrying",
+                    attempt + 1,
+                    exc.message,
+                    extra={"kind": exc.kind, "attempt": attempt + 1},
+                )
+                raise
+            log.info("provision_request done: %s", status, extra={"attempt": attempt + 1})
+
+    def deprovision_request(request_id: str, correlation_id: str = "") -> None:
+        """Take a leaving member off the route servers and the controller. Idempotent."""
+        with request_context(correlation_id or request_id):
+            rid = _parse_id(request_id)
+            if rid is None:
+                return
+            runtime.gate.wait()
+            status = runtime.provisioner.deprovision(rid)
+            log.info("deprovision_request done: %s", status)
+
+    def sync_route_servers(
+        correlation_id: str = "", force: bool = False, request_id: str = ""
+    ) -> None:
+        """Render the desired state from every member, apply where behind, settle."""
+        with request_context(correlation_id or request_id or None):
+            result = runtime.provisioner.run_sync(force=force)
+            runtime.stats.syncs += 1
+            log.info(
+                "route-server sync: generation %d, %s; %d active, %d failed, %d removed",
+                result.generation,
+                ", ".join(f"{o.server}={o.result}" for o in result.outcomes) or "nothing behind",
+                len(result.activated),
+                len(result.failed),
+                len(result.removed),
+                extra={
+                    "generation": result.generation,
+                    "activated": [str(r) for r in result.activated],
+                    "failed": [str(r) for r in result.failed],
+                },
+            )
+
+    def declare(fn: Any, queue: str, **extra: Any) -> dramatiq.Actor[..., None]:
+        decorate = dramatiq.actor(
+            broker=broker, actor_name=fn.__name__, queue_name=queue, **retry_opts, **extra
+        )
+        actor: dramatiq.Actor[..., None] = decorate(fn)
+        return actor
+
+    return Actors(
+        provision=declare(provision_request, ws.queue),
+        deprovision=declare(deprovision_request, ws.queue),
+        sync=declare(sync_route_servers, f"{ws.queue}_sync"),
+    )
+
+
+def sync_kwargs() -> dict[str, Any]:
+    """Keyword arguments of a sync message sent from the current context."""
+    return {"correlation_id": current_request_id() or ""}

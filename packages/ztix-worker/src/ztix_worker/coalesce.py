@@ -1,0 +1,143 @@
+"""Coalesced route-server syncs: a "sync pending" flag plus a lock held across processes.
+
+``request(send)`` publishes a sync message only when none is pending, so a burst of N
+approvals enqueues a handful of sync messages, not N. A sync clears the flag once it holds
+the lock and *before* it reads the member set: any change committed after that point sets
+the flag again and gets its own sync, so nothing is missed. ``hold()`` is the
+``sync_lock`` of :class:`~ztix_core.usecases.Provisioner`: one sync at a time over every
+worker process, optionally no closer together than ``min_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
+
+import redis
+from redis.exceptions import LockError
+
+log = logging.getLogger(__name__)
+
+
+class SyncCoordinator(Protocol):
+    """Decides when a sync message is sent and serialises syncs."""
+
+    def request(self, send: Callable[[], None]) -> bool:
+        """Call ``send`` unless a sync is already pending; True when it was sent."""
+
+    def hold(self) -> AbstractContextManager[object]:
+        """Hold the sync lock (and clear the pending flag) for one sync."""
+
+
+class LocalSyncCoordinator:
+    """For one process (embedded mode): a threading lock and an in-memory flag."""
+
+    def __init__(self, min_interval_s: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self._flag_lock = threading.Lock()
+        self._pending = False
+        self._last_start = 0.0
+        self.min_interval_s = min_interval_s
+        self.sent = 0
+
+    def request(self, send: Callable[[], None]) -> bool:
+        with self._flag_lock:
+            if self._pending:
+                return False
+            self._pending = True
+        try:
+            send()
+        except BaseException:
+            with self._flag_lock:
+                self._pending = False
+            raise
+        self.sent += 1
+        return True
+
+    @contextmanager
+    def hold(self) -> Iterator[object]:
+        with self._lock:
+            wait = self._last_start + self.min_interval_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_start = time.monotonic()
+            with self._flag_lock:
+                self._pending = False
+            yield self
+
+
+class RedisSyncCoordinator:
+    """For several worker processes: the flag and the lock live in Redis.
+
+    The lock has a TTL (so a SIGKILLed holder cannot block syncs for long) and is renewed
+    by a thread while held; the flag has a TTL too, so a lost message only delays the
+    next sync by that much (and the reconciler asks again for servers left behind).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        namespace: str,
+        *,
+        lock_ttl_s: float = 30.0,
+        pending_ttl_s: float = 30.0,
+        min_interval_s: float = 0.0,
+    ) -> None:
+        self.client = client
+        self.pending_key = f"{namespace}:sync:pending"
+        self.lock_key = f"{namespace}:sync:lock"
+        self.last_key = f"{namespace}:sync:last_start_ms"
+        self.lock_ttl_s = lock_ttl_s
+        self.pending_ttl_ms = int(pending_ttl_s * 1000)
+        self.min_interval_s = min_interval_s
+        self.sent = 0
+
+    def request(self, send: Callable[[], None]) -> bool:
+        if not self.client.set(self.pending_key, "1", nx=True, px=self.pending_ttl_ms):
+            return False
+        try:
+            send()
+        except BaseException:
+            self.client.delete(self.pending_key)
+            raise
+        self.sent += 1
+        return True
+
+    @contextmanager
+    def hold(self) -> Iterator[object]:
+        lock = self.client.lock(
+            self.lock_key, timeout=self.lock_ttl_s, sleep=0.02, thread_local=False
+        )
+        lock.acquire(blocking=True)
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lock_ttl_s / 3):
+                try:
+                    lock.reacquire()
+                except (LockError, redis.RedisError):
+                    log.warning("could not renew the route-server sync lock", exc_info=True)
+
+        renewer = threading.Thread(target=renew, name="sync-lock-renew", daemon=True)
+        renewer.start()
+        try:
+            if self.min_interval_s > 0:
+                raw = self.client.get(self.last_key)
+                last_ms = int(raw) if raw is not None else 0
+                wait = last_ms / 1000 + self.min_interval_s - time.time()
+                if wait > 0:
+                    time.sleep(min(wait, self.min_interval_s))
+            self.client.set(self.last_key, str(int(time.time() * 1000)), ex=3600)
+            self.client.delete(self.pending_key)
+            yield self
+        finally:
+            stop.set()
+            renewer.join()
+            try:
+                lock.release()
+            except LockError:
+                log.warning("the route-server sync lock expired while held")

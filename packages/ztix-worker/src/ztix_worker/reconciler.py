@@ -1,0 +1,267 @@
+"""The reconciler: finds what fell through the cracks and puts it back on track.
+
+Each pass:
+
+1. requests stuck in approved / provisioning / deprovisioning longer than ``stuck_after``
+   are re-dispatched (a new outbox row + an audit event, at most once per ``stuck_after``);
+2. when a route server's applied generation is behind its desired one, or an authorized
+   member has no generation yet, a coalesced sync is requested;
+3. active memberships are compared with the controller; a difference (deauthorized or
+   deleted by hand, addresses changed) is audited, and repaired when the setting says
+   ``repair``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+import attrs
+
+from ztix_core.errors import ProviderError
+from ztix_core.ports import Clock, MembershipProvider, RequestFilter, UnitOfWorkFactory
+from ztix_core.records import Membership, OutboxMessage, new_id
+from ztix_core.status import RequestStatus
+from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION
+from ztix_worker.audit import RECONCILER, audit
+from ztix_worker.settings import DriftMode
+
+log = logging.getLogger(__name__)
+
+_STUCK = {
+    RequestStatus.APPROVED: TOPIC_PROVISION,
+    RequestStatus.PROVISIONING: TOPIC_PROVISION,
+    RequestStatus.DEPROVISIONING: TOPIC_DEPROVISION,
+}
+
+
+@attrs.frozen
+class Drift:
+    """One membership on which the controller and the database disagree."""
+
+    request_id: uuid.UUID
+    node_id: str
+    problem: str
+    expected: tuple[str, ...]
+    found: tuple[str, ...]
+    repaired: bool = False
+
+
+@attrs.frozen
+class ReconcilePass:
+    """What one pass found and did."""
+
+    redispatched: tuple[uuid.UUID, ...] = ()
+    sync_requested: bool = False
+    drift: tuple[Drift, ...] = ()
+
+
+def _addresses(values: object) -> tuple[str, ...]:
+    out = []
+    for raw in values or ():  # type: ignore[attr-defined]
+        try:
+            out.append(str(ipaddress.ip_address(str(raw))))
+        except ValueError:
+            out.append(str(raw))
+    return tuple(sorted(out))
+
+
+class Reconciler:
+    """Runs reconciliation passes; see the module docstring."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        provider: MembershipProvider,
+        request_sync: Callable[[], object],
+        *,
+        stuck_after: dt.timedelta,
+        drift_mode: DriftMode = DriftMode.REPORT_ONLY,
+        interval_s: float = 30.0,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.provider = provider
+        self.request_sync = request_sync
+        self.stuck_after = stuck_after
+        self.drift_mode = drift_mode
+        self.interval_s = interval_s
+        self._redispatched_at: dict[uuid.UUID, dt.datetime] = {}
+        self._reported: set[tuple[uuid.UUID, str, tuple[str, ...]]] = set()
+
+    def run_once(self) -> ReconcilePass:
+        """One pass over stuck requests, lagging servers and membership drift."""
+        redispatched = self._redispatch_stuck()
+        sync = self._resync_behind()
+        drift = self._check_drift()
+        return ReconcilePass(tuple(redispatched), sync, tuple(drift))
+
+    # ------------------------------------------------------------------ stuck requests
+
+    def _redispatch_stuck(self) -> list[uuid.UUID]:
+        now = self.clock.now()
+        cutoff = now - self.stuck_after
+        done: list[uuid.UUID] = []
+        with self.uow_factory() as uow:
+            stuck = [
+                r
+                for r in uow.requests.query(
+                    RequestFilter(statuses=frozenset(_STUCK), submitted_before=cutoff, limit=10_000)
+                )
+                if r.updated_at <= cutoff
+            ]
+            for request in stuck:
+                last = self._redispatched_at.get(request.id)
+                if last is not None and now - last < self.stuck_after:
+                    continue
+                topic = _STUCK[request.status]
+                uow.outbox.add(
+                    OutboxMessage(
+                        new_id(),
+                        topic,
+                        {"request_id": str(request.id)},
+                        now,
+                        correlation_id=str(request.id),
+                    )
+                )
+                audit(
+                    uow,
+                    now,
+                    "request.redispatched",
+                    "request",
+                    str(request.id),
+                    {
+                        "status": request.status.value,
+                        "topic": topic,
+                        "stuck_since": request.updated_at.isoformat(),
+                    },
+                    actor=RECONCILER,
+                )
+                done.append(request.id)
+            uow.commit()
+        for rid in done:
+            self._redispatched_at[rid] = now
+            log.warning("re-dispatched stuck request %s", rid, extra={"request_id": str(rid)})
+        return done
+
+    # ------------------------------------------------------------------ lagging servers
+
+    def _resync_behind(self) -> bool:
+        with self.uow_factory() as uow:
+            behind = [
+                s.name
+                for s in uow.route_servers.list()
+                if s.applied_generation < s.desired_generation
+            ]
+            unplanned = any(
+                m.authorized and m.config_generation is None for m in uow.memberships.list()
+            )
+        if not behind and not unplanned:
+            return False
+        log.info(
+            "route servers behind (%s) or members unplanned: asking for a sync",
+            ", ".join(behind) or "none",
+        )
+        self.request_sync()
+        return True
+
+    # ------------------------------------------------------------------ drift
+
+    def _check_drift(self) -> list[Drift]:
+        with self.uow_factory() as uow:
+            networks = [n.id for n in uow.networks.list()]
+            watched: list[Membership] = []
+            for m in uow.memberships.list():
+                request = uow.requests.get(m.request_id)
+                if m.authorized and request is not None and request.status is RequestStatus.ACTIVE:
+                    watched.append(m)
+        found: list[Drift] = []
+        for network_id in networks:
+            mine = [m for m in watched if m.network_id == network_id]
+            if not mine:
+                continue
+            try:
+                members = {s.node_id: s for s in self.provider.list_members(network_id)}
+            except ProviderError as exc:
+                log.warning("reconciler cannot list members of %s: %s", network_id, exc.message)
+                continue
+            for m in mine:
+                seen: tuple[str, ...]
+                expected = _addresses([m.ipv4, m.ipv6])
+                state = members.get(m.node_id)
+                if state is None:
+                    problem, seen = "missing", ()
+                elif not state.authorized:
+                    problem, seen = "deauthorized", _addresses(state.ip_assignments)
+                elif _addresses(state.ip_assignments) != expected:
+                    problem, seen = "addresses_changed", _addresses(state.ip_assignments)
+                else:
+                    continue
+                found.append(self._handle(m, problem, expected, seen))
+        return found
+
+    def _handle(
+        self, m: Membership, problem: str, expected: tuple[str, ...], seen: tuple[str, ...]
+    ) -> Drift:
+        drift = Drift(m.request_id, str(m.node_id), problem, expected, seen)
+        key = (m.id, problem, seen)
+        repair = self.drift_mode is DriftMode.REPAIR
+        if not repair and key in self._reported:
+            return drift
+        meta = {
+            "node_id": str(m.node_id),
+            "network_id": str(m.network_id),
+            "problem": problem,
+            "expected": list(expected),
+            "found": list(seen),
+            "mode": self.drift_mode.value,
+        }
+        error = None
+        if repair:
+            try:
+                self.provider.authorize_member(
+                    m.network_id, m.node_id, [m.ipv4, m.ipv6], f"AS{m.asn.value}"
+                )
+                drift = attrs.evolve(drift, repaired=True)
+            except ProviderError as exc:
+                error = exc.message
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            audit(
+                uow, now, "membership.drift", "request", str(m.request_id), meta, actor=RECONCILER
+            )
+            if repair:
+                audit(
+                    uow,
+                    now,
+                    "membership.repaired" if error is None else "membership.repair_failed",
+                    "request",
+                    str(m.request_id),
+                    {**meta, "error": error},
+                    actor=RECONCILER,
+                )
+            uow.commit()
+        self._reported.add(key)
+        log.warning(
+            "membership drift on request %s: %s (%s)",
+            m.request_id,
+            problem,
+            "repaired" if drift.repaired else self.drift_mode.value,
+            extra={"request_id": str(m.request_id)},
+        )
+        return drift
+
+    def run_forever(self, stop: threading.Event, guard: Callable[[], bool] = lambda: True) -> None:
+        """A pass every ``interval_s`` until ``stop``; ``guard()`` False skips a pass (another
+        process holds the reconciler lease)."""
+        while not stop.wait(self.interval_s):
+            try:
+                if guard():
+                    self.run_once()
+            except Exception:
+                log.exception("reconciler pass failed; next pass in %.0f s", self.interval_s)

@@ -1,0 +1,243 @@
+"""The worker's composition root: broker, actors, relay, reconciler, readiness gate.
+
+:class:`WorkerRuntime` wires the core's :class:`~ztix_core.bootstrap.App` to Dramatiq. With
+a ``REDIS_URL`` it uses a RedisBroker (several processes may consume); without one it is
+the **embedded mode**: a StubBroker consumed by an in-process Dramatiq worker, so the same
+actors, retries and coalescing run inside one process (the demo, single-box installs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+
+import attrs
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
+
+from ztix_core.bootstrap import App, configured_networks
+from ztix_core.records import JsonDict, ZtNetwork
+from ztix_worker.actors import Actors, declare_actors, sync_kwargs
+from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
+from ztix_worker.gate import GateClosed, ReadinessGate
+from ztix_worker.provisioner import CoalescingProvisioner
+from ztix_worker.reconciler import Reconciler
+from ztix_worker.relay import OutboxRelay, UnknownTopic
+from ztix_worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class Stats:
+    """Counters a runtime keeps (for tests, the bench and logs)."""
+
+    syncs: int = 0
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client whose calls fail fast during an outage instead of hanging."""
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+def build_broker(app: App, ws: WorkerSettings, client: redis.Redis | None) -> dramatiq.Broker:
+    """RedisBroker when ``client`` is given, else StubBroker; no time or age limit (the
+    readiness gate may hold a message for as long as the controller is not ready)."""
+    middleware = [
+        ShutdownNotifications(),
+        CurrentMessage(),
+        Retries(
+            max_retries=ws.max_retries, min_backoff=ws.min_backoff_ms, max_backoff=ws.max_backoff_ms
+        ),
+    ]
+    if client is None:
+        return StubBroker(middleware=middleware)
+    return RedisBroker(  # type: ignore[no-untyped-call]
+        client=client,
+        namespace=ws.redis_namespace,
+        middleware=middleware,
+        heartbeat_timeout=ws.heartbeat_timeout_ms,
+        maintenance_chance=ws.maintenance_chance,
+    )
+
+
+class WorkerRuntime:
+    """Everything one worker process runs. ``start()`` returns at once; ``stop()`` ends it.
+
+    ``relay`` and ``reconcile`` choose whether this process also runs the outbox relay and
+    the reconciler (a ``ztix worker`` with several processes runs them once, in the first).
+    """
+
+    def __init__(self, app: App, worker_settings: WorkerSettings) -> None:
+        if app.provider is None or app.fleet is None or app.provisioner is None:
+            raise ValueError("the worker needs an App built with provisioning")
+        self.app = app
+        self.worker_settings = ws = worker_settings
+        self.stop_event = threading.Event()
+        self.started = threading.Event()
+        self.stats = Stats()
+        self.redis = redis_client(app.settings.redis_url) if app.settings.redis_url else None
+        self.broker = build_broker(app, ws, self.redis)
+        self.coordinator: SyncCoordinator
+        if self.redis is not None:
+            self.coordinator = RedisSyncCoordinator(
+                self.redis,
+                ws.redis_namespace,
+                lock_ttl_s=ws.sync_lock_ttl_s,
+                pending_ttl_s=ws.sync_pending_ttl_s,
+                min_interval_s=ws.sync_min_interval_s,
+            )
+        else:
+            self.coordinator = LocalSyncCoordinator(ws.sync_min_interval_s)
+        self.provisioner = CoalescingProvisioner(
+            app.uow_factory,
+            app.clock,
+            app.provider,
+            app.fleet,
+            app.registry,
+            app.settings.provisioning,
+            sync_lock=self.coordinator.hold,
+            request_sync=self.request_sync,
+        )
+        self.gate = ReadinessGate(
+            app.provider,
+            self.networks,
+            enabled=app.settings.provisioning.readiness_gate,
+            poll_s=ws.gate_poll_s,
+            stop=self.stop_event,
+        )
+        self.actors: Actors = declare_actors(self.broker, self)
+        self.relay = OutboxRelay(
+            app.uow_factory,
+            app.clock,
+            self.publish,
+            batch=ws.relay_batch,
+            interval_s=ws.relay_interval_s,
+        )
+        self.reconciler = Reconciler(
+            app.uow_factory,
+            app.clock,
+            app.provider,
+            self.request_sync,
+            stuck_after=dt.timedelta(seconds=ws.stuck_after_s),
+            drift_mode=ws.membership_drift,
+            interval_s=ws.reconcile_interval_s,
+        )
+        self.worker: dramatiq.Worker | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def embedded(self) -> bool:
+        """True without Redis: everything runs in this process."""
+        return self.redis is None
+
+    def networks(self) -> Sequence[ZtNetwork]:
+        """The exchange networks the gate checks: from the settings, else the database."""
+        configured = configured_networks(self.app.settings)
+        if configured:
+            return configured
+        with self.app.uow_factory() as uow:
+            return uow.networks.list()
+
+    # ------------------------------------------------------------------ messages
+
+    def publish(self, topic: str, payload: JsonDict, correlation_id: str) -> None:
+        """Send an outbox message to its actor (the relay's ``publish``)."""
+        actor = self.actors.for_topic(topic)
+        if actor is None:
+            raise UnknownTopic(topic)
+        actor.send_with_options(kwargs={**payload, "correlation_id": correlation_id})
+
+    def request_sync(self) -> None:
+        """Ask for a coalesced route-server sync."""
+
+        def send() -> None:
+            self.actors.sync.send_with_options(kwargs=sync_kwargs())
+
+        self.coordinator.request(send)
+
+    def _reconciler_lease(self) -> bool:
+        if self.redis is None:
+            return True
+        ttl = max(int(self.worker_settings.reconcile_interval_s * 900), 1000)
+        key = f"{self.worker_settings.redis_namespace}:reconciler:lease"
+        return bool(self.redis.set(key, str(os.getpid()), nx=True, px=ttl))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _thread(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self, *, consume: bool = True, relay: bool = True, reconcile: bool = True) -> None:
+        """Start the relay now; wait for the readiness gate in the background, then start
+        consuming messages and reconciling."""
+        if relay:
+            self._thread("outbox-relay", lambda: self.relay.run_forever(self.stop_event))
+
+        def boot() -> None:
+            try:
+                self.gate.wait()
+            except GateClosed:
+                return
+            if consume:
+                self.worker = dramatiq.Worker(
+                    self.broker,
+                    worker_threads=self.worker_settings.threads,
+                    worker_timeout=self.worker_settings.worker_timeout_ms,
+                )
+                self.worker.start()
+            if reconcile:
+                self._thread(
+                    "reconciler",
+                    lambda: self.reconciler.run_forever(self.stop_event, self._reconciler_lease),
+                )
+            log.info(
+                "worker consuming (%s, %d threads)",
+                "embedded" if self.embedded else "redis",
+                self.worker_settings.threads,
+            )
+            self.started.set()
+
+        self._thread("boot", boot)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop consuming (messages in flight are finished or requeued), stop the threads."""
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        if self.worker is not None:
+            self.worker.stop(timeout=int(timeout_s * 1000))
+            self.worker = None
+        self.broker.close()
+
+    def drain(self, timeout_s: float = 30.0) -> None:
+        """Embedded mode: wait until the outbox is empty and no message is queued or in
+        flight (including retries waiting for their backoff)."""
+        if not isinstance(self.broker, StubBroker):
+            raise TypeError("drain() is for embedded mode; poll the database instead")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.app.uow_factory() as uow:
+                pending = uow.outbox.pending_count()
+            busy = pending > 0 or self.worker is None
+            if not busy:
+                for queue in sorted(self.broker.get_declared_queues()):
+                    left = max(int((deadline - time.monotonic()) * 1000), 1)
+                    self.broker.join(queue, timeout=left, fail_fast=False)
+                self.worker.join()  # type: ignore[union-attr]
+                with self.app.uow_factory() as uow:
+                    pending = uow.outbox.pending_count()
+                queued = any(self.broker.queues[q].unfinished_tasks for q in self.broker.queues)
+                if pending == 0 and not queued:
+                    return
+            time.sleep(0.02)
+        raise TimeoutError("the worker did not drain its queues in time")

@@ -1,0 +1,140 @@
+"""The reconciler: stuck requests re-dispatched, lagging servers re-synced, drift audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+
+from ztix_core.status import RequestStatus as S
+from ztix_core.values import NodeId
+from ztix_worker.reconciler import Reconciler
+from ztix_worker.runtime import WorkerRuntime
+from ztix_worker.settings import DriftMode, WorkerSettings
+from ztix_worker.testing import MemoryExchange, memory_exchange, wait_for
+
+FAST = WorkerSettings(
+    min_backoff_ms=10,
+    max_backoff_ms=40,
+    relay_interval_s=0.01,
+    worker_timeout_ms=20,
+    threads=2,
+    stuck_after_s=0.2,
+    reconcile_interval_s=3600,
+)
+
+
+def _runtime(ex: MemoryExchange, **kw: Any) -> WorkerRuntime:
+    rt = WorkerRuntime(ex.app, attrs.evolve(FAST, **kw))
+    rt.start()
+    wait_for(rt.started.is_set)
+    return rt
+
+
+def test_stuck_request_is_redispatched_once_per_period() -> None:
+    ex = memory_exchange()
+    rid = ex.approved(64500)
+    with ex.store() as uow:  # the message was "sent" but lost with a crashed broker
+        for m in list(uow.tables.outbox.values()):
+            uow.outbox.mark_sent(m.id, ex.app.clock.now())
+        uow.commit()
+    rt = _runtime(ex)
+    try:
+        rec = rt.reconciler
+        assert rec.run_once().redispatched == ()  # not stuck yet
+        rt.stop_event.wait(0.25)
+        assert rec.run_once().redispatched == (rid,)
+        assert rec.run_once().redispatched == ()  # not again within stuck_after
+        rt.drain()
+        assert ex.status(rid) is S.ACTIVE
+        assert ex.actions(rid).count("request.redispatched") == 1
+        assert ex.actions(rid).count("request.provisioning") == 1
+    finally:
+        rt.stop()
+
+
+def test_server_behind_is_resynced() -> None:
+    ex = memory_exchange()
+    rt = _runtime(ex)
+    try:
+        ex.fleet.down.add("rs2")
+        rid = ex.approved(64500)
+        rt.drain()
+        assert ex.status(rid) is S.FAILED
+        ex.fleet.down.clear()
+        assert rt.reconciler.run_once().sync_requested
+        rt.drain()
+        with ex.store() as uow:
+            states = {
+                s.name: (s.desired_generation, s.applied_generation)
+                for s in uow.route_servers.list()
+            }
+        assert states == {"rs1": (1, 1), "rs2": (1, 1)}
+        assert ex.fleet.apply_count == {"rs1": 1, "rs2": 1}
+        assert not rt.reconciler.run_once().sync_requested
+    finally:
+        rt.stop()
+
+
+def _active(ex: MemoryExchange, rt: WorkerRuntime) -> NodeId:
+    rid = ex.approved(64500)
+    rt.drain()
+    assert ex.status(rid) is S.ACTIVE
+    return NodeId(f"{64500:010x}")
+
+
+def test_drift_is_reported_only_once_in_report_only_mode() -> None:
+    ex = memory_exchange()
+    rt = _runtime(ex)
+    try:
+        node = _active(ex, rt)
+        ex.provider.deauthorize_member(ex.network.id, node)
+        drift = rt.reconciler.run_once().drift
+        assert [(d.problem, d.repaired) for d in drift] == [("deauthorized", False)]
+        assert not ex.provider.members[(ex.network.id, node)].authorized
+        rt.reconciler.run_once()
+        with ex.store() as uow:
+            events = uow.audit.recent(action="membership.drift")
+        assert len(events) == 1 and events[0].metadata["mode"] == "report-only"
+    finally:
+        rt.stop()
+
+
+def test_drift_is_repaired_in_repair_mode() -> None:
+    ex = memory_exchange()
+    rt = _runtime(ex, membership_drift=DriftMode.REPAIR)
+    try:
+        node = _active(ex, rt)
+        key = (ex.network.id, node)
+        ex.provider.members[key] = attrs.evolve(
+            ex.provider.members[key], ip_assignments=("10.1.0.99",)
+        )
+        drift = rt.reconciler.run_once().drift
+        assert [(d.problem, d.found, d.repaired) for d in drift] == [
+            ("addresses_changed", ("10.1.0.99",), True)
+        ]
+        assert ex.provider.members[key].ip_assignments == ("10.1.0.3", "fd00:1::3")
+        ex.provider.members.pop(key)
+        assert [d.problem for d in rt.reconciler.run_once().drift] == ["missing"]
+        assert ex.provider.members[key].authorized
+        assert rt.reconciler.run_once().drift == ()
+        with ex.store() as uow:
+            assert len(uow.audit.recent(action="membership.repaired")) == 2
+    finally:
+        rt.stop()
+
+
+def test_reconciler_alone_with_a_fixed_cutoff() -> None:
+    ex = memory_exchange()
+    asked: list[int] = []
+    rec = Reconciler(
+        ex.app.uow_factory,
+        ex.app.clock,
+        ex.provider,
+        lambda: asked.append(1),
+        stuck_after=dt.timedelta(hours=1),
+    )
+    ex.approved(64500)
+    result = rec.run_once()
+    assert result.redispatched == () and not result.sync_requested and asked == []

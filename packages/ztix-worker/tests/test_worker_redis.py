@@ -1,0 +1,170 @@
+"""With the real Redis broker: relay → actors → coalesced sync across two worker runtimes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import attrs
+import pytest
+import redis
+
+from ztix_core.settings import Settings
+from ztix_core.status import RequestStatus as S
+from ztix_worker.coalesce import RedisSyncCoordinator
+from ztix_worker.runtime import WorkerRuntime
+from ztix_worker.settings import WorkerSettings
+from ztix_worker.testing import (
+    REDIS_URL,
+    FlakyProvider,
+    MemoryExchange,
+    RedisServer,
+    memory_exchange,
+    wait_for,
+)
+
+pytestmark = pytest.mark.redis
+
+
+def _ws(ns: str, **kw: Any) -> WorkerSettings:
+    return attrs.evolve(
+        WorkerSettings(
+            redis_namespace=ns,
+            queue=f"{ns}-q",
+            min_backoff_ms=20,
+            max_backoff_ms=80,
+            max_retries=3,
+            relay_interval_s=0.01,
+            worker_timeout_ms=20,
+            threads=4,
+        ),
+        **kw,
+    )
+
+
+def _exchange(url: str = REDIS_URL, **kw: Any) -> MemoryExchange:
+    return memory_exchange(
+        Settings(storage="memory", route_server_fleet="memory", redis_url=url), **kw
+    )
+
+
+def _all(ex: MemoryExchange, rids: list, status: S) -> bool:  # type: ignore[type-arg]
+    return all(ex.status(r) is status for r in rids)
+
+
+def test_two_workers_provision_a_burst_with_few_applies(redis_ns: str) -> None:
+    ex = _exchange()
+    workers = [WorkerRuntime(ex.app, _ws(redis_ns)) for _ in range(2)]
+    assert not workers[0].embedded
+    for i, w in enumerate(workers):
+        w.start(relay=True, reconcile=i == 0)  # two relays on purpose
+    try:
+        rids = [ex.approved(64500 + i) for i in range(80)]
+        wait_for(lambda: _all(ex, rids, S.ACTIVE), timeout=60, what="all active")
+        assert max(ex.fleet.apply_count.values()) <= 12, ex.fleet.apply_count
+        for rid in rids[:5]:
+            acts = ex.actions(rid)
+            assert acts.count("request.active") == 1 and acts.count("request.provisioning") == 1
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_transient_errors_retry_through_redis_delay_queue(redis_ns: str) -> None:
+    ex = _exchange(provider=FlakyProvider(failures=2))
+    rt = WorkerRuntime(ex.app, _ws(redis_ns))
+    rt.start()
+    try:
+        rid = ex.approved(64500)
+        wait_for(lambda: ex.status(rid) is S.ACTIVE, timeout=20)
+        assert len(ex.provider.attempt_times) == 3  # type: ignore[attr-defined]
+    finally:
+        rt.stop()
+
+
+def test_broker_outage_only_delays_provisioning() -> None:
+    server = RedisServer().start()
+    ex = _exchange(url=server.url)
+    rt = WorkerRuntime(ex.app, _ws("outage"))
+    rt.start()
+    try:
+        first = ex.approved(64500)
+        wait_for(lambda: ex.status(first) is S.ACTIVE, timeout=20)
+        server.stop()
+        rids = [ex.approved(64501 + i) for i in range(5)]
+        time.sleep(0.5)
+        with ex.store() as uow:
+            assert uow.outbox.pending_count() == 5  # rows wait
+        assert {ex.status(r) for r in rids} == {S.APPROVED}
+        server.start()
+        wait_for(lambda: _all(ex, rids, S.ACTIVE), timeout=40, what="active after outage")
+        with ex.store() as uow:
+            assert uow.outbox.pending_count() == 0
+        for rid in rids:
+            assert ex.actions(rid).count("request.active") == 1
+    finally:
+        rt.stop()
+        server.stop()
+
+
+def test_sync_lock_serialises_across_coordinators(redis_ns: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    coords = [RedisSyncCoordinator(client, redis_ns, lock_ttl_s=1.0) for _ in range(3)]
+    inside: list[int] = []
+    overlap: list[bool] = []
+    lock = threading.Lock()
+
+    def work(c: RedisSyncCoordinator) -> None:
+        for _ in range(3):
+            with c.hold():
+                with lock:
+                    inside.append(1)
+                    overlap.append(len(inside) > 1)
+                time.sleep(0.02)
+                with lock:
+                    inside.pop()
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in coords]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlap == [False] * 9
+
+
+def test_lock_is_renewed_while_a_long_sync_runs(redis_ns: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    a = RedisSyncCoordinator(client, redis_ns, lock_ttl_s=0.3)
+    b = RedisSyncCoordinator(client, redis_ns, lock_ttl_s=0.3)
+    order: list[str] = []
+    with a.hold():
+
+        def enter_b() -> None:
+            with b.hold():
+                order.append("b")
+
+        t = threading.Thread(target=enter_b)
+        t.start()
+        time.sleep(1.0)  # > 3 TTLs: without renewal b would get in
+        order.append("a-done")
+    t.join(5)
+    assert order == ["a-done", "b"]
+
+
+def test_pending_flag_coalesces_requests(redis_ns: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    c = RedisSyncCoordinator(client, redis_ns)
+    sent: list[int] = []
+    assert [c.request(lambda: sent.append(1)) for _ in range(5)] == [True] + [False] * 4
+    with c.hold():
+        assert c.request(lambda: sent.append(1))  # a change during a sync gets its own
+    assert len(sent) == 2
+
+    def broken() -> None:
+        raise redis.ConnectionError("down")
+
+    client.delete(c.pending_key)
+    with pytest.raises(redis.ConnectionError):
+        c.request(broken)
+    assert c.request(lambda: sent.append(1))  # the failed send did not leave the flag set
