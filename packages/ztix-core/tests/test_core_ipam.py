@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ztix_core.errors import AddressPoolExhausted, InvalidValue
-from ztix_core.ipam import Ipv6Scheme, allocate_ipv4, allocate_ipv6, allocate_pair, asn_embedded_ipv6
+from ztix_core.ipam import (
+    Ipv6Scheme,
+    allocate_ipv4,
+    allocate_ipv6,
+    allocate_pair,
+    asn_embedded_ipv6,
+)
 from ztix_core.values import Asn
 
 V4 = ipaddress.IPv4Network("192.0.2.0/29")
@@ -30,7 +36,7 @@ def test_sequential_ipv4_skips_network_broadcast_and_reserved() -> None:
 
 def test_ipv4_exhaustion_in_a_slash_30() -> None:
     net = ipaddress.IPv4Network("10.0.0.0/30")
-    got = []
+    got: list[ipaddress.IPv4Address] = []
     for _ in range(2):
         got.append(allocate_ipv4(net, set(got)))
     assert got == [A4("10.0.0.1"), A4("10.0.0.2")]
@@ -63,7 +69,10 @@ def test_asn_embedding_needs_room_and_a_valid_index() -> None:
 
 
 def test_pair_never_uses_reserved_route_server_addresses() -> None:
-    reserved = {A4("192.0.2.1"), A6("2001:db8::1")}
+    reserved: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = {
+        A4("192.0.2.1"),
+        A6("2001:db8::1"),
+    }
     pair = allocate_pair(V4, V6, Asn(64500), set(), reserved)
     assert pair.ipv4 == A4("192.0.2.2") and pair.ipv6 == A6("2001:db8::2")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -20,7 +22,7 @@ from ztix_core.values import Asn
 PUBLIC = 13335
 
 
-def _ctx(asn: int = PUBLIC, **over: object) -> ApprovalContext:
+def _ctx(asn: int = PUBLIC, **over: Any) -> ApprovalContext:
     u = b.user(verified_user=True, email_verified=True)
     n = b.network()
     base = ApprovalContext(
@@ -45,8 +47,14 @@ def test_auto_approves_when_every_guardrail_passes() -> None:
     assert decision.verdict is Verdict.APPROVE
     assert all(ok for _, ok in decision.checks)
     assert {name for name, _ in decision.checks} == {
-        "asn_verified_peeringdb", "user_verified", "email_verified", "asn_public_or_allowed",
-        "peeringdb_network_known", "not_never_via_route_servers", "not_denied", "under_rate_cap",
+        "asn_verified_peeringdb",
+        "user_verified",
+        "email_verified",
+        "asn_public_or_allowed",
+        "peeringdb_network_known",
+        "not_never_via_route_servers",
+        "not_denied",
+        "under_rate_cap",
     }
 
 
@@ -57,17 +65,27 @@ def _failing(decision_checks: tuple[tuple[str, bool], ...]) -> set[str]:
 @pytest.mark.parametrize(
     ("check", "ctx_changes"),
     [
-        ("asn_verified_peeringdb", lambda c: {"link": attrs.evolve(c.link, source=LinkSource.LOCAL)}),
-        ("asn_verified_peeringdb", lambda c: {"link": attrs.evolve(c.link, can_manage_sessions=False)}),
+        (
+            "asn_verified_peeringdb",
+            lambda c: {"link": attrs.evolve(c.link, source=LinkSource.LOCAL)},
+        ),
+        (
+            "asn_verified_peeringdb",
+            lambda c: {"link": attrs.evolve(c.link, can_manage_sessions=False)},
+        ),
         ("user_verified", lambda c: {"user": attrs.evolve(c.user, verified_user=False)}),
         ("email_verified", lambda c: {"user": attrs.evolve(c.user, email_verified=False)}),
         ("peeringdb_network_known", lambda c: {"facts": None}),
-        ("not_never_via_route_servers",
-         lambda c: {"facts": attrs.evolve(c.facts, never_via_route_servers=True)}),
+        (
+            "not_never_via_route_servers",
+            lambda c: {"facts": attrs.evolve(c.facts, never_via_route_servers=True)},
+        ),
         ("under_rate_cap", lambda c: {"auto_approvals_last_hour": 10}),
     ],
 )
-def test_each_guardrail_failure_leaves_pending_with_its_reason(check: str, ctx_changes: object) -> None:
+def test_each_guardrail_failure_leaves_pending_with_its_reason(
+    check: str, ctx_changes: object
+) -> None:
     ctx = _ctx()
     ctx = attrs.evolve(ctx, **ctx_changes(ctx))  # type: ignore[operator]
     decision = AutoPolicy().decide(ctx)

@@ -11,23 +11,24 @@ from ztix_core.errors import ProviderError
 from ztix_core.ipam import Ipv6Scheme
 from ztix_core.records import Actor
 from ztix_core.status import RequestStatus as S
+from ztix_core.testing.world import ADMIN, World
 from ztix_core.usecases import Provisioner, ProvisioningSettings
 from ztix_core.values import NodeId
-
-from .conftest import ADMIN, World
 
 
 def _approved(w: World, asn: int = 64500, node: str = "abcdef0123") -> uuid.UUID:
     req = w.workflow.submit(w.user.id, asn, w.network.id, node)
     w.workflow.approve(ADMIN, req.id)
-    return req.id
+    rid: uuid.UUID = req.id
+    return rid
 
 
 def _status(w: World, rid: uuid.UUID) -> S:
     with w.store() as uow:
         req = uow.requests.get(rid)
         assert req is not None
-        return req.status
+        status: S = req.status
+        return status
 
 
 def _actions(w: World, rid: uuid.UUID) -> list[str]:
@@ -45,8 +46,13 @@ def test_approved_request_becomes_active_on_every_server(world: World) -> None:
     for name in ("rs1", "rs2"):
         assert [p.asn.value for p in world.fleet.applied[name]] == [64500]
     assert _actions(world, rid) == [
-        "request.submitted", "request.approved", "request.provisioning", "membership.allocated",
-        "membership.authorized", "request.active"]
+        "request.submitted",
+        "request.approved",
+        "request.provisioning",
+        "membership.allocated",
+        "membership.authorized",
+        "request.active",
+    ]
     with world.store() as uow:
         states = uow.route_servers.list()
         assert [(s.desired_generation, s.applied_generation) for s in states] == [(1, 1), (1, 1)]
@@ -89,8 +95,13 @@ def test_readiness_gate_fails_closed_with_remediation(world: World) -> None:
 
 def test_permanent_provider_error_fails_and_retry_recovers(world: World) -> None:
     rid = _approved(world)
-    world.provider.fail_next = ProviderError("bad token", kind="unauthorized", transient=False,
-                                             remediation="set ZT_CONTROLLER_AUTH_TOKEN", status=401)
+    world.provider.fail_next = ProviderError(
+        "bad token",
+        kind="unauthorized",
+        transient=False,
+        remediation="set ZT_CONTROLLER_AUTH_TOKEN",
+        status=401,
+    )
     assert world.provisioner.provision(rid) is S.FAILED
     with world.store() as uow:
         event = uow.audit.for_target("request", str(rid))[-1]
@@ -124,8 +135,10 @@ def test_route_server_down_fails_naming_it_and_retry_replays_only_it(world: Worl
 def test_burst_coalesces_into_one_apply_per_server(world: World) -> None:
     ids = [_approved(world, 64500 + i, f"abcdef{i:04d}") for i in range(2)]
     bob = world.add_user("bob", *range(65000, 65020))
-    ids += [world.workflow.submit(bob.id, 65000 + i, world.network.id, f"bbbbbb{i:04d}").id
-            for i in range(20)]
+    ids += [
+        world.workflow.submit(bob.id, 65000 + i, world.network.id, f"bbbbbb{i:04d}").id
+        for i in range(20)
+    ]
     for rid in ids[2:]:
         world.workflow.approve(ADMIN, rid)
     for rid in ids:  # each actor authorizes its member, then asks for one coalesced sync
@@ -148,12 +161,17 @@ def test_leave_removes_peers_then_member_then_addresses(world: World) -> None:
     assert world.fleet.applied == {"rs1": (), "rs2": ()}
     assert world.provider.members == {}
     assert world.provider.calls[-2:] == [
-        f"deauthorize {world.network.id} abcdef0123", f"remove {world.network.id} abcdef0123"]
+        f"deauthorize {world.network.id} abcdef0123",
+        f"remove {world.network.id} abcdef0123",
+    ]
     with world.store() as uow:
         assert uow.allocations.for_network(world.network.id) == set()
         assert uow.memberships.list() == []
     assert _actions(world, rid)[-3:] == [
-        "request.deprovisioning", "membership.removed", "request.removed"]
+        "request.deprovisioning",
+        "membership.removed",
+        "request.removed",
+    ]
     # the addresses are reusable
     again = _approved(world, 64501, "abcdef0999")
     assert world.provisioner.provision(again) is S.ACTIVE
@@ -189,9 +207,14 @@ def test_asn_embedded_scheme_and_registry_max_prefix(world: World) -> None:
     from ztix_core.values import Asn
 
     world.registry.put(NetworkFacts(Asn(64500), "Example", max_prefix_v4=7, max_prefix_v6=3))
-    prov = Provisioner(world.store, world.clock, world.provider, world.fleet, world.registry,
-                       ProvisioningSettings(ipv6_scheme=Ipv6Scheme.ASN_EMBEDDED,
-                                            default_max_prefix_v6=11))
+    prov = Provisioner(
+        world.store,
+        world.clock,
+        world.provider,
+        world.fleet,
+        world.registry,
+        ProvisioningSettings(ipv6_scheme=Ipv6Scheme.ASN_EMBEDDED, default_max_prefix_v6=11),
+    )
     rid = _approved(world)
     assert prov.provision(rid) is S.ACTIVE
     (peer,) = world.fleet.applied["rs1"]
@@ -204,3 +227,19 @@ def test_provision_ignores_requests_not_approved(world: World) -> None:
     assert world.provisioner.provision(req.id) is None
     assert world.provisioner.provision(uuid.uuid4()) is None
     assert _status(world, req.id) is S.PENDING
+
+
+def test_address_exhaustion_fails_the_request_clearly(world: World) -> None:
+    import attrs
+
+    small = attrs.evolve(world.network, ipv4_prefix=ipaddress.IPv4Network("10.1.0.0/30"))
+    with world.store() as uow:
+        uow.tables.networks[small.id] = small
+        uow.commit()
+    first = _approved(world)  # .1 and .2 belong to the route servers: nothing is left
+    assert world.provisioner.provision(first) is S.FAILED
+    with world.store() as uow:
+        req = uow.requests.get(first)
+        assert req is not None and "no free address left in 10.1.0.0/30" in (req.last_error or "")
+        assert uow.allocations.for_network(small.id) == set()
+        assert uow.memberships.list() == []

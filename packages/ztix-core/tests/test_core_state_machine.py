@@ -13,16 +13,22 @@ from ztix_core.usecases._common import move
 
 S = RequestStatus
 ALLOWED = {
-    (S.PENDING, S.APPROVED), (S.PENDING, S.REJECTED), (S.APPROVED, S.PROVISIONING),
-    (S.PROVISIONING, S.ACTIVE), (S.PROVISIONING, S.FAILED), (S.FAILED, S.APPROVED),
-    (S.FAILED, S.DEPROVISIONING), (S.ACTIVE, S.DEPROVISIONING), (S.DEPROVISIONING, S.REMOVED),
+    (S.PENDING, S.APPROVED),
+    (S.PENDING, S.REJECTED),
+    (S.APPROVED, S.PROVISIONING),
+    (S.PROVISIONING, S.ACTIVE),
+    (S.PROVISIONING, S.FAILED),
+    (S.FAILED, S.APPROVED),
+    (S.FAILED, S.DEPROVISIONING),
+    (S.ACTIVE, S.DEPROVISIONING),
+    (S.DEPROVISIONING, S.REMOVED),
 }
 
 
 def test_transition_table_is_exactly_the_design() -> None:
     table = {(a, z) for a, targets in TRANSITIONS.items() for z in targets}
     assert table == ALLOWED
-    assert LIVE_STATUSES == {S.PENDING, S.APPROVED, S.PROVISIONING, S.ACTIVE}
+    assert {S.PENDING, S.APPROVED, S.PROVISIONING, S.ACTIVE} == LIVE_STATUSES
 
 
 @pytest.mark.parametrize("current", list(S))

@@ -73,7 +73,7 @@ def test_network_id_is_normalised_and_knows_its_controller() -> None:
 @pytest.mark.parametrize("raw", ["0123456789abcde", "0123456789abcdefa", "0123456789abcdeg", "", 5])
 def test_network_id_refuses_bad_ids(raw: object) -> None:
     with pytest.raises(InvalidValue):
-        NetworkId(raw)  # type: ignore[arg-type]
+        NetworkId(raw)
 
 
 def test_node_id_rules() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import attrs
 import pytest
@@ -22,10 +23,9 @@ from ztix_core.ports import NetworkFacts
 from ztix_core.records import Actor, LinkSource, NetworkAccess
 from ztix_core.status import RequestStatus as S
 from ztix_core.testing import builders as b
+from ztix_core.testing.world import ADMIN, World
 from ztix_core.usecases import RequestWorkflow
 from ztix_core.values import Asn
-
-from .conftest import ADMIN, World
 
 NODE = "abcdef0123"
 
@@ -36,8 +36,9 @@ def _counts(w: World) -> tuple[int, int, int]:
 
 
 def test_submit_creates_a_pending_request_with_its_audit_event(world: World) -> None:
-    req = world.workflow.submit(world.user.id, "AS64500", world.network.id.value.upper(), NODE,
-                                "hi")
+    req = world.workflow.submit(
+        world.user.id, "AS64500", world.network.id.value.upper(), NODE, "hi"
+    )
     assert req.status is S.PENDING and req.asn == Asn(64500) and req.notes == "hi"
     with world.store() as uow:
         (event,) = uow.audit.for_target("request", str(req.id))
@@ -108,7 +109,9 @@ def test_approve_writes_audit_and_outbox_in_one_unit(world: World) -> None:
         (msg,) = uow.outbox.claim_unsent(10)
         assert msg.topic == "provision_request" and msg.payload == {"request_id": str(req.id)}
         assert [e.action for e in uow.audit.for_target("request", str(req.id))] == [
-            "request.submitted", "request.approved"]
+            "request.submitted",
+            "request.approved",
+        ]
 
 
 def test_only_admins_decide_and_reject_needs_a_reason(world: World) -> None:
@@ -133,9 +136,12 @@ def test_decisions_on_decided_requests_conflict_with_the_current_status(world: W
     req = world.workflow.submit(world.user.id, 64500, world.network.id, NODE)
     world.workflow.reject(ADMIN, req.id, "no")
     before = _counts(world)
-    for act in (lambda: world.workflow.approve(ADMIN, req.id),
-                lambda: world.workflow.retry(ADMIN, req.id),
-                lambda: world.workflow.reject(ADMIN, req.id, "again")):
+    acts: list[Callable[[], object]] = [
+        lambda: world.workflow.approve(ADMIN, req.id),
+        lambda: world.workflow.retry(ADMIN, req.id),
+        lambda: world.workflow.reject(ADMIN, req.id, "again"),
+    ]
+    for act in acts:
         with pytest.raises(InvalidTransition) as info:
             act()
         assert info.value.current_status == "rejected"
@@ -162,8 +168,9 @@ def _auto_world(world: World, verified: bool = True) -> RequestWorkflow:
         user = uow.users.get(world.user.id)
         assert user is not None
         uow.users.update(attrs.evolve(user, verified_user=verified, email_verified=True))
-        uow.asn_links.add(b.link(world.user.id, 13335, source=LinkSource.PEERINGDB,
-                                 can_manage_sessions=True))
+        uow.asn_links.add(
+            b.link(world.user.id, 13335, source=LinkSource.PEERINGDB, can_manage_sessions=True)
+        )
         uow.commit()
     return RequestWorkflow(world.store, world.clock, AutoPolicy(), registry)
 

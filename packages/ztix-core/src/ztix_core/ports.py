@@ -239,17 +239,38 @@ class UnitOfWork(Protocol):
     rolls back; an exception rolls back. Audit events and outbox rows are written through
     the same unit of work as the change they record."""
 
-    users: UserRepository
-    credentials: CredentialRepository
-    asn_links: AsnLinkRepository
-    networks: NetworkRepository
-    network_access: NetworkAccessRepository
-    requests: JoinRequestRepository
-    memberships: MembershipRepository
-    allocations: IpAllocationRepository
-    audit: AuditRepository
-    outbox: OutboxRepository
-    route_servers: RouteServerStateRepository
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def asn_links(self) -> AsnLinkRepository: ...
+
+    @property
+    def networks(self) -> NetworkRepository: ...
+
+    @property
+    def network_access(self) -> NetworkAccessRepository: ...
+
+    @property
+    def requests(self) -> JoinRequestRepository: ...
+
+    @property
+    def memberships(self) -> MembershipRepository: ...
+
+    @property
+    def allocations(self) -> IpAllocationRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def route_servers(self) -> RouteServerStateRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -180,6 +180,9 @@ def load_settings(
     fields = {f.name: f for f in attrs.fields(Settings)}
     known = {k: v for k, v in data.items() if k in fields and k != "sections"}
     sections = {k: v for k, v in data.items() if k not in fields}
+    for name, value in sections.items():
+        if not isinstance(value, dict):
+            raise SettingsError(name, "unknown setting (plugin sections must be tables)")
     for name in known:
         if fields[name].metadata.get("secret"):
             raise SettingsError(

@@ -256,7 +256,8 @@ class _Allocations(_Repo):
         key = (allocation.network_id, allocation.address)
         if key in self.t.allocations:
             raise DuplicateRecord(
-                f"{allocation.address} is already held on {allocation.network_id}"
+                f"{allocation.address} is already held on {allocation.network_id}",
+                field="address",
             )
         if allocation.request_id not in self.t.requests:
             raise NotFound(f"request {allocation.request_id} not found")

@@ -369,8 +369,9 @@ def test_allocations_are_unique_per_network(uow_factory: UnitOfWorkFactory) -> N
         uow.allocations.reserve(IpAllocation(n.id, a4, r1.id))
         uow.allocations.reserve(IpAllocation(n.id, a6, r1.id))
         uow.commit()
-    with uow_factory() as uow, pytest.raises(DuplicateRecord):
+    with uow_factory() as uow, pytest.raises(DuplicateRecord) as info:
         uow.allocations.reserve(IpAllocation(n.id, a4, r2.id))
+    assert info.value.details.get("field") == "address"  # callers retry on this one
     with uow_factory() as uow, pytest.raises(NotFound):
         uow.allocations.reserve(
             IpAllocation(n.id, ipaddress.IPv4Address("10.1.0.9"), b.request(u.id, n.id).id)

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 
 import attrs
 
-from ztix_core.errors import DuplicateRecord, ProviderError
+from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, ProviderError
 from ztix_core.ipam import Ipv6Scheme, allocate_pair
 from ztix_core.ports import (
     ApplyOutcome,
@@ -130,7 +130,25 @@ class Provisioner:
                     },
                 )
                 return RequestStatus.FAILED
-        membership = self._ensure_membership(request_id)
+        try:
+            membership = self._ensure_membership(request_id)
+        except AddressPoolExhausted as exc:
+            self._fail(
+                request_id,
+                f"addressing: {exc.message}",
+                {"stage": "ipam", "remediation": "free addresses or widen the prefix"},
+            )
+            return RequestStatus.FAILED
+        except DuplicateRecord as exc:
+            self._fail(
+                request_id,
+                f"membership: {exc.message}",
+                {
+                    "stage": "membership",
+                    "remediation": "the node is held by another request; leave it first",
+                },
+            )
+            return RequestStatus.FAILED
         try:
             self.provider.authorize_member(
                 membership.network_id,
@@ -183,8 +201,10 @@ class Provisioner:
         for _ in range(5):
             try:
                 return self._try_membership(request_id)
-            except DuplicateRecord:  # another request took the address meanwhile: pick again
-                continue
+            except DuplicateRecord as exc:
+                if exc.details.get("field") != "address":
+                    raise
+                continue  # another request took the address meanwhile: pick again
         return self._try_membership(request_id)
 
     def _try_membership(self, request_id: uuid.UUID) -> Membership:

@@ -22,6 +22,8 @@ from ztix_core.values import Asn, NetworkId, NodeId
 MAX_NOTES = 2000
 MAX_REASON = 1000
 AUTO_ACTOR = Actor.system("policy_auto")
+#: Statuses whose request may hold a membership (addresses, controller member, RS peers).
+HOLDING_STATUSES = LIVE_STATUSES | {RequestStatus.FAILED, RequestStatus.DEPROVISIONING}
 
 
 def _load(uow: UnitOfWork, request_id: uuid.UUID) -> JoinRequest:
@@ -87,16 +89,7 @@ class RequestWorkflow:
             access = uow.network_access.list_for_user(user_id)
             if access and parsed_net not in {a.network_id for a in access}:
                 raise NotEligible(f"your account may not request network {parsed_net}")
-            same_node = uow.requests.query(
-                RequestFilter(
-                    statuses=LIVE_STATUSES, network_id=parsed_net, node_id=parsed_node, limit=1
-                )
-            )
-            if same_node:
-                raise Conflict(
-                    f"node {parsed_node} is already used by live request {same_node[0].id}",
-                    existing_request_id=str(same_node[0].id),
-                )
+            self._check_holders(uow, parsed_asn, parsed_net, parsed_node)
             now = self.clock.now()
             request = JoinRequest(
                 new_id(),
@@ -175,6 +168,31 @@ class RequestWorkflow:
                 )
             uow.commit()
             return request
+
+    @staticmethod
+    def _check_holders(uow: UnitOfWork, asn: Asn, network: NetworkId, node: NodeId) -> None:
+        """Refuse a node already used on the network, and an ASN whose failed or leaving
+        request still holds a membership there (retry or finish leaving it first)."""
+        same_node = uow.requests.query(
+            RequestFilter(statuses=HOLDING_STATUSES, network_id=network, node_id=node, limit=1)
+        )
+        if same_node:
+            raise Conflict(
+                f"node {node} is already used by request {same_node[0].id} "
+                f"({same_node[0].status.value})",
+                existing_request_id=str(same_node[0].id),
+            )
+        held = uow.requests.query(
+            RequestFilter(
+                statuses=HOLDING_STATUSES - LIVE_STATUSES, network_id=network, asn=asn, limit=1
+            )
+        )
+        if held:
+            raise Conflict(
+                f"{asn} still has request {held[0].id} ({held[0].status.value}) on network "
+                f"{network}: retry it or leave first",
+                existing_request_id=str(held[0].id),
+            )
 
     def approve(self, actor: Actor, request_id: uuid.UUID) -> JoinRequest:
         """An admin approves a pending request; provisioning is queued via the outbox."""
