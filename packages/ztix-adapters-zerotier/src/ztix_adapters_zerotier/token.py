@@ -57,11 +57,15 @@ class TokenSource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenSource:
-        """The controller token as the settings give it."""
-        return cls(
+        """The controller token as the settings give it (read from the token file when
+        only the file is set; SettingsError naming it when unreadable)."""
+        source = cls(
             settings.secret("zt_controller_auth_token"),
             file=settings.zt_controller_auth_token_file,
         )
+        if source.get() is None and source.file:
+            source.reload()
+        return source
 
     def __repr__(self) -> str:
         return f"TokenSource(file={self._file!r}, env={self._env_name!r}, value=<hidden>)"
