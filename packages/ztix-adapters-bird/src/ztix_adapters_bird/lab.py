@@ -24,7 +24,7 @@ import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,6 +74,21 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise LabError(f"timed out after {timeout:.0f} s waiting for {what}. {last}")
         time.sleep(interval)
+
+
+def write_config(files: Mapping[str, bytes], directory: Path) -> Path:
+    """Write a rendered file set under ``directory``; returns the main file's path."""
+    for name, content in files.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return directory / "bird.conf"
+
+
+def bird_parse(config: Path) -> None:
+    """``bird -p -c config``: returns when BIRD accepts it, raises LabError with BIRD's
+    message otherwise. Needs no root."""
+    _run([BIRD, "-p", "-c", str(config)])
 
 
 # --------------------------------------------------------------------------- routes

@@ -8,7 +8,10 @@
   import/export functions, the two client templates and ``include "peers/*.conf";``;
 * ``peers/AS<asn>.conf`` — per member, an IPv4 and an IPv6 ``rs client`` session
   (protocol names from :func:`protocol_name`) whose inline filters call the shared
-  functions with the member's ASN and address.
+  functions with the member's ASN and address;
+* ``peers/.keep`` — always present, so that the ``peers`` directory exists even without
+  members (BIRD refuses an include glob whose directory is missing; an empty one is fine,
+  and ``*.conf`` skips dotfiles).
 
 The number of named filters and functions is fixed: BIRD 2.0.12 parses quadratically in
 the number of named symbols, so nothing per member is named except the protocols. The
@@ -42,14 +45,21 @@ from ztix_core.ports import PeerSpec
 
 MAIN_FILE = "bird.conf"
 PEER_DIR = "peers"
+KEEP_FILE = f"{PEER_DIR}/.keep"
+_KEEP_TEXT = b"# Keeps this directory in place: bird.conf includes peers/*.conf.\n"
 #: Largest import limit ztix writes (BIRD takes 32-bit values; nothing real needs more).
 MAX_PREFIX_LIMIT = 10_000_000
 
 _TEMPLATES = Path(__file__).parent / "templates"
+_V4_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+_V4_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 def _finalize(value: Any) -> Any:
     # Only values made safe on purpose may reach a config file.
+    kind = type(value)
+    if kind is BirdToken or kind is int:
+        return value
     if isinstance(value, BirdToken | ipaddress.IPv4Address | ipaddress.IPv6Address):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -112,7 +122,7 @@ def render_server(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dic
     """
     policy = _check_policy(server.policy)
     checked = _check_peers(server, peers)
-    files: dict[str, bytes] = {MAIN_FILE: _render_main(server, policy)}
+    files: dict[str, bytes] = {MAIN_FILE: _render_main(server, policy), KEEP_FILE: _KEEP_TEXT}
     peer_tpl = _ENV.get_template("peer.conf.j2")
     name = comment_text(server.name, 64)
     for peer, description, limit4, limit6 in checked:
@@ -123,8 +133,8 @@ def render_server(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dic
             proto_v4=BirdToken(protocol_name(asn, 4)),
             proto_v6=BirdToken(protocol_name(asn, 6)),
             description=description,
-            ipv4=peer.ipv4,
-            ipv6=peer.ipv6,
+            ipv4=BirdToken(peer.ipv4),
+            ipv6=BirdToken(peer.ipv6),
             limit_v4=limit4,
             limit_v6=limit6,
         )
@@ -167,9 +177,9 @@ def _check_v4(addr: object, field: str) -> ipaddress.IPv4Address:
         else "link-local"
         if addr.is_link_local
         else "reserved/broadcast"
-        if addr.is_reserved or addr == ipaddress.IPv4Address("255.255.255.255")
+        if addr.is_reserved or addr == _V4_BROADCAST
         else "in 0.0.0.0/8"
-        if addr in ipaddress.IPv4Network("0.0.0.0/8")
+        if addr in _V4_THIS_NETWORK
         else None
     )
     if bad:
@@ -220,6 +230,7 @@ def _check_peers(
     seen_asn: dict[int, int] = {}
     seen_addr: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, int] = {}
     own = {a for a in (server.ipv4, server.ipv6) if a is not None}
+    bad_asns = bogons.bogon_asns(allow_documentation=allow_doc)
     out = []
     for i, peer in enumerate(peers):
         if not isinstance(peer, PeerSpec):
@@ -233,7 +244,7 @@ def _check_peers(
         seen_asn[asn] = i
         if asn == rs_asn:
             raise InvalidValue(f"{where}.asn", f"AS{asn} is the route server's own ASN")
-        reason = bogons.asn_bogon_reason(asn, allow_documentation=allow_doc)
+        reason = next((r.reason for r in bad_asns if asn in r), None)
         if reason:
             raise InvalidValue(
                 f"{where}.asn",

@@ -28,6 +28,8 @@ _HOSTNAME = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
 )
 _PATH = re.compile(r"[A-Za-z0-9_./@+,=:-]{1,4096}")
+# Already clean: printable ASCII without '"', '\\' or runs of / edge spaces.
+_CLEAN = re.compile(r"[!#-\[\]-~]+(?: [!#-\[\]-~]+)*")
 
 
 class BirdToken(str):
@@ -42,6 +44,8 @@ def sanitize_text(text: str, max_len: int = MAX_DESCRIPTION) -> str:
     Whitespace runs (including newlines and tabs) collapse to one space; other
     non-printable characters are dropped; the result is trimmed to ``max_len`` characters.
     """
+    if len(text) <= max_len and _CLEAN.fullmatch(text):
+        return text
     out: list[str] = []
     for ch in str(text):
         if ch.isspace():
