@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
+import httpx
 import pytest
 
 from ztix_adapters_zerotier.emulator.server import CentralEmulatorServer, EmulatorServer
@@ -67,8 +68,6 @@ class ControllerTarget:
 
 
 def _status_address(url: str, token: str) -> str:
-    import httpx
-
     response = httpx.get(f"{url}/status", headers={"X-ZT1-Auth": token}, timeout=10)
     response.raise_for_status()
     return str(response.json()["address"])
@@ -85,6 +84,19 @@ def controller_target(home: Path) -> Iterator[ControllerTarget]:
         return
     with running_emulator(home) as server:
         yield ControllerTarget(server.url, server.token, server.address, server)
+
+
+def api_client(server: EmulatorServer | CentralEmulatorServer, **options: object) -> httpx.Client:
+    """An httpx client on the server's API with its token in the right header
+    (``X-ZT1-Auth`` for a controller, ``Authorization: token`` for Central)."""
+    if isinstance(server, CentralEmulatorServer):
+        headers = {"Authorization": f"token {server.token}"}
+    else:
+        headers = {"X-ZT1-Auth": server.token}
+    options.setdefault("timeout", 5.0)
+    # plain HTTP on loopback: skip loading the CA bundle (it costs ~0.1 s per client)
+    options.setdefault("verify", False)
+    return httpx.Client(base_url=server.url, headers=headers, **options)  # type: ignore[arg-type]
 
 
 def free_port() -> int:

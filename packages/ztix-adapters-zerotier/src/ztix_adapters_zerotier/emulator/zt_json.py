@@ -40,11 +40,14 @@ def parse(body: bytes) -> JsonValue:
         pos = exc.pos if isinstance(exc, json.JSONDecodeError) else len(text)
         line = text.count("\n", 0, pos) + 1
         column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        # nlohmann quotes the input it read verbatim; the controller does not escape it.
-        last_read = text[max(0, pos - 20) : pos + 1]
+        # nlohmann quotes the token it read verbatim; the controller does not escape it
+        if "Unterminated string" in str(exc):
+            problem, last_read = "invalid string: missing closing quote", text[pos:]
+        else:
+            problem, last_read = "invalid literal", text[max(0, pos - 20) : pos + 1]
         raise JsonError(
             f"[json.exception.parse_error.101] parse error at line {line}, column {column}: "
-            f"syntax error while parsing value - invalid literal; last read: '{last_read}'"
+            f"syntax error while parsing value - {problem}; last read: '{last_read}'"
         ) from None
 
 
