@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
 import re
@@ -12,6 +11,9 @@ import attrs
 import pytest
 
 from ztix_adapters_bird.lab import bird_parse, write_config
+from ztix_adapters_bird.lab import example_peer as make_peer
+from ztix_adapters_bird.lab import example_peers as make_peers
+from ztix_adapters_bird.lab import example_server as make_server
 from ztix_adapters_bird.render import (
     config_digest,
     peer_file_name,
@@ -22,44 +24,11 @@ from ztix_adapters_bird.render import (
 from ztix_adapters_bird.settings import (
     PolicyKnobs,
     RemotePaths,
-    RouteServerSettings,
     RpkiSource,
 )
-from ztix_core.ports import PeerSpec
-from ztix_core.values import Asn, NetworkId
+from ztix_core.values import Asn
 
 pytestmark = pytest.mark.bird
-
-NET = NetworkId("0123456789abcdef")
-
-
-def make_server(**overrides: object) -> RouteServerSettings:
-    base: dict[str, object] = {
-        "name": "rs1",
-        "asn": Asn(64999),
-        "router_id": ipaddress.IPv4Address("10.0.0.1"),
-        "ipv4": ipaddress.IPv4Address("10.0.0.1"),
-        "ipv6": ipaddress.IPv6Address("fd00::1"),
-    }
-    base.update(overrides)
-    return RouteServerSettings(**base)  # type: ignore[arg-type]
-
-
-def make_peer(i: int, asn: int | None = None, description: str | None = None) -> PeerSpec:
-    return PeerSpec(
-        asn=Asn(asn if asn is not None else 1000 + i),
-        ipv4=ipaddress.IPv4Address(0x0A000000 + 10 + i),
-        ipv6=ipaddress.IPv6Address((0xFD00 << 112) | (10 + i)),
-        max_prefix_v4=100 + i,
-        max_prefix_v6=50 + i,
-        description=description if description is not None else f"Member {i} Networks",
-        network_id=NET,
-    )
-
-
-def make_peers(n: int) -> list[PeerSpec]:
-    return [make_peer(i) for i in range(n)]
-
 
 VRP_DOC = {
     "metadata": {"buildtime": "2026-01-01T00:00:00Z"},

@@ -30,6 +30,10 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ztix_adapters_bird.settings import RouteServerSettings
+from ztix_core.ports import PeerSpec
+from ztix_core.values import Asn, NetworkId
+
 BIRD = "/usr/sbin/bird"
 BIRDC = "/usr/sbin/birdc"
 STAYRTR = "/usr/bin/stayrtr"
@@ -74,6 +78,37 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise LabError(f"timed out after {timeout:.0f} s waiting for {what}. {last}")
         time.sleep(interval)
+
+
+def example_server(**overrides: Any) -> RouteServerSettings:
+    """Route-server settings for tests: rs1, AS64999, 10.0.0.1 / fd00::1, no RPKI source."""
+    base: dict[str, Any] = {
+        "name": "rs1",
+        "asn": Asn(64999),
+        "router_id": ipaddress.IPv4Address("10.0.0.1"),
+        "ipv4": ipaddress.IPv4Address("10.0.0.1"),
+        "ipv6": ipaddress.IPv6Address("fd00::1"),
+    }
+    base.update(overrides)
+    return RouteServerSettings(**base)
+
+
+def example_peer(i: int, asn: int | None = None, description: str | None = None) -> PeerSpec:
+    """Member ``i`` for tests: AS(1000+i), 10.0.0.(10+i) / fd00::(10+i), limits 100+i / 50+i."""
+    return PeerSpec(
+        asn=Asn(asn if asn is not None else 1000 + i),
+        ipv4=ipaddress.IPv4Address(0x0A000000 + 10 + i),
+        ipv6=ipaddress.IPv6Address((0xFD00 << 112) | (10 + i)),
+        max_prefix_v4=100 + i,
+        max_prefix_v6=50 + i,
+        description=description if description is not None else f"Member {i} Networks",
+        network_id=NetworkId("0123456789abcdef"),
+    )
+
+
+def example_peers(n: int) -> list[PeerSpec]:
+    """``n`` members (see :func:`example_peer`)."""
+    return [example_peer(i) for i in range(n)]
 
 
 def write_config(files: Mapping[str, bytes], directory: Path) -> Path:
