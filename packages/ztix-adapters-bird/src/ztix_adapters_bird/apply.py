@@ -26,6 +26,7 @@ backup and plan; the next apply restores them first (stage ``recover``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
@@ -53,7 +54,9 @@ LOCK = ".ztix-lock"
 PLAN = ".ztix-plan"
 LOCKED_EXIT = 75
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*$")
+# Top-level dot names are ztix's own (manifest, lock, backup, staging); deeper ones (e.g.
+# ``peers/.keep``) are config files like any other.
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)*$")
 _PROTOCOL = re.compile(r"^[ \t]*protocol[ \t]+[a-z0-9]+[ \t]+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
 _PATH_BAD = re.compile(r"[\"'\s\\;]")
 
@@ -74,7 +77,7 @@ def validate_file_names(files: Iterable[str]) -> None:
     if MAIN_FILE not in names:
         raise InvalidValue("files", f"the config set has no {MAIN_FILE}")
     for name in names:
-        if not _NAME.match(name) or ".." in name.split("/"):
+        if not _NAME.match(name) or any(part in (".", "..") for part in name.split("/")):
             raise InvalidValue("files", f"{name!r} is not a plain relative file name")
 
 
@@ -86,17 +89,16 @@ def validate_paths(paths: RemotePaths) -> None:
             continue
         if not value.startswith("/") or _PATH_BAD.search(value):
             raise InvalidValue(
-                f"paths.{field}", f"{value!r} must be an absolute path without quotes, "
-                "spaces, backslashes or semicolons"
+                f"paths.{field}",
+                f"{value!r} must be an absolute path without quotes, "
+                "spaces, backslashes or semicolons",
             )
     staging = staging_dir(paths)
     config = paths.config_dir.rstrip("/")
     if staging.startswith(config + "/"):
-        first = staging[len(config) + 1:].split("/")[0]
+        first = staging[len(config) + 1 :].split("/")[0]
         if not first.startswith("."):
-            raise InvalidValue(
-                "paths.staging_dir", "inside config_dir it must be a dot directory"
-            )
+            raise InvalidValue("paths.staging_dir", "inside config_dir it must be a dot directory")
 
 
 def staging_dir(paths: RemotePaths) -> str:
@@ -143,10 +145,13 @@ class Plan:
 
 def make_plan(files: Mapping[str, bytes], state: RemoteState) -> Plan:
     """Which files to upload and which to delete, against the live state."""
-    changed = tuple(sorted(
-        name for name, data in files.items()
-        if name not in state.files or state.hashes.get(name) != file_digest(data)
-    ))
+    changed = tuple(
+        sorted(
+            name
+            for name, data in files.items()
+            if name not in state.files or state.hashes.get(name) != file_digest(data)
+        )
+    )
     removed = tuple(sorted(state.files - set(files)))
     existing = tuple(sorted((set(changed) | set(removed)) & state.files))
     needed: set[str] = set()
@@ -178,7 +183,8 @@ echo "@@pending"
 [ -f "$B/.complete" ] && cat -- "$B/.ztix-plan"
 echo
 echo "@@files"
-cd -- "$C" && find . -name '.*' ! -name . -prune -o -type f -printf 'f %P\n' -o -type d -printf 'd %P\n'
+cd -- "$C" && find . -path './.*' -prune \
+  -o -type f -printf 'f %P\n' -o -type d -printf 'd %P\n'
 """
 
 _UPLOAD = r"""
@@ -191,7 +197,9 @@ chgrp --reference="$C" -- "$S"
 if [ "$FULL" = 0 ]; then
   for f in "$C"/*; do
     # hard links are cheap; protected_hardlinks refuses them for files of other owners
-    if [ -e "$f" ]; then cp -al -- "$f" "$S"/ 2>/dev/null || cp -a --remove-destination -- "$f" "$S"/; fi
+    if [ -e "$f" ]; then
+      cp -al -- "$f" "$S"/ 2>/dev/null || cp -a --remove-destination -- "$f" "$S"/
+    fi
   done
 fi
 tar -x -U -p --no-same-owner -f - -C "$S"
@@ -217,7 +225,7 @@ def _q(items: Iterable[str]) -> str:
 
 def _chunks(items: Sequence[str], size: int = 400) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def swap_script(config: str, staging: str, backup: str, plan: Plan) -> str:
@@ -225,8 +233,9 @@ def swap_script(config: str, staging: str, backup: str, plan: Plan) -> str:
     c, s, b = shlex.quote(config), shlex.quote(staging), shlex.quote(backup)
     lines = ["set -e", "umask 027", f"cd {c}", f"rm -rf {b}", f"mkdir {b}"]
     lines += [
-        f"cp -al --parents -t {b} -- {_q(chunk)} 2>/dev/null || cp -a --remove-destination --parents -t {b} -- "
-        f"{_q(chunk)}" for chunk in _chunks(plan.existing)
+        f"cp -al --parents -t {b} -- {_q(chunk)} 2>/dev/null || "
+        f"cp -a --remove-destination --parents -t {b} -- {_q(chunk)}"
+        for chunk in _chunks(plan.existing)
     ]
     lines.append(f"printf '%s' {shlex.quote(plan.to_json())} > {b}/{PLAN}")
     lines.append(f": > {b}/.complete")
@@ -253,7 +262,8 @@ def restore_script(config: str, backup: str, plan: Plan) -> str:
         lines.append(f"cd {b} || exit 1")
         lines += [
             f"cp -al --parents -t {c} -- {_q(chunk)} 2>/dev/null || "
-            f"cp -a --remove-destination --parents -t {c} -- {_q(chunk)} || rc=1" for chunk in _chunks(plan.existing)
+            f"cp -a --remove-destination --parents -t {c} -- {_q(chunk)} || rc=1"
+            for chunk in _chunks(plan.existing)
         ]
         lines.append(f"cd {c}")
     for d in reversed(plan.new_dirs):
@@ -266,13 +276,18 @@ def restore_script(config: str, backup: str, plan: Plan) -> str:
 def finalize_script(config: str, staging: str, backup: str, lock: str, owner: str) -> str:
     """Record the manifest, drop staging and backup, release the lock."""
     c, s, b, lk = (shlex.quote(x) for x in (config, staging, backup, lock))
-    return "\n".join([
-        "set -e",
-        f"mv -f -- {s}/.ztix-manifest {c}/{MANIFEST}",
-        f"rm -rf -- {s} {b}",
-        f'[ "$(cat -- {lk}/owner 2>/dev/null)" = {shlex.quote(owner)} ] && rm -rf -- {lk}',
-        "exit 0",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                "set -e",
+                f"mv -f -- {s}/.ztix-manifest {c}/{MANIFEST}",
+                f"rm -rf -- {s} {b}",
+                f'[ "$(cat -- {lk}/owner 2>/dev/null)" = {shlex.quote(owner)} ] && rm -rf -- {lk}',
+                "exit 0",
+            ]
+        )
+        + "\n"
+    )
 
 
 def build_tar(files: Mapping[str, bytes], plan: Plan, manifest: bytes) -> bytes:
@@ -320,7 +335,8 @@ def parse_probe(output: str) -> RemoteState:
             pending = {k: list(v) for k, v in json.loads(raw_pending).items()}
         except (ValueError, AttributeError, TypeError):
             pending = None
-    files, dirs = set(), set()
+    files: set[str] = set()
+    dirs: set[str] = set()
     for line in sections.get("files", []):
         kind, _, name = line.partition(" ")
         if not name:
@@ -342,8 +358,11 @@ def manifest_bytes(digest: str, files: Mapping[str, bytes]) -> bytes:
 class ApplyOptions:
     """Knobs of one apply that are not route-server settings."""
 
+    #: How long to wait for another apply's lock on the server.
     lock_wait_s: float = 120.0
-    lock_stale_s: int = 900
+    #: A lock older than this belongs to an apply that died (an apply holds it at most for
+    #: its commands plus the confirm timeout) and is taken over.
+    lock_stale_s: int = 300
     #: Upload everything (no hard-link copy) when more than this share of files changed.
     full_upload_ratio: float = 0.5
 
@@ -394,7 +413,11 @@ class SafeApply:
         delay = 0.05
         while True:
             result = await self._sh(
-                _PROBE, self.config, self.lock, str(self.options.lock_stale_s), self.owner,
+                _PROBE,
+                self.config,
+                self.lock,
+                str(self.options.lock_stale_s),
+                self.owner,
                 self.backup,
             )
             if result.exit_status == 0:
@@ -410,13 +433,16 @@ class SafeApply:
 
     async def _recover(self, pending: Mapping[str, list[str]]) -> None:
         plan = Plan(
-            tuple(pending.get("changed", [])), tuple(pending.get("removed", [])),
-            tuple(pending.get("existing", [])), tuple(pending.get("new_dirs", [])),
+            tuple(pending.get("changed", [])),
+            tuple(pending.get("removed", [])),
+            tuple(pending.get("existing", [])),
+            tuple(pending.get("new_dirs", [])),
         )
         result = await self._script(restore_script(self.config, self.backup, plan))
         if result.exit_status != 0:
             raise ApplyFailed(
-                "recover", "cannot restore the files of an interrupted apply: "
+                "recover",
+                "cannot restore the files of an interrupted apply: "
                 + (result.stdout + result.stderr).strip()[:400],
             )
         # The running config may be the interrupted one (undo timer not yet expired): load
@@ -426,17 +452,16 @@ class SafeApply:
             raise ApplyFailed("recover", reply.summary())
 
     async def _release(self) -> None:
-        try:
+        with contextlib.suppress(TransportError):
             await self._sh(_RELEASE, self.lock, self.owner, self.staging)
-        except TransportError:
-            pass
 
     async def _restore(self, plan: Plan) -> str:
         result = await self._script(restore_script(self.config, self.backup, plan))
         if result.exit_status != 0:
-            return "; restoring the previous files FAILED: " + (
-                result.stdout + result.stderr
-            ).strip()[:300]
+            return (
+                "; restoring the previous files FAILED: "
+                + (result.stdout + result.stderr).strip()[:300]
+            )
         return ""
 
     async def apply(self, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
@@ -447,8 +472,9 @@ class SafeApply:
         name = self.server.name
 
         def done(result: str, stage: str = "", message: str = "") -> ApplyOutcome:
-            return ApplyOutcome(name, result, digest, stage, message,
-                                round(time.perf_counter() - started, 4))
+            return ApplyOutcome(
+                name, result, digest, stage, message, round(time.perf_counter() - started, 4)
+            )
 
         def mark(stage_name: str, t0: float) -> None:
             self.timings[stage_name] = time.perf_counter() - t0
@@ -483,8 +509,12 @@ class SafeApply:
                 plan = make_plan(files, attrs.evolve(state, hashes={}))
             archive = build_tar(files, plan, manifest_bytes(digest, files))
             result = await self._sh(
-                _UPLOAD, self.config, self.staging, "1" if full else "0",
-                self.server.paths.bird, stdin=archive,
+                _UPLOAD,
+                self.config,
+                self.staging,
+                "1" if full else "0",
+                self.server.paths.bird,
+                stdin=archive,
             )
             out = result.stdout + result.stderr
             if "@@parse" not in result.stdout:
@@ -495,7 +525,9 @@ class SafeApply:
 
             stage = "check"
             t0 = time.perf_counter()
-            reply = await self.birdc("configure", "check", self._quoted(self.staging + "/" + MAIN_FILE))
+            reply = await self.birdc(
+                "configure", "check", self._quoted(self.staging + "/" + MAIN_FILE)
+            )
             mark("check", t0)
             if not reply.has(birdc.CONFIG_OK):
                 raise ApplyFailed("check", reply.summary())
@@ -542,9 +574,12 @@ class SafeApply:
             if result.exit_status != 0:
                 # The new config runs and is confirmed; only bookkeeping failed, so the next
                 # apply re-uploads. Report it, since the manifest is stale.
-                return done("applied", "finalize",
-                            "applied; recording the manifest failed: "
-                            + (result.stdout + result.stderr).strip()[:300])
+                return done(
+                    "applied",
+                    "finalize",
+                    "applied; recording the manifest failed: "
+                    + (result.stdout + result.stderr).strip()[:300],
+                )
             return done("applied")
         except ApplyFailed as exc:
             message = exc.message

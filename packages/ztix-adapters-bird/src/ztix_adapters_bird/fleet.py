@@ -9,6 +9,7 @@ processes the lock directory on the server serialises them (see :mod:`.apply`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
@@ -83,8 +84,9 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="ztix-bird-fleet",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="ztix-bird-fleet", daemon=True
+        )
         self.thread.start()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
@@ -160,8 +162,9 @@ class BirdFleet:
         unknown = [n for n in servers if n not in self._by_name]
         if unknown:
             raise InvalidValue(
-                "servers", f"unknown route server(s): {', '.join(unknown)}; configured: "
-                f"{', '.join(self._by_name) or 'none'}"
+                "servers",
+                f"unknown route server(s): {', '.join(unknown)}; configured: "
+                f"{', '.join(self._by_name) or 'none'}",
             )
         return [self._by_name[n] for n in dict.fromkeys(servers)]
 
@@ -172,10 +175,8 @@ class BirdFleet:
 
         async def _close() -> None:
             for transport in self._transports.values():
-                try:
+                with contextlib.suppress(TransportError, OSError):
                     await transport.close()
-                except (TransportError, OSError):
-                    pass
             self._transports.clear()
 
         self._run(_close())
@@ -196,10 +197,16 @@ class BirdFleet:
         """One server's settings; InvalidValue for an unknown name."""
         return self._select([name])[0]
 
+    def digest(self, files: Mapping[str, bytes]) -> str:
+        """The digest of a rendered config set (what ``.ztix-applied`` records)."""
+        return self._digest(files)
+
     def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
         """Per server, file name → bytes (raises InvalidValue for bad members)."""
-        return {s.name: self._render(s, peers) for s in sorted(self._by_name.values(),
-                                                              key=lambda s: s.name)}
+        return {
+            s.name: self._render(s, peers)
+            for s in sorted(self._by_name.values(), key=lambda s: s.name)
+        }
 
     def apply(
         self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
@@ -260,19 +267,27 @@ class BirdFleet:
         return await self._on_loop(self._status_all(asn))
 
     async def _status_all(self, asn: Asn | None) -> list[SessionStatus]:
-        results = await asyncio.gather(
-            *(self._status_one(s, asn) for s in self._by_name.values())
-        )
+        results = await asyncio.gather(*(self._status_one(s, asn) for s in self._by_name.values()))
         out = [s for group in results for s in group]
         return sorted(out, key=lambda s: (s.asn, s.server, s.protocol))
 
-    async def _status_one(self, server: RouteServerSettings, asn: Asn | None) -> list[SessionStatus]:
+    async def _status_one(
+        self, server: RouteServerSettings, asn: Asn | None
+    ) -> list[SessionStatus]:
         p = server.paths
         try:
             transport = self._transport(server)
             result = await transport.run(
-                [p.birdc, "-s", p.control_socket, "-v", "show", "protocols", "all",
-                 f'"{peer_pattern(asn)}"']
+                [
+                    p.birdc,
+                    "-s",
+                    p.control_socket,
+                    "-v",
+                    "show",
+                    "protocols",
+                    "all",
+                    f'"{peer_pattern(asn)}"',
+                ]
             )
         except (TransportError, SettingsError) as exc:
             if asn is None:
@@ -281,6 +296,7 @@ class BirdFleet:
         output = result.stdout + result.stderr
         sessions = parse_sessions(server.name, output)
         if not sessions and asn is not None and "8003" not in output:
-            return [SessionStatus(server.name, asn, "", "unreachable",
-                                  last_error=output.strip()[:300])]
+            return [
+                SessionStatus(server.name, asn, "", "unreachable", last_error=output.strip()[:300])
+            ]
         return sessions

@@ -1,11 +1,41 @@
-"""The bird plugin: registers what ztix-adapters-bird adds to ztix through the ``ztix`` entry-point group."""
+"""The bird plugin: registers what ztix-adapters-bird adds to ztix through the ``ztix``
+entry-point group: the ``bird`` route-server fleet and the ``ztix rs`` command."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ztix_adapters_bird.settings import BirdSettings
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
+
+if TYPE_CHECKING:
+    from ztix_adapters_bird.fleet import BirdFleet
+    from ztix_core.settings import Settings
+
+
+def make_fleet(settings: Settings) -> BirdFleet:
+    """Factory of the ``bird`` fleet: the ``[bird]`` section → BirdFleet (SettingsError
+    naming the bad key)."""
+    from ztix_adapters_bird.fleet import BirdFleet
+
+    return BirdFleet(settings.section("bird", BirdSettings))
+
+
+@hookimpl
+def ztix_route_server_fleets() -> list[Registration]:
+    return [
+        Registration(
+            "bird",
+            make_fleet,
+            BirdSettings,
+            "BIRD 2 route servers: safe apply over SSH (or locally), status",
+        )
+    ]
 
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    return []
+    from ztix_adapters_bird.cli import RsCommand
+
+    return [Registration("rs", RsCommand, None, "route servers: render, apply, status")]

@@ -44,10 +44,16 @@ def protocol_blocks(reply: Reply) -> list[ProtocolBlock]:
 
     def flush() -> None:
         if current is not None:
-            blocks.append(ProtocolBlock(
-                current["name"], current["proto"], current["state"], current["since"],
-                current["info"].strip(), tuple(details),
-            ))
+            blocks.append(
+                ProtocolBlock(
+                    current["name"],
+                    current["proto"],
+                    current["state"],
+                    current["since"],
+                    current["info"].strip(),
+                    tuple(details),
+                )
+            )
 
     for line in reply.lines:
         if line.code == "1002":
@@ -67,7 +73,7 @@ def _detail(details: tuple[str, ...], key: str) -> str:
     prefix = key + ":"
     for line in details:
         if line.startswith(prefix):
-            return line[len(prefix):].strip()
+            return line[len(prefix) :].strip()
     return ""
 
 
@@ -93,9 +99,7 @@ def session_from_block(server: str, block: ProtocolBlock) -> SessionStatus | Non
             imported += _count(line, "imported")
             filtered += _count(line, "filtered")
             exported += _count(line, "exported")
-    limit_hit = any(
-        line.startswith("Import limit:") and "[HIT]" in line for line in block.details
-    )
+    limit_hit = any(line.startswith("Import limit:") and "[HIT]" in line for line in block.details)
     return SessionStatus(
         server=server,
         asn=asn,

@@ -88,9 +88,19 @@ def ensure_test_user(name: str = TEST_USER) -> None:
             pwd.getpwnam(name)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--home-dir", home, "--shell", "/bin/sh",
-                 "-G", BIRD_USER, name],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--home-dir",
+                    home,
+                    "--shell",
+                    "/bin/sh",
+                    "-G",
+                    BIRD_USER,
+                    name,
+                ],
+                check=True,
+                capture_output=True,
             )
         if name not in grp.getgrnam(BIRD_USER).gr_mem:
             subprocess.run(["usermod", "-aG", BIRD_USER, name], check=True, capture_output=True)
@@ -120,11 +130,12 @@ def write_files(directory: Path, files: Mapping[str, bytes], *, owner: str | Non
 
 
 def read_files(directory: Path) -> dict[str, bytes]:
-    """Every non-dot file under ``directory`` (dot dirs skipped), by relative path."""
+    """Every file under ``directory`` by relative path, except top-level dot entries
+    (ztix's manifest, lock, staging and backup)."""
     out: dict[str, bytes] = {}
     for path in sorted(directory.rglob("*")):
         rel = path.relative_to(directory)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+        if rel.parts[0].startswith(".") or not path.is_file():
             continue
         out[str(rel)] = path.read_bytes()
     return out
@@ -153,6 +164,11 @@ class BirdDaemon:
         self.config_dir.mkdir()
         os.chown(self.config_dir, uid, gid)
         self.config_dir.chmod(0o2750)
+        # BIRD refuses `include "peers/*.conf"` when the directory is missing (an empty
+        # one is fine): a prepared route server has it.
+        (self.config_dir / "peers").mkdir()
+        os.chown(self.config_dir / "peers", uid, gid)
+        (self.config_dir / "peers").chmod(0o2750)
         self.run_dir.mkdir()
         os.chown(self.run_dir, bird_uid, gid)
         self.run_dir.chmod(0o750)
@@ -164,22 +180,45 @@ class BirdDaemon:
     def paths(self) -> RemotePaths:
         """RemotePaths pointing at this daemon."""
         return RemotePaths(
-            config_dir=str(self.config_dir), main_config=str(self.main_config),
-            bird=BIRD, birdc=BIRDC, control_socket=str(self.socket),
+            config_dir=str(self.config_dir),
+            main_config=str(self.main_config),
+            bird=BIRD,
+            birdc=BIRDC,
+            control_socket=str(self.socket),
         )
 
     def write(self, files: Mapping[str, bytes]) -> None:
         """Write files into the config dir (group bird, 0640)."""
         write_files(self.config_dir, files, owner=self.config_owner)
 
-    def start(self, files: Mapping[str, bytes] | None = None, timeout: float = 10.0) -> None:
-        """Write ``files`` (when given) and start the daemon; wait until it answers."""
+    def start(
+        self,
+        files: Mapping[str, bytes] | None = None,
+        timeout: float = 10.0,
+        *,
+        main_config: Path | None = None,
+    ) -> None:
+        """Write ``files`` (when given) and start the daemon; wait until it answers.
+        ``main_config`` overrides the daemon's main file (default config_dir/bird.conf)."""
         if files is not None:
             self.write(files)
         proc = subprocess.run(
-            [BIRD, "-c", str(self.main_config), "-s", str(self.socket), "-P", str(self.pidfile),
-             "-u", BIRD_USER, "-g", BIRD_USER],
-            capture_output=True, text=True,
+            [
+                BIRD,
+                "-c",
+                str(main_config or self.main_config),
+                "-s",
+                str(self.socket),
+                "-P",
+                str(self.pidfile),
+                "-u",
+                BIRD_USER,
+                "-g",
+                BIRD_USER,
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"bird did not start: {proc.stderr.strip()}")
@@ -194,12 +233,15 @@ class BirdDaemon:
     def birdc(self, *command: str) -> str:
         """birdc -v output (stdout and stderr)."""
         proc = subprocess.run(
-            [BIRDC, "-s", str(self.socket), "-v", *command], capture_output=True, text=True
+            [BIRDC, "-s", str(self.socket), "-v", *command],
+            check=False,
+            capture_output=True,
+            text=True,
         )
         return proc.stdout + proc.stderr
 
     def files(self) -> dict[str, bytes]:
-        """The live config files (dot files excluded)."""
+        """The live config files (top-level dot entries excluded)."""
         return read_files(self.config_dir)
 
     def last_reconfiguration(self) -> str:
@@ -242,7 +284,8 @@ class SshServer:
     def _keygen(self, path: Path) -> None:
         subprocess.run(
             [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "ztix-test", "-f", str(path)],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
 
     def start(self, timeout: float = 10.0) -> None:
@@ -256,28 +299,32 @@ class SshServer:
         host_pub = Path(f"{self.host_key}.pub").read_text().split()
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n")
         config = self.root / "sshd_config"
-        config.write_text("\n".join([
-            f"Port {self.port}",
-            "ListenAddress 127.0.0.1",
-            f"HostKey {self.host_key}",
-            f"PidFile {self.root / 'sshd.pid'}",
-            f"AuthorizedKeysFile {self.authorized_keys}",
-            "AuthenticationMethods publickey",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "StrictModes no",
-            f"AllowUsers {self.user}",
-            "PermitRootLogin no",
-            "X11Forwarding no",
-            "AllowTcpForwarding no",
-            "PrintMotd no",
-            "MaxSessions 64",
-            "MaxStartups 64",
-            "LogLevel VERBOSE",
-            "",
-        ]))
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {self.host_key}",
+                    f"PidFile {self.root / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {self.authorized_keys}",
+                    "AuthenticationMethods publickey",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",
+                    f"AllowUsers {self.user}",
+                    "PermitRootLogin no",
+                    "X11Forwarding no",
+                    "AllowTcpForwarding no",
+                    "PrintMotd no",
+                    "MaxSessions 64",
+                    "MaxStartups 64",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
@@ -287,8 +334,9 @@ class SshServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sshd exited: {self.log.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.2
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
             ):
                 return
             time.sleep(0.02)
@@ -297,9 +345,13 @@ class SshServer:
     def target(self, **overrides: object) -> SshTarget:
         """An SshTarget for this server (pinned host key, the test account's key)."""
         values: dict[str, object] = {
-            "host": "127.0.0.1", "port": self.port, "user": self.user,
-            "private_key": str(self.client_key), "known_hosts": str(self.known_hosts),
-            "connect_timeout_s": 5.0, "command_timeout_s": 30.0,
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": self.user,
+            "private_key": str(self.client_key),
+            "known_hosts": str(self.known_hosts),
+            "connect_timeout_s": 5.0,
+            "command_timeout_s": 30.0,
         }
         values.update(overrides)
         return SshTarget(**values)  # type: ignore[arg-type]
@@ -341,8 +393,12 @@ class BirdLab:
         self.sshds: list[SshServer] = []
 
     def daemon(
-        self, name: str, files: Mapping[str, bytes] | None = None, *,
-        config_owner: str | None = None, start: bool = True,
+        self,
+        name: str,
+        files: Mapping[str, bytes] | None = None,
+        *,
+        config_owner: str | None = None,
+        start: bool = True,
     ) -> BirdDaemon:
         """A BIRD daemon (started when ``start``) whose config dir ``config_owner`` owns."""
         if config_owner is not None:
@@ -387,12 +443,14 @@ def simple_config(
     ``AS<asn>_4`` per peer (``asn -> neighbour IPv4``), passive on ``listen_port`` when
     given, else disabled (no socket, so many daemons can run at once). For tests that need
     a config without the renderer."""
-    session = f"passive on;\n  local port {listen_port} as 64999;" if listen_port else (
-        "disabled;\n  local as 64999;"
+    session = (
+        f"passive on;\n  local port {listen_port} as 64999;"
+        if listen_port
+        else ("disabled;\n  local as 64999;")
     )
     files = {
         "bird.conf": (
-            f"router id {router_id};\nprotocol device {{}}\n{extra}include \"peers/*.conf\";\n"
+            f'router id {router_id};\nprotocol device {{}}\n{extra}include "peers/*.conf";\n'
         ).encode()
     }
     for asn, address in sorted(peers.items()):

@@ -105,11 +105,12 @@ class LocalTransport:
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise TransportError(
-                f"{shlex.join(args)[:200]} timed out", kind="timeout"
-            ) from None
+            raise TransportError(f"{shlex.join(args)[:200]} timed out", kind="timeout") from None
         return CommandResult(
-            args, proc.returncode or 0, _decode(out), _decode(err),
+            args,
+            proc.returncode or 0,
+            _decode(out),
+            _decode(err),
             time.perf_counter() - started,
         )
 
@@ -136,7 +137,8 @@ class SshTransport:
         if not t.known_hosts:
             raise TransportError(
                 f"{self.description}: ssh.known_hosts is not set; refusing to connect "
-                "without a pinned host key", kind="config",
+                "without a pinned host key",
+                kind="config",
             )
         if not Path(t.known_hosts).is_file():
             raise TransportError(
@@ -174,7 +176,8 @@ class SshTransport:
             except asyncssh.HostKeyNotVerifiable as exc:
                 raise TransportError(
                     f"{self.description}: host key not accepted ({exc.reason}); it is not the "
-                    f"key pinned in {t.known_hosts}", kind="host_key",
+                    f"key pinned in {t.known_hosts}",
+                    kind="host_key",
                 ) from None
             except asyncssh.PermissionDenied as exc:
                 raise TransportError(
@@ -215,10 +218,15 @@ class SshTransport:
             ) from None
         except (asyncssh.Error, OSError) as exc:
             self._conn = None
-            raise TransportError(f"{self.description}: connection lost: {exc}", kind="lost") from None
+            raise TransportError(
+                f"{self.description}: connection lost: {exc}", kind="lost"
+            ) from None
         status = result.exit_status if result.exit_status is not None else 255
         return CommandResult(
-            args, status, _decode(result.stdout), _decode(result.stderr),
+            args,
+            status,
+            _decode(result.stdout),
+            _decode(result.stderr),
             time.perf_counter() - started,
         )
 

@@ -1,0 +1,131 @@
+"""``ztix rs``: render, apply and inspect the BIRD route servers from the command line.
+
+``render`` and ``apply`` take the member set from the database, exactly as the worker does
+(bootstrap → Provisioner.desired_peers), so what the CLI applies is what the worker would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ztix_adapters_bird.fleet import BirdFleet
+from ztix_adapters_bird.settings import BirdSettings
+from ztix_core.bootstrap import bootstrap
+from ztix_core.errors import SettingsError
+from ztix_core.plugins import Plugins
+from ztix_core.ports import PeerSpec
+from ztix_core.settings import Settings, load_settings
+from ztix_core.values import Asn
+
+
+def desired_peers(settings: Settings, plugins: Plugins) -> list[PeerSpec]:
+    """The members every route server should have, read through the configured storage."""
+    app = bootstrap(settings, plugins)
+    if app.provisioner is None:  # pragma: no cover - bootstrap always builds it here
+        raise SettingsError("ZTIX_ROUTE_SERVER_FLEET", "no provisioner could be built")
+    with app.uow_factory() as uow:
+        return [peer for _, peer in app.provisioner.desired_peers(uow)]
+
+
+def build_fleet(settings: Settings) -> BirdFleet:
+    """A BirdFleet from the ``[bird]`` section."""
+    return BirdFleet(settings.section("bird", BirdSettings))
+
+
+class RsCommand:
+    """``ztix rs render|apply|status``."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="rs_command", metavar="ACTION", required=True)
+        render = sub.add_parser("render", help="render every server's config (desired state)")
+        render.add_argument("--server", action="append", help="only this server (repeatable)")
+        render.add_argument("--out", help="write the files to DIR/<server>/")
+        apply = sub.add_parser("apply", help="render and safely apply to the route servers")
+        apply.add_argument("--server", action="append", help="only this server (repeatable)")
+        status = sub.add_parser("status", help="live BGP session state")
+        status.add_argument("--asn", help="only this member (64500 or AS64500)")
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out or sys.stdout)
+
+    def run(self, args: argparse.Namespace) -> int:
+        settings = load_settings(args.config)
+        action: str = args.rs_command
+        if action == "status":
+            asn = Asn.parse(args.asn) if args.asn else None
+            return self._status(settings, asn)
+        fleet = build_fleet(settings)
+        try:
+            servers: Sequence[str] | None = args.server
+            if servers:
+                for name in servers:
+                    fleet.server_settings(name)  # unknown names fail before any work
+            peers = desired_peers(settings, args.plugins)
+            if action == "render":
+                return self._render(fleet, peers, servers, args.out)
+            return self._apply(fleet, peers, servers)
+        finally:
+            fleet.close()
+
+    def _render(
+        self,
+        fleet: BirdFleet,
+        peers: Sequence[PeerSpec],
+        servers: Sequence[str] | None,
+        out: str | None,
+    ) -> int:
+        rendered = fleet.render(peers)
+        for name, files in rendered.items():
+            if servers and name not in servers:
+                continue
+            digest = fleet.digest(files)
+            size = sum(len(b) for b in files.values())
+            self._print(
+                f"{name}: {len(files)} files, {size} bytes, {len(peers)} members, digest {digest}"
+            )
+            if out:
+                base = Path(out) / name
+                for rel, data in files.items():
+                    path = base / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+                self._print(f"  written to {base}")
+        return 0
+
+    def _apply(
+        self, fleet: BirdFleet, peers: Sequence[PeerSpec], servers: Sequence[str] | None
+    ) -> int:
+        outcomes = fleet.apply(peers, servers)
+        for o in outcomes:
+            line = f"{o.server}: {o.result} digest {o.digest[:16] or '-'} in {o.duration_s:.3f} s"
+            if not o.ok:
+                line += f" at stage {o.stage}: {o.message}"
+            self._print(line)
+        return 0 if all(o.ok for o in outcomes) else 1
+
+    def _status(self, settings: Settings, asn: Asn | None) -> int:
+        fleet = build_fleet(settings)
+        try:
+            sessions = fleet.session_status(asn)
+        finally:
+            fleet.close()
+        self._print(
+            f"{'server':10} {'asn':>10} {'protocol':16} {'state':12} {'since':24} "
+            f"{'imp':>6} {'filt':>6} {'exp':>6}  limit  last error"
+        )
+        for s in sessions:
+            self._print(
+                f"{s.server:10} {s.asn.value:>10} {s.protocol:16} {s.state:12} {s.since:24} "
+                f"{s.imported:>6} {s.filtered:>6} {s.exported:>6}  "
+                f"{'HIT' if s.import_limit_hit else '-':5}  {s.last_error}"
+            )
+        if not sessions:
+            self._print("no sessions" + (f" for AS{asn.value}" if asn else ""))
+        return 0

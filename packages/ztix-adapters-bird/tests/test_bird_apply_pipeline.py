@@ -1,0 +1,501 @@
+"""Safe apply against real BIRD daemons over a real key-only sshd on 127.0.0.1.
+
+Every test starts its own BIRD (as user bird, config dir owned by the SSH account, group
+bird) and checks the files on disk and the daemon's running protocols, not just outcomes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import pytest
+
+from ztix_adapters_bird import apply as apply_mod
+from ztix_adapters_bird.apply import ApplyOptions
+from ztix_adapters_bird.fleet import BirdFleet, default_transport
+from ztix_adapters_bird.render import config_digest, protocol_names, render_server
+from ztix_adapters_bird.settings import (
+    BirdSettings,
+    PolicyKnobs,
+    RemotePaths,
+    RouteServerSettings,
+)
+from ztix_adapters_bird.testing import (
+    TEST_USER,
+    BirdDaemon,
+    BirdLab,
+    SshServer,
+    free_port,
+    simple_config,
+)
+from ztix_adapters_bird.transport import Transport
+from ztix_core.errors import InvalidValue, SettingsError
+from ztix_core.ports import PeerSpec
+from ztix_core.values import Asn, NetworkId
+
+pytestmark = [pytest.mark.bird]
+
+NET = NetworkId("8056c2e21c000001")
+
+Log = list[tuple[str, float, tuple[str, ...]]]
+
+
+def peer(i: int) -> PeerSpec:
+    return PeerSpec(
+        Asn(200000 + i),
+        ipaddress.IPv4Address(f"100.64.0.{i + 10}"),
+        ipaddress.IPv6Address(f"fd64::{i + 10:x}"),
+        100,
+        50,
+        f"member {i}",
+        NET,
+    )
+
+
+def peers(n: int) -> list[PeerSpec]:
+    return [peer(i) for i in range(n)]
+
+
+def server_for(
+    d: BirdDaemon, sshd: SshServer | None, name: str = "rs1", **ssh: object
+) -> RouteServerSettings:
+    return RouteServerSettings(
+        name,
+        Asn(64999),
+        ipaddress.IPv4Address("10.0.0.1"),
+        transport="ssh" if sshd else "local",
+        ssh=sshd.target(**ssh) if sshd else None,
+        paths=d.paths(),
+        policy=PolicyKnobs(confirm_timeout_s=30),
+    )
+
+
+def fleet_for(
+    *servers: RouteServerSettings, log: Log | None = None, options: ApplyOptions | None = None
+) -> BirdFleet:
+    def factory(server: RouteServerSettings) -> Transport:
+        def hook(_desc: str, argv: tuple[str, ...]) -> None:
+            if log is not None:
+                log.append((server.name, time.monotonic(), argv))
+
+        return default_transport(server, hook=hook)
+
+    return BirdFleet(BirdSettings(tuple(servers)), transport_factory=factory, options=options)
+
+
+def kind(argv: tuple[str, ...]) -> str:
+    """A short name for a command the pipeline ran."""
+    if argv[0] == "sh" and argv[1] == "-c":
+        names = {apply_mod._PROBE: "probe", apply_mod._UPLOAD: "upload+parse"}
+        return names.get(argv[2], "release")
+    if argv[0] == "sh":
+        return "script"
+    return "birdc " + " ".join(argv[4:]).split(' "')[0]
+
+
+def kinds(log: Log, server: str | None = None) -> list[str]:
+    return [kind(argv) for name, _, argv in log if server is None or name == server]
+
+
+def started(lab: BirdLab, name: str = "rs1") -> BirdDaemon:
+    """A running daemon with a config set written by hand (no manifest yet)."""
+    d = lab.daemon(name, simple_config("10.0.0.1", {}), config_owner=TEST_USER)
+    return d
+
+
+def inodes(d: BirdDaemon) -> dict[str, int]:
+    return {name: os.stat(d.config_dir / name).st_ino for name in d.files()}
+
+
+def running_protocols(d: BirdDaemon) -> set[str]:
+    out = set()
+    for line in d.birdc("show", "protocols").splitlines():
+        text = line[5:] if line[:4].isdigit() else line
+        if line.startswith(("1002-", " ")) and text.strip():
+            out.add(text.split()[0])
+    return out
+
+
+def dot_entries(d: BirdDaemon) -> set[str]:
+    return {p.name for p in d.config_dir.iterdir() if p.name.startswith(".")}
+
+
+# --------------------------------------------------------------------------- success
+
+
+def test_apply_over_ssh_adds_one_member_uploading_only_its_file(
+    lab: BirdLab, sshd: SshServer
+) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    try:
+        first = fleet.apply(peers(2))
+        assert [(o.server, o.result) for o in first] == [("rs1", "applied")], first
+        assert d.files() == render_server(srv, peers(2))
+        before = inodes(d)
+
+        second = fleet.apply(peers(3))
+        assert second[0].result == "applied", second
+        assert second[0].digest == config_digest(render_server(srv, peers(3)))
+        assert d.files() == render_server(srv, peers(3))
+        after = inodes(d)
+        # Files that did not change were not rewritten; only the new member's file is new.
+        assert {n: after[n] for n in before} == before
+        assert set(after) - set(before) == {"peers/AS200002.conf"}
+        assert set(protocol_names(peers(3))) <= running_protocols(d)
+        # Nothing of the pipeline is left behind but the manifest.
+        assert dot_entries(d) == {".ztix-applied"}
+        assert kinds(log)[-8:] == [
+            "probe",
+            "upload+parse",
+            "birdc configure check",
+            "script",
+            "birdc configure timeout 30",
+            "birdc show protocols",
+            "birdc configure confirm",
+            "script",
+        ]
+        # Removing a member deletes its file and its sessions.
+        third = fleet.apply(peers(2))
+        assert third[0].result == "applied"
+        assert d.files() == render_server(srv, peers(2))
+        assert "AS200002_v4" not in running_protocols(d)
+    finally:
+        fleet.close()
+
+
+def test_unchanged_config_is_not_reconfigured(lab: BirdLab, sshd: SshServer) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    try:
+        assert fleet.apply(peers(2))[0].result == "applied"
+        reconfigured = d.last_reconfiguration()
+        log.clear()
+        time.sleep(1.1)  # BIRD's timestamps have 1 ms resolution; make a change visible
+        again = fleet.apply(peers(2))
+        assert again[0].result == "unchanged"
+        assert again[0].digest == config_digest(render_server(srv, peers(2)))
+        assert d.last_reconfiguration() == reconfigured
+        assert not [k for k in kinds(log) if k.startswith("birdc")]
+        # The applied digest lives on the server: a new fleet (a restarted worker) agrees.
+        other = fleet_for(srv)
+        try:
+            assert other.apply(peers(2))[0].result == "unchanged"
+        finally:
+            other.close()
+    finally:
+        fleet.close()
+
+
+def test_local_transport_runs_the_same_sequence(lab: BirdLab, sshd: SshServer) -> None:
+    over_ssh, local = started(lab, "rs1"), started(lab, "rs2")
+    log: Log = []
+    fleet = fleet_for(server_for(over_ssh, sshd, "rs1"), server_for(local, None, "rs2"), log=log)
+    try:
+        for n in (1, 2, 2):
+            outcomes = fleet.apply(peers(n))
+            assert [o.result for o in outcomes] == [outcomes[0].result] * 2, outcomes
+        assert kinds(log, "rs1") == kinds(log, "rs2")
+        assert "birdc configure confirm" in kinds(log, "rs2")
+        srv_local = server_for(local, None, "rs2")
+        assert local.files() == render_server(srv_local, peers(2))
+    finally:
+        fleet.close()
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_config_bird_rejects_never_becomes_active(lab: BirdLab, sshd: SshServer) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    fleet = fleet_for(srv)
+    try:
+        assert fleet.apply(peers(2))[0].result == "applied"
+        files_before, protocols_before = d.files(), running_protocols(d)
+        bad = dict(render_server(srv, peers(3)))
+        bad["peers/AS200002.conf"] = b"protocol bgp AS200002_v4 from ztix_client_v4 {\n"
+        out = fleet.apply_config("rs1", bad, config_digest(bad))
+        assert (out.result, out.stage) == ("failed", "parse"), out
+        assert "syntax error" in out.message
+        assert d.files() == files_before
+        assert running_protocols(d) == protocols_before
+        assert dot_entries(d) == {".ztix-applied"}  # no staging, backup or lock left
+        # The old config is still what a plain reload would load.
+        assert "0003" in d.birdc("configure")
+        assert running_protocols(d) == protocols_before
+    finally:
+        fleet.close()
+
+
+def test_config_only_the_daemon_can_reject_fails_at_check(lab: BirdLab) -> None:
+    # Parsed as root (bird -p) the file is fine; the daemon reads as user bird and cannot
+    # open a 0600 include: `configure check` catches what `bird -p` cannot.
+    d = started(lab)
+    secret = lab.root / "secret.conf"
+    secret.write_text("# root only\n")
+    secret.chmod(0o600)
+    srv = server_for(d, None)
+    fleet = fleet_for(srv)
+    try:
+        files = simple_config("10.0.0.1", {64601: "10.1.0.1"}, extra=f'include "{secret}";\n')
+        before = d.files()
+        out = fleet.apply_config("rs1", files, config_digest(files))
+        assert (out.result, out.stage) == ("failed", "check"), out
+        assert out.message.startswith("8002"), out.message
+        assert d.files() == before
+        assert "AS64601_4" not in running_protocols(d)
+    finally:
+        fleet.close()
+
+
+def test_health_failure_restores_files_exactly_and_undoes(lab: BirdLab, sshd: SshServer) -> None:
+    # The daemon's main config is not the one ztix writes (a misconfigured server): the
+    # new files pass every check, but after `configure` the new protocols do not exist.
+    d = lab.daemon(
+        "rs1", simple_config("10.0.0.1", {64601: "10.1.0.1"}), config_owner=TEST_USER, start=False
+    )
+    main = d.root / "main.conf"
+    main.write_bytes(b"router id 10.0.0.1;\nprotocol device {}\n")
+    main.chmod(0o644)
+    d.start(main_config=main)
+    srv = server_for(d, sshd)
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    try:
+        before_files, before_inodes = d.files(), inodes(d)
+        before_modes = {n: os.stat(d.config_dir / n).st_mode for n in before_files}
+        protocols_before = running_protocols(d)
+        files = simple_config("10.0.0.1", {64601: "10.1.0.9", 64602: "10.1.0.2"})
+        out = fleet.apply_config("rs1", files, config_digest(files))
+        assert (out.result, out.stage) == ("failed", "health"), out
+        assert "AS64601_4" in out.message or "AS64602_4" in out.message
+        assert d.files() == before_files  # byte-identical
+        assert inodes(d) == before_inodes  # the very same files, put back
+        assert {n: os.stat(d.config_dir / n).st_mode for n in before_files} == before_modes
+        assert "birdc configure undo" in kinds(log)
+        assert running_protocols(d) == protocols_before
+        assert not dot_entries(d) - {".ztix-applied"}
+        assert "0013" in d.birdc("show", "status")
+    finally:
+        fleet.close()
+
+
+def test_unknown_host_key_is_refused_before_any_command(lab: BirdLab, sshd: SshServer) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd, known_hosts=str(sshd.wrong_known_hosts()))
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    sessions = sshd.session_count()
+    try:
+        before = d.files()
+        out = fleet.apply(peers(1))
+        assert (out[0].result, out[0].stage) == ("failed", "connect"), out
+        assert "host key" in out[0].message
+        assert log == []  # not one command was sent
+        time.sleep(0.2)
+        assert sshd.session_count() == sessions  # sshd started no session either
+        assert d.files() == before and not dot_entries(d)
+        status = fleet.session_status(Asn(200000))
+        assert [(s.server, s.state) for s in status] == [("rs1", "unreachable")]
+        assert "host key" in status[0].last_error
+    finally:
+        fleet.close()
+
+
+def test_known_hosts_is_required(lab: BirdLab, sshd: SshServer) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd, known_hosts="")
+    with pytest.raises(SettingsError) as err:
+        BirdFleet(BirdSettings((srv,)))
+    assert err.value.setting == "bird.servers[0].ssh.known_hosts"
+
+
+def test_server_down_fails_alone_and_the_others_apply(lab: BirdLab, sshd: SshServer) -> None:
+    up, no_sshd, no_bird = started(lab, "rs1"), started(lab, "rs2"), started(lab, "rs3")
+    no_bird.stop()
+    before2, before3 = no_sshd.files(), no_bird.files()
+    fleet = fleet_for(
+        server_for(up, sshd, "rs1"),
+        server_for(no_sshd, sshd, "rs2", port=free_port()),
+        server_for(no_bird, sshd, "rs3"),
+    )
+    try:
+        outcomes = {o.server: o for o in fleet.apply(peers(2))}
+        assert outcomes["rs1"].result == "applied"
+        assert (outcomes["rs2"].result, outcomes["rs2"].stage) == ("failed", "connect")
+        assert (outcomes["rs3"].result, outcomes["rs3"].stage) == ("failed", "check")
+        assert "control socket" in outcomes["rs3"].message
+        assert no_sshd.files() == before2 and no_bird.files() == before3
+        assert not dot_entries(no_bird)  # lock released, staging removed
+    finally:
+        fleet.close()
+
+
+def _alternating(log: Log) -> bool:
+    """configure timeout / confirm strictly alternate: no apply ran inside another."""
+    seq = [k for k in kinds(log) if k.startswith("birdc configure ") and "check" not in k]
+    return all(
+        a.startswith("birdc configure timeout") and b == "birdc configure confirm"
+        for a, b in zip(seq[::2], seq[1::2], strict=True)
+    )
+
+
+def test_two_applies_to_one_server_are_serialized(lab: BirdLab, sshd: SshServer) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    log: Log = []
+    # Two fleets = two processes' worth of state (own loops, own connections): only the
+    # lock on the server can serialise them. Two threads on one fleet share its lock.
+    fleet_a, fleet_b = fleet_for(srv, log=log), fleet_for(srv, log=log)
+    results: dict[str, str] = {}
+
+    def run(key: str, fleet: BirdFleet, n: int) -> None:
+        results[key] = fleet.apply(peers(n))[0].result
+
+    try:
+        threads = [
+            threading.Thread(target=run, args=("a", fleet_a, 2)),
+            threading.Thread(target=run, args=("b", fleet_b, 3)),
+            threading.Thread(target=run, args=("c", fleet_a, 4)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(results.values()) == ["applied"] * 3, results
+        assert _alternating(log), kinds(log)
+        assert kinds(log).count("birdc configure confirm") == 3
+        manifest = (d.config_dir / ".ztix-applied").read_text()
+        live = d.files()
+        assert config_digest(live) in manifest
+        assert live in [render_server(srv, peers(n)) for n in (2, 3, 4)]
+    finally:
+        fleet_a.close()
+        fleet_b.close()
+
+
+def test_interrupted_apply_is_restored_by_the_next(lab: BirdLab, sshd: SshServer) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    # The dead apply's lock is taken over once older than lock_stale_s.
+    fleet = fleet_for(srv, options=ApplyOptions(lock_stale_s=2, lock_wait_s=10))
+    try:
+        assert fleet.apply(peers(1))[0].result == "applied"
+        before = d.files()
+
+        class DiesAfterConfigure:
+            """Loses the connection for good right after `configure timeout`."""
+
+            def __init__(self, inner: Transport) -> None:
+                self.inner = inner
+                self.description = inner.description
+                self.dead = False
+
+            async def run(
+                self,
+                argv: Sequence[str],
+                *,
+                stdin: bytes | None = None,
+                timeout: float | None = None,
+            ) -> object:
+                from ztix_adapters_bird.transport import TransportError
+
+                if self.dead:
+                    raise TransportError("connection lost", kind="lost")
+                result = await self.inner.run(argv, stdin=stdin, timeout=timeout)
+                if "timeout" in argv:
+                    self.dead = True
+                return result
+
+            async def close(self) -> None:
+                await self.inner.close()
+
+        dying = BirdFleet(
+            BirdSettings((srv,)),
+            transport_factory=lambda s: DiesAfterConfigure(default_transport(s)),  # type: ignore[arg-type,return-value]
+        )
+        try:
+            out = dying.apply(peers(2))
+        finally:
+            dying.close()
+        assert (out[0].result, out[0].stage) == ("failed", "health"), out
+        assert d.files() != before  # the new files are live; the backup waits on disk
+        assert {".ztix-backup", ".ztix-lock"} <= dot_entries(d)
+        # The next apply restores and reloads the old files first, then applies.
+        out = fleet.apply(peers(3))
+        assert out[0].result == "applied", out
+        assert d.files() == render_server(srv, peers(3))
+        assert dot_entries(d) == {".ztix-applied"}
+    finally:
+        fleet.close()
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_are_refused_and_change_nothing(lab: BirdLab) -> None:
+    d = started(lab)
+    srv = server_for(d, None)
+    fleet = fleet_for(srv)
+    try:
+        before = d.files()
+        files = dict(simple_config("10.0.0.1", {}))
+        files["../escape.conf"] = b"# no\n"
+        out = fleet.apply_config("rs1", files, config_digest(files))
+        assert (out.result, out.stage) == ("failed", "render")
+        no_main = {"peers/AS1.conf": b"# x\n"}
+        assert fleet.apply_config("rs1", no_main, "x").stage == "render"
+        with pytest.raises(InvalidValue):
+            fleet.apply(peers(1), ["nope"])
+        # A member set the renderer refuses fails that server at stage render.
+        dup = [peer(0), attrs.evolve(peer(1), asn=peer(0).asn)]
+        assert fleet.apply(dup)[0].stage == "render"
+        assert d.files() == before and not dot_entries(d)
+    finally:
+        fleet.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"transport": "ftp"}, "bird.servers[0].transport"),
+        ({"paths": RemotePaths(config_dir="etc/bird")}, "bird.servers[0].paths.config_dir"),
+        ({"paths": RemotePaths(birdc='/usr/sbin/birdc"; rm')}, "bird.servers[0].paths.birdc"),
+        (
+            {"paths": RemotePaths(config_dir="/etc/z", staging_dir="/etc/z/staging")},
+            "bird.servers[0].paths.staging_dir",
+        ),
+        ({"ssh": None}, "bird.servers[0].ssh"),
+    ],
+)
+def test_bad_settings_name_the_key(change: Mapping[str, Any], key: str) -> None:
+    from ztix_adapters_bird.settings import SshTarget
+
+    srv = RouteServerSettings(
+        "rs1",
+        Asn(64999),
+        ipaddress.IPv4Address("10.0.0.1"),
+        ssh=SshTarget("127.0.0.1", private_key="/k", known_hosts="/kh"),
+    )
+    with pytest.raises(SettingsError) as err:
+        BirdFleet(BirdSettings((attrs.evolve(srv, **change),)))
+    assert err.value.setting == key
+
+
+def test_duplicate_server_names_are_refused() -> None:
+    srv = RouteServerSettings(
+        "rs1", Asn(64999), ipaddress.IPv4Address("10.0.0.1"), transport="local"
+    )
+    with pytest.raises(SettingsError):
+        BirdFleet(BirdSettings((srv, srv)))
