@@ -303,6 +303,16 @@ def home_identity(home: Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
+def _mkdirs(root: Path, path: Path) -> None:
+    """Create ``path`` under ``root`` with every new directory owner-only (``mkdir
+    parents=True`` would give the intermediate ones the default mode)."""
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        if not current.is_dir():
+            current.mkdir(mode=0o700)
+
+
 def restore_backup(
     archive: str | Path,
     home: str | Path,
@@ -335,7 +345,7 @@ def restore_backup(
     try:
         for name, data in contents.items():
             path = staging / name
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _mkdirs(staging, path.parent)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

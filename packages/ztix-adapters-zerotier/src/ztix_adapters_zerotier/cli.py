@@ -14,12 +14,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ztix_adapters_zerotier.backup import BackupError
 from ztix_adapters_zerotier.drill import DrillReport
 from ztix_adapters_zerotier.lifecycle import ControllerLifecycle
 from ztix_adapters_zerotier.readiness import readiness_metadata
 from ztix_adapters_zerotier.reconcile import reconcile_metadata
 from ztix_adapters_zerotier.self_hosted import NAME, SelfHostedControllerProvider
-from ztix_core.errors import SettingsError, ZtixError
+from ztix_core.errors import ProviderError, SettingsError, ZtixError
 from ztix_core.plugins import Plugins
 from ztix_core.ports import MembershipProvider, ReadinessReport, UnitOfWorkFactory
 from ztix_core.settings import Settings, load_settings
@@ -127,6 +128,11 @@ class ControllerCommand:
         )
         try:
             return _ACTIONS[action](lifecycle, args)
+        except (BackupError, ProviderError) as exc:
+            print(f"ztix: error: {exc}", file=sys.stderr)
+            if exc.remediation:
+                print(f"  remediation: {exc.remediation}", file=sys.stderr)
+            return 2
         finally:
             lifecycle.provider.close()
 

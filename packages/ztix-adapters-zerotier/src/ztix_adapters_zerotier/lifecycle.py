@@ -185,6 +185,7 @@ class ControllerLifecycle:
         touched. Stop the controller first and start it afterwards. Audited."""
         archive = archive or self.latest_backup()
         try:
+            _backup.verify_backup(archive)  # a corrupt archive is refused as such, first
             if drill_first:
                 drill = self.drill(archive)
                 if not drill.passed:

@@ -1,0 +1,171 @@
+"""``ztix controller …`` end to end through the ``ztix`` main: exit codes, output an admin
+can act on, no secret printed; ``emulate`` as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ztix_adapters_zerotier.backup import list_backups
+from ztix_adapters_zerotier.emulator.server import EmulatorServer
+from ztix_adapters_zerotier.emulator.testing import free_port, running_emulator
+from ztix_core.cli import main
+
+
+@pytest.fixture
+def zt(tmp_path: Path) -> Iterator[EmulatorServer]:
+    with running_emulator(tmp_path / "zerotier-one") as server:
+        yield server
+
+
+@pytest.fixture
+def env(zt: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = tmp_path / "ztix.toml"
+    config.write_text("[zerotier]\ntimeout_s = 2.0\nretry_attempts = 2\nbackoff_s = 0.01\n")
+    for name in list(os.environ):
+        if name.startswith(("ZT_", "ZTIX_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ZTIX_STORAGE", "memory")
+    monkeypatch.setenv("ZT_CONTROLLER_BASE_URL", zt.url)
+    monkeypatch.setenv("ZT_CONTROLLER_AUTH_TOKEN_FILE", str(zt.home / "authtoken.secret"))
+    monkeypatch.setenv("ZT_CONTROLLER_REQUIRED_NETWORK_IDS", "000001")
+    monkeypatch.setenv("ZT_CONTROLLER_HOME", str(zt.home))
+    monkeypatch.setenv("ZT_CONTROLLER_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setenv("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", "2")
+    return config
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), "controller", *args])
+
+
+def test_check_reconcile_check(
+    zt: EmulatorServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(env, "check") == 1
+    out = capsys.readouterr().out
+    assert f"FAIL network_present:{zt.address}000001" in out
+    assert "remediation: run `ztix controller reconcile`" in out
+    assert run(env, "reconcile") == 0
+    assert f"created   {zt.address}000001" in capsys.readouterr().out
+    assert run(env, "check") == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith("ready")
+    assert zt.token not in out
+
+
+def test_reconcile_refuses_a_foreign_id(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZT_CONTROLLER_REQUIRED_NETWORK_IDS", "1111111111000001")
+    assert run(env, "reconcile", "--json") == 1
+    assert '"1111111111000001"' in capsys.readouterr().out
+
+
+def test_bad_token_fails_with_remediation_and_no_secret(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZT_CONTROLLER_AUTH_TOKEN", "clisecrettoken999")
+    assert run(env, "check") == 1
+    captured = capsys.readouterr()
+    assert "FAIL token_accepted" in captured.out
+    assert "ZT_CONTROLLER_AUTH_TOKEN_FILE" in captured.out
+    assert "clisecrettoken999" not in captured.out + captured.err
+
+
+def test_missing_url_is_named(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ZT_CONTROLLER_BASE_URL")
+    assert run(env, "check") == 2
+    assert "ZT_CONTROLLER_BASE_URL" in capsys.readouterr().err
+
+
+def test_controller_down(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZT_CONTROLLER_BASE_URL", f"http://127.0.0.1:{free_port()}")
+    assert run(env, "check") == 1
+    assert "FAIL status_reachable" in capsys.readouterr().out
+
+
+def test_backup_drill_restore_and_identity_guard(
+    zt: EmulatorServer,
+    env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(env, "reconcile") == 0
+    for _ in range(3):
+        assert run(env, "backup") == 0
+    assert len(list_backups(tmp_path / "backups")) == 2
+    assert run(env, "drill") == 0
+    assert "passed" in capsys.readouterr().out
+    zt.stop()
+    assert run(env, "restore") == 0
+    assert "previous state moved" in capsys.readouterr().out
+    with running_emulator(tmp_path / "other"):
+        pass
+    monkeypatch.setenv("ZT_CONTROLLER_HOME", str(tmp_path / "other"))
+    assert run(env, "restore", "--skip-drill") == 2
+    assert "--force" in capsys.readouterr().err
+    assert run(env, "restore", "--skip-drill", "--force") == 0
+
+
+def test_reload_token(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(env, "reload-token") == 1  # re-read fine, but readiness fails: blocked
+    assert "token re-read from file (unchanged)" in capsys.readouterr().out
+    assert run(env, "reconcile") == 0
+    assert run(env, "reload-token") == 0
+
+
+def test_reload_token_signals_a_running_process(env: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert run(env, "reload-token", "--pid", str(child.pid)) == 0
+        assert child.wait(10) == -signal.SIGHUP
+    finally:
+        child.kill()
+
+
+def test_check_with_central_selected_uses_the_central_provider(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZT_PROVIDER", "central")
+    assert run(env, "check") == 2
+    assert "ZT_CENTRAL_API_TOKEN" in capsys.readouterr().err
+
+
+def test_emulate_serves_until_terminated(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from ztix_core.cli import main; sys.exit(main())",
+            "controller",
+            "emulate",
+            "--port",
+            str(port),
+            "--home",
+            str(tmp_path / "emu"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"listening on http://127.0.0.1:{port}" in line
+        assert (tmp_path / "emu" / "authtoken.secret").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
