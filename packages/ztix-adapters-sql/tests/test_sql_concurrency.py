@@ -67,7 +67,7 @@ class _PauseAfterGet:
 def _pausing(factory: SqlUnitOfWorkFactory, barrier: threading.Barrier) -> Callable[[], Any]:
     def make() -> SqlUnitOfWork:
         uow = factory()
-        uow.requests = _PauseAfterGet(uow.requests, barrier)
+        uow.requests = _PauseAfterGet(uow.requests, barrier)  # type: ignore[assignment]
         return uow
 
     return make

@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 
 from ztix_adapters_sql.engine import create_engine_for
 from ztix_adapters_sql.migrate import (
+    DatabaseUnavailable,
     SchemaNotCurrent,
     current_revision,
     ensure_schema_current,
@@ -113,3 +114,19 @@ def test_db_cli_reads_the_config_file(
     assert ztix_main(["--config", str(config), "db", "upgrade"]) == 0
     assert current_revision(sqlite_url(tmp_path / "conf.db")) == head_revision()
     capsys.readouterr()
+
+
+def test_unreachable_databases_say_what_to_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing_dir = sqlite_url(tmp_path / "no-such-dir" / "ztix.db")
+    with pytest.raises(DatabaseUnavailable, match="cannot open the database"):
+        ensure_schema_current(missing_dir)
+    closed_port = "postgresql+psycopg://postgres:pw@127.0.0.1:1/ztix"
+    with pytest.raises(DatabaseUnavailable) as info:
+        upgrade(closed_port)
+    assert "pw" not in str(info.value)
+    monkeypatch.setenv("DATABASE_URL", missing_dir)
+    monkeypatch.delenv("ZTIX_CONFIG", raising=False)
+    assert ztix_main(["db", "upgrade"]) == 2
+    assert "cannot open the database" in capsys.readouterr().err

@@ -5,6 +5,7 @@ Use :func:`sql_uow_factory` for units of work, :func:`upgrade` to migrate and
 """
 
 from ztix_adapters_sql.migrate import (
+    DatabaseUnavailable,
     SchemaNotCurrent,
     current_revision,
     ensure_schema_current,
@@ -15,6 +16,7 @@ from ztix_adapters_sql.uow import SqlUnitOfWork, SqlUnitOfWorkFactory, sql_uow_f
 from ztix_adapters_sql.web_records import OAuthState, WebSession
 
 __all__ = [
+    "DatabaseUnavailable",
     "OAuthState",
     "SchemaNotCurrent",
     "SqlUnitOfWork",

@@ -3,6 +3,8 @@ current revision, head revision, and the start-up check the web and worker run."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from ztix_adapters_sql.engine import create_engine_for, safe_url
@@ -33,6 +36,30 @@ class SchemaNotCurrent(NotReady):
         self.head = head
 
 
+class DatabaseUnavailable(NotReady):
+    """The database cannot be reached or opened."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            "database",
+            f"cannot open the database {safe_url(url)}: {reason}",
+            "check DATABASE_URL / database_url, that the server runs and accepts this user, "
+            "and for SQLite that the directory exists and is writable",
+        )
+
+
+@contextmanager
+def _reachable(url: str) -> Iterator[Engine]:
+    engine = _engine(url)
+    try:
+        yield engine
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailable(url, reason) from None
+    finally:
+        engine.dispose()
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations."""
     cfg = Config()
@@ -54,25 +81,17 @@ def _engine(url: str) -> Engine:
 
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the database at ``url``; returns (revision before, revision after)."""
-    engine = _engine(url)
-    try:
-        with engine.begin() as conn:
-            before = MigrationContext.configure(conn).get_current_revision()
-            command.upgrade(alembic_config(conn), revision)
-            after = MigrationContext.configure(conn).get_current_revision()
-        return before, after
-    finally:
-        engine.dispose()
+    with _reachable(url) as engine, engine.begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+        command.upgrade(alembic_config(conn), revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    return before, after
 
 
 def current_revision(url: str) -> str | None:
     """The database's revision (None for an empty database)."""
-    engine = _engine(url)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
+    with _reachable(url) as engine, engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def ensure_schema_current(url: str) -> None:

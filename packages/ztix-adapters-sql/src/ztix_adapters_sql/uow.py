@@ -23,19 +23,6 @@ from ztix_adapters_sql.repositories import (
     SqlUserRepository,
     SqlWebSessionRepository,
 )
-from ztix_core.ports import (
-    AsnLinkRepository,
-    AuditRepository,
-    CredentialRepository,
-    IpAllocationRepository,
-    JoinRequestRepository,
-    MembershipRepository,
-    NetworkAccessRepository,
-    NetworkRepository,
-    OutboxRepository,
-    RouteServerStateRepository,
-    UserRepository,
-)
 
 
 class SqlUnitOfWork:
@@ -44,19 +31,6 @@ class SqlUnitOfWork:
     Leaving the ``with`` block without :meth:`commit` rolls back, as does an exception.
     Besides the core's repositories it offers ``oauth_states`` and ``web_sessions``.
     """
-
-    # Typed as the ports: the UnitOfWork protocol's attributes are invariant.
-    users: UserRepository
-    credentials: CredentialRepository
-    asn_links: AsnLinkRepository
-    networks: NetworkRepository
-    network_access: NetworkAccessRepository
-    requests: JoinRequestRepository
-    memberships: MembershipRepository
-    allocations: IpAllocationRepository
-    audit: AuditRepository
-    outbox: OutboxRepository
-    route_servers: RouteServerStateRepository
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -99,7 +99,8 @@ class SqlIpAllocationRepository(SqlRepository):
         )
         if self.session.scalar(held) is not None:
             raise DuplicateRecord(
-                f"{allocation.address} is already held on {allocation.network_id}"
+                f"{allocation.address} is already held on {allocation.network_id}",
+                field="address",
             )
         req = allocation.request_id
         if self.session.scalar(select(JoinRequestRow.id).where(JoinRequestRow.id == req)) is None:
@@ -110,7 +111,8 @@ class SqlIpAllocationRepository(SqlRepository):
             return
         if violation.constraint == "pk_ip_allocations":
             raise DuplicateRecord(
-                f"{allocation.address} is already held on {allocation.network_id}"
+                f"{allocation.address} is already held on {allocation.network_id}",
+                field="address",
             )
         raise violation_error(violation, what)
 
