@@ -167,3 +167,61 @@ def test_restart_keeps_everything(zt: EmulatorServer, client: httpx.Client) -> N
     with api_client(zt) as fresh:
         assert fresh.get(f"/controller/network/{nwid}/member").json() == {NODE: 1}
         assert fresh.get("/controller").status_code == 503  # the switch survives
+
+
+def test_dropped_connections_count_down_and_do_nothing(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    nwid = zt.create_network("lan")
+    path = f"/controller/network/{nwid}/member/{NODE}"
+    zt.drop_connections(2)
+    for _ in range(2):
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.post(path, json={"authorized": True})
+    assert client.get(f"/controller/network/{nwid}/member").json() == {}
+    assert client.post(path, json={"authorized": True}).status_code == 200
+
+
+def test_dropping_until_cleared(zt: EmulatorServer, client: httpx.Client) -> None:
+    zt.drop_connections(None)
+    for _ in range(3):
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get("/status")
+    zt.clear_faults()
+    assert client.get("/status").status_code == 200
+
+
+def test_concurrent_posts_never_lose_updates(zt: EmulatorServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    nwid = zt.create_network("lan")
+    nodes = [f"{i:010x}" for i in range(1, 9)]
+
+    def work(node: str) -> list[int]:
+        revisions = []
+        with api_client(zt) as c:
+            for n in range(10):
+                body = {"authorized": True, "ipAssignments": [f"192.0.2.{n + 1}"]}
+                revisions.append(
+                    c.post(f"/controller/network/{nwid}/member/{node}", json=body).json()[
+                        "revision"
+                    ]
+                )
+                # also hammer one shared member
+                c.post(f"/controller/network/{nwid}/member/00000000ff", json={"name": f"{n}"})
+        return revisions
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, nodes))
+    for revisions in results:
+        assert revisions == list(range(1, 11))
+    with api_client(zt) as c:
+        listed = c.get(f"/controller/network/{nwid}/member").json()
+    assert set(listed) == {*nodes, "00000000ff"}
+    assert all(listed[node] == 10 for node in nodes)
+
+
+def test_ipv6_loopback_listener(tmp_path: Path) -> None:
+    with running_emulator(tmp_path / "v6", host="::1") as zt, api_client(zt) as client:
+        assert zt.url.startswith("http://[::1]:")
+        assert client.get("/status").json()["address"] == zt.address

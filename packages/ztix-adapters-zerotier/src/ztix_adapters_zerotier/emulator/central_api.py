@@ -112,7 +112,8 @@ class CentralApi:
             if args and args[0] in self.forbidden:
                 return _message(403, "Forbidden")
             try:
-                return handler(request, *args)
+                with self.state.lock:
+                    return handler(request, *args)
             except BadRequest as exc:
                 return _message(400, str(exc))
         return _message(404, "Not Found")

@@ -149,7 +149,8 @@ class ControllerApi:
             match = pattern.fullmatch(request.path)
             if match is not None:
                 try:
-                    return handler(request, *match.groups())
+                    with self.state.lock:
+                        return handler(request, *match.groups())
                 except zt_json.JsonError as exc:
                     return _internal_error(str(exc))
         return empty_reply(404)
@@ -231,10 +232,10 @@ class ControllerApi:
         if not self.state.has_network(nwid):
             return empty_reply(404)
         out: dict[str, int] = {}
-        for member in self.state.members(nwid):
-            member_id = zt_json.json_string(member.get("id"), "")
+        for raw_id, revision in self.state.member_revisions(nwid):
+            member_id = zt_json.json_string(raw_id, "")
             if len(member_id) == 10:
-                out[member_id] = zt_json.json_int(member.get("revision"), 0)
+                out[member_id] = zt_json.json_int(revision, 0)
         return json_reply(200, out)
 
     def _member_get(self, request: Request, nwid: str, member_id: str) -> Reply:

@@ -127,6 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
             client=self.client_address[0],
         )
         reply = owner._answer(request)
+        if reply is None:  # "drop": close without an answer (the client sees a reset/EOF)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self._served += 1
         last = self._served >= owner.keepalive_max
         self.send_response(reply.status)
@@ -179,6 +184,8 @@ class _ServerBase:
         self._forced_status: int | None = None
         self._forced_remaining: int | None = None
         self._forced_body = FORCED_ERROR_BODY
+        self._drop_active = False
+        self._drop_remaining: int | None = None
         self._hang = threading.Event()
         self._released = threading.Event()
         self._released.set()
@@ -280,15 +287,25 @@ class _ServerBase:
             self._forced_remaining = count
             self._forced_body = FORCED_ERROR_BODY if body is None else body
 
+    def drop_connections(self, count: int | None = 1) -> None:
+        """Read the next ``count`` requests (every one when None), then close the
+        connection without answering: the client sees the server disconnect mid-call."""
+        with self._lock:
+            self._drop_active = True
+            self._drop_remaining = count
+
     def set_latency(self, seconds: float) -> None:
         """Delay every answer by ``seconds``."""
         self.latency = seconds
 
     def clear_faults(self) -> None:
-        """Back to normal: no forced errors, no latency, answering."""
+        """Back to normal: no forced errors, no dropped connections, no latency,
+        answering."""
         with self._lock:
             self._forced_status = None
             self._forced_remaining = None
+            self._drop_active = False
+            self._drop_remaining = None
         self.latency = 0.0
         self._hang.clear()
         self._released.set()
@@ -307,9 +324,22 @@ class _ServerBase:
                     self._forced_remaining = None
             return reply
 
-    def _answer(self, request: Request) -> Reply:
+    def _take_drop(self) -> bool:
+        with self._lock:
+            if not self._drop_active:
+                return False
+            if self._drop_remaining is not None:
+                self._drop_remaining -= 1
+                if self._drop_remaining <= 0:
+                    self._drop_active = False
+                    self._drop_remaining = None
+            return True
+
+    def _answer(self, request: Request) -> Reply | None:
         with self._lock:
             self.requests.append((request.method, request.path))
+        if self._take_drop():
+            return None
         if self.latency > 0:
             time.sleep(self.latency)
         if self.api.authorized(request):

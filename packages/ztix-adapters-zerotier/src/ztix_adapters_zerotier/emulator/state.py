@@ -93,7 +93,7 @@ class ControllerState:
         self.home = Path(home)
         self.clock = clock
         self.identity: Identity = load_or_create_identity(self.home)
-        self._lock = threading.RLock()
+        self._lock: threading.RLock = threading.RLock()
         token_path = self.home / AUTHTOKEN_SECRET
         if token is not None:
             write_secret_file(token_path, token)
@@ -136,6 +136,12 @@ class ControllerState:
                 if member is not None and len(mpath.stem) == 10:
                     members[mpath.stem.lower()] = member
             self._members[nwid] = members
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by the API around each read-modify-write, so concurrent POSTs to one record
+        never lose an update."""
+        return self._lock
 
     def set_token(self, token: str) -> None:
         """Replace the API token, in memory and in ``authtoken.secret``."""
@@ -191,6 +197,12 @@ class ControllerState:
         with self._lock:
             found = self._members.get(nwid.lower(), {})
             return [_copy(found[k]) for k in sorted(found)]
+
+    def member_revisions(self, nwid: str) -> list[tuple[object, object]]:
+        """(stored ``id``, ``revision``) of every member of the network, without copies."""
+        with self._lock:
+            found = self._members.get(nwid.lower(), {})
+            return [(found[k].get("id"), found[k].get("revision")) for k in sorted(found)]
 
     def get_member(self, nwid: str, member_id: str) -> Record | None:
         with self._lock:
