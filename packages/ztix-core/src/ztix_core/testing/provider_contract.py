@@ -233,6 +233,8 @@ def test_operations_on_a_never_seen_member_are_fine(
     node = contract_nodes[2]
     assert provider.read_member(contract_ready_network.id, node) is None
     provider.deauthorize_member(contract_ready_network.id, node)
+    # deauthorizing must not create a (deauthorized) record
+    assert provider.read_member(contract_ready_network.id, node) is None
     provider.remove_member(contract_ready_network.id, node)
     assert provider.read_member(contract_ready_network.id, node) is None
 
