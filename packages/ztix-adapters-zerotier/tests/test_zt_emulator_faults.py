@@ -225,3 +225,20 @@ def test_ipv6_loopback_listener(tmp_path: Path) -> None:
     with running_emulator(tmp_path / "v6", host="::1") as zt, api_client(zt) as client:
         assert zt.url.startswith("http://[::1]:")
         assert client.get("/status").json()["address"] == zt.address
+
+
+def test_mangled_members_are_stored_differently_from_what_was_sent(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    nwid = zt.create_network("lan")
+    path = f"/controller/network/{nwid}/member/{NODE}"
+
+    def drop_ipv6(member: dict[str, object]) -> None:
+        member["ipAssignments"] = [a for a in member["ipAssignments"] if ":" not in a]  # type: ignore[attr-defined]
+
+    zt.mangle_members(drop_ipv6)
+    sent = {"authorized": True, "ipAssignments": ["192.0.2.1", "2001:db8::1"]}
+    assert client.post(path, json=sent).json()["ipAssignments"] == ["192.0.2.1"]
+    assert client.get(path).json()["ipAssignments"] == ["192.0.2.1"]
+    zt.mangle_members(None)
+    assert client.post(path, json=sent).json()["ipAssignments"] == ["192.0.2.1", "2001:db8::1"]

@@ -13,10 +13,11 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from ztix_adapters_zerotier.emulator.central_api import CentralApi
 from ztix_adapters_zerotier.emulator.controller_api import ControllerApi
@@ -421,6 +422,12 @@ class EmulatorServer(_ServerBase):
         """Rotate the API token (also rewrites ``authtoken.secret``)."""
         self.state.set_token(token)
 
+    def mangle_members(self, mangler: Callable[[dict[str, Any]], None] | None) -> None:
+        """Fault switch: apply ``mangler`` to every member record before it is stored
+        (e.g. drop an address), so a provider's read-back check can be tested; None
+        turns it off."""
+        self.state.member_mangler = mangler
+
     def restart(self) -> None:
         """Stop, re-read everything from the home (like a daemon restart), start again on
         the same port. Fault switches other than the database switch are cleared."""
@@ -501,6 +508,10 @@ class CentralEmulatorServer(_ServerBase):
     def set_token(self, token: str) -> None:
         """Rotate the API token."""
         self.state.set_token(token)
+
+    def mangle_members(self, mangler: Callable[[dict[str, Any]], None] | None) -> None:
+        """Fault switch: apply ``mangler`` to every member record before it is stored."""
+        self.state.member_mangler = mangler
 
     def create_network(self, name: str = "", nwid: str | None = None) -> str:
         """Create a network in the emulated account directly (no HTTP); its id."""

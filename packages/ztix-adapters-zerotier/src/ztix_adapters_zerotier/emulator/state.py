@@ -100,6 +100,9 @@ class ControllerState:
         elif not token_path.exists():
             write_secret_file(token_path, generate_token())
         self.token = token_path.read_text().strip()
+        #: fault hook: applied to every member record before it is stored (tests of a
+        #: provider's read-back check); None in normal operation
+        self.member_mangler: Callable[[Record], None] | None = None
         self._networks: dict[str, Record] = {}
         self._members: dict[str, dict[str, Record]] = {}
         self._load()
@@ -216,6 +219,8 @@ class ControllerState:
         with self._lock:
             if nwid not in self._networks or int(key, 16) == 0:
                 return record
+            if self.member_mangler is not None:
+                self.member_mangler(record)
             old = self._members[nwid].get(key)
             if old is None or not _same_record(old, record):
                 record["revision"] = int(record.get("revision") or 0) + 1
