@@ -50,7 +50,7 @@ def protocol_blocks(reply: Reply) -> list[ProtocolBlock]:
                     current["proto"],
                     current["state"],
                     current["since"],
-                    current["info"].strip(),
+                    " ".join(current["info"].split()),
                     tuple(details),
                 )
             )

@@ -1,0 +1,193 @@
+"""``ztix rs render|apply|status`` on a settings file, with the member set read through
+bootstrap → Provisioner.desired_peers from a (test) storage plugin, applied to a real BIRD
+with the local transport."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from ztix_adapters_bird.render import config_digest, render_server
+from ztix_adapters_bird.settings import BirdSettings
+from ztix_adapters_bird.testing import BirdDaemon, BirdLab, simple_config
+from ztix_core.cli import build_parser
+from ztix_core.hookspecs import hookimpl
+from ztix_core.memory import InMemoryStore
+from ztix_core.memory.provider import InMemoryProvider
+from ztix_core.plugins import Plugins, Registration, build_plugin_manager
+from ztix_core.settings import load_settings
+from ztix_core.status import RequestStatus
+from ztix_core.testing import builders
+
+pytestmark = [pytest.mark.bird]
+
+
+def store_with_members(*asns: int) -> InMemoryStore:
+    """A store holding active, authorized members for ``asns``."""
+    store = InMemoryStore()
+    with store() as uow:
+        owner = builders.user("op")
+        net = builders.network(1)
+        uow.users.add(owner)
+        uow.networks.add(net)
+        for i, asn in enumerate(asns):
+            req = builders.request(
+                owner.id, net.id, asn=asn, node=f"abcdef{i:04d}", status=RequestStatus.ACTIVE
+            )
+            uow.requests.add(req)
+            uow.memberships.add(
+                builders.membership(
+                    req, v4=f"10.1.0.{i + 10}", v6=f"fd00:1::{i + 10:x}", authorized=True
+                )
+            )
+        uow.commit()
+    return store
+
+
+class _TestPlugin:
+    """Storage and ZeroTier provider for the CLI tests."""
+
+    __name__ = "cli-test-plugin"
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    @hookimpl
+    def ztix_storage_backends(self) -> list[Registration]:
+        return [Registration("clitest", lambda s: self.store)]
+
+    @hookimpl
+    def ztix_membership_providers(self) -> list[Registration]:
+        return [Registration("clitest", lambda s: InMemoryProvider())]
+
+
+def write_settings(tmp_path: Path, d: BirdDaemon, extra: str = "") -> Path:
+    p = d.paths()
+    path = tmp_path / "ztix.toml"
+    path.write_text(
+        f"""
+storage = "clitest"
+zt_provider = "clitest"
+route_server_fleet = "bird"
+network_registry = "memory"
+
+[[bird.servers]]
+name = "rs1"
+asn = 64999
+router_id = "10.0.0.1"
+transport = "local"
+[bird.servers.paths]
+config_dir = "{p.config_dir}"
+main_config = "{p.main_config}"
+control_socket = "{p.control_socket}"
+[bird.servers.policy]
+confirm_timeout_s = 30
+{extra}
+"""
+    )
+    return path
+
+
+def run(
+    config: Path, store: InMemoryStore, capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, str, str]:
+    plugins = Plugins(build_plugin_manager(extra=[_TestPlugin(store)]))
+    parser, commands = build_parser(plugins)
+    args: argparse.Namespace = parser.parse_args(["--config", str(config), *argv])
+    args.plugins = plugins
+    from ztix_core.errors import ZtixError
+
+    try:
+        code = commands[args.command].run(args)
+    except ZtixError as exc:  # what ztix_core.cli.main does
+        print(f"ztix: error: {exc}")
+        code = 2
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def daemon(lab: BirdLab) -> BirdDaemon:
+    return lab.daemon("rs1", simple_config("10.0.0.1", {}))
+
+
+def test_render_writes_what_render_server_gives(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d)
+    store = store_with_members(200001, 200002)
+    out_dir = tmp_path / "out"
+    code, out, _ = run(config, store, capsys, "rs", "render", "--out", str(out_dir))
+    assert code == 0, out
+    server = load_settings(config).section("bird", BirdSettings).servers[0]
+    written = {
+        str(p.relative_to(out_dir / "rs1")): p.read_bytes()
+        for p in (out_dir / "rs1").rglob("*")
+        if p.is_file()
+    }
+    with store() as uow:
+        from ztix_core.bootstrap import bootstrap
+
+        app = bootstrap(
+            load_settings(config), Plugins(build_plugin_manager(extra=[_TestPlugin(store)]))
+        )
+        assert app.provisioner is not None
+        peers = [p for _, p in app.provisioner.desired_peers(uow)]
+    expected = render_server(server, peers)
+    assert written == expected
+    assert f"digest {config_digest(expected)}" in out
+    assert "2 members" in out
+    assert d.files() == simple_config("10.0.0.1", {})  # rendering touches no server
+
+
+def test_apply_then_unchanged_then_status(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d)
+    store = store_with_members(200001, 200002)
+    code, out, _ = run(config, store, capsys, "rs", "apply")
+    assert code == 0, out
+    assert out.startswith("rs1: applied digest ")
+    assert "peers/AS200002.conf" in d.files()
+    code, out, _ = run(config, store, capsys, "rs", "apply", "--server", "rs1")
+    assert (code, out.split()[1]) == (0, "unchanged")
+    code, out, _ = run(config, store, capsys, "rs", "status", "--asn", "AS200001")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["server", "asn", "protocol", "state"]
+    assert {line.split()[2] for line in lines[1:]} == {"AS200001_v4", "AS200001_v6"}
+    code, out, _ = run(config, store, capsys, "rs", "status")
+    assert len(out.splitlines()) == 5  # header + 2 members x 2 families
+
+
+def test_apply_reports_failure_with_exit_code_1(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d)
+    d.stop()
+    before = d.files()
+    code, out, _ = run(config, store_with_members(200001), capsys, "rs", "apply")
+    assert code == 1
+    assert "rs1: failed" in out and "at stage check" in out
+    assert d.files() == before
+
+
+def test_bad_arguments_and_settings_are_refused(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d)
+    store = store_with_members(200001)
+    before = d.files()
+    code, out, _ = run(config, store, capsys, "rs", "apply", "--server", "nope")
+    assert code == 2 and "unknown route server(s): nope" in out
+    code, out, _ = run(config, store, capsys, "rs", "status", "--asn", "banana")
+    assert code == 2 and "not an AS number" in out
+    bad = write_settings(tmp_path, d, extra="[bird.servers.ssh]\nhots = 'x'\n")
+    code, out, _ = run(bad, store, capsys, "rs", "render")
+    assert code == 2 and "setting bird.servers.ssh" in out
+    assert d.files() == before
