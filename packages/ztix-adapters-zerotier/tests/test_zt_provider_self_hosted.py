@@ -274,6 +274,15 @@ def test_from_settings_names_the_missing_url_and_token(zt: EmulatorServer) -> No
     assert zt.token not in str(info.value)
 
 
+@pytest.mark.parametrize("url", ["localhost:9993", "ftp://host", "http://", "http://u:p@host"])
+def test_from_settings_refuses_a_bad_url(url: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        SelfHostedControllerProvider.from_settings(
+            Settings(zt_controller_base_url=url, zt_controller_auth_token="t")
+        )
+    assert info.value.setting == "ZT_CONTROLLER_BASE_URL"
+
+
 def test_from_settings_refuses_malformed_required_ids(zt: EmulatorServer) -> None:
     with pytest.raises(SettingsError) as info:
         SelfHostedControllerProvider.from_settings(
@@ -317,3 +326,38 @@ def test_both_providers_are_registered_as_plugins(zt: EmulatorServer) -> None:
     with pytest.raises(SettingsError) as info:
         plugins.select("membership_providers", "central", "ZT_PROVIDER").factory(Settings())
     assert info.value.setting == "ZT_CENTRAL_API_TOKEN"
+
+
+def test_list_members_falls_back_to_the_index_without_the_unstable_api() -> None:
+    nwid = "0123456789abcdef"
+    members = {
+        m: {
+            "id": m,
+            "nwid": nwid,
+            "authorized": True,
+            "noAutoAssignIps": True,
+            "ipAssignments": ["198.51.100.1"],
+            "name": "AS64500",
+        }
+        for m in ("0a1b2c3d4e", "0b1b2c3d4e")
+    }
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        seen.append(path)
+        if path.startswith("/unstable/"):
+            return httpx.Response(404)
+        if path.endswith("/member"):
+            return httpx.Response(200, json=dict.fromkeys(members, 1))
+        return httpx.Response(200, json=members[path.rsplit("/", 1)[1]])
+
+    provider = SelfHostedControllerProvider(
+        "http://controller.test",
+        TokenSource("t0ken"),
+        retry=FAST_RETRY,
+        transport=httpx.MockTransport(handler),
+    )
+    listed = provider.list_members(NetworkId(nwid))
+    assert [str(m.node_id) for m in listed] == sorted(members)
+    assert seen[0].startswith("/unstable/") and len(seen) == 4

@@ -319,12 +319,14 @@ def restore_backup(
     *,
     force: bool = False,
     now: Callable[[], dt.datetime] | None = None,
+    durable: bool = True,
 ) -> RestoreResult:
     """Restore ``archive`` into ``home`` (stop the controller first).
 
     Verifies everything first; refuses (BackupError kind ``identity_mismatch``) a backup
     whose identity differs from the identity already in ``home`` unless ``force``. The
     replaced ``controller.d`` and identity files are moved to ``home/.ztix-pre-restore-*``.
+    ``durable=False`` skips the per-file fsync (scratch homes of a drill).
     """
     archive, home = Path(archive), Path(home)
     manifest, contents = read_backup(archive)
@@ -349,8 +351,9 @@ def restore_backup(
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
         replaced = [n for n in (*IDENTITY_FILES, CONTROLLER_DIR) if (home / n).exists()]
         previous: Path | None = None
         if replaced:

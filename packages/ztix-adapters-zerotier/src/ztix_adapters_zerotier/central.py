@@ -14,7 +14,7 @@ from ztix_adapters_zerotier import members as _members
 from ztix_adapters_zerotier import network_spec
 from ztix_adapters_zerotier.http_client import ApiClient
 from ztix_adapters_zerotier.network_spec import NetworkSpec
-from ztix_adapters_zerotier.settings import RetryPolicy, require, zerotier_settings
+from ztix_adapters_zerotier.settings import RetryPolicy, require_url, zerotier_settings
 from ztix_core.errors import ProviderError, SettingsError
 from ztix_core.ports import (
     IPAddress,
@@ -71,7 +71,7 @@ class CentralProvider:
     ) -> CentralProvider:
         """Build from the settings; SettingsError names a missing URL or token."""
         why = f"when ZT_PROVIDER={NAME}"
-        url = require(settings.zt_central_base_url, URL_SETTING, why)
+        url = require_url(settings.zt_central_base_url, URL_SETTING, why)
         token = settings.secret("zt_central_api_token")
         if not token or not token.strip():
             raise SettingsError(TOKEN_SETTING, f"is required {why}")

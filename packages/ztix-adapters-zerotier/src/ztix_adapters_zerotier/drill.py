@@ -86,7 +86,7 @@ def run_drill(
     home = Path(tempfile.mkdtemp(prefix="ztix-drill-")) if scratch is None else scratch
     try:
         try:
-            restored = restore_backup(archive, home / "home")
+            restored = restore_backup(archive, home / "home", durable=False)
         except BackupError as exc:
             return DrillReport(archive, error=exc.message, stage="restore")
         token_path = restored.home / AUTHTOKEN

@@ -14,7 +14,7 @@ from ztix_adapters_zerotier import members as _members
 from ztix_adapters_zerotier import network_spec
 from ztix_adapters_zerotier.http_client import ApiClient
 from ztix_adapters_zerotier.network_spec import NetworkSpec
-from ztix_adapters_zerotier.settings import RetryPolicy, require, zerotier_settings
+from ztix_adapters_zerotier.settings import RetryPolicy, require_url, zerotier_settings
 from ztix_adapters_zerotier.token import TOKEN_ENV, TOKEN_FILE_ENV, TokenReload, TokenSource
 from ztix_core.errors import ProviderError, SettingsError
 from ztix_core.ports import IPAddress, MemberState, NetworkChange, ReadinessReport
@@ -77,7 +77,7 @@ class SelfHostedControllerProvider:
     ) -> SelfHostedControllerProvider:
         """Build from the settings; SettingsError names a missing URL or token."""
         why = f"when ZT_PROVIDER={NAME}"
-        url = require(settings.zt_controller_base_url, URL_SETTING, why)
+        url = require_url(settings.zt_controller_base_url, URL_SETTING, why)
         token = TokenSource.from_settings(settings)
         if token.get() is None:
             raise SettingsError(TOKEN_ENV, f"is required {why} (or set {TOKEN_FILE_ENV})")
@@ -288,7 +288,14 @@ class SelfHostedControllerProvider:
 
     def list_members(self, network_id: NetworkId) -> list[MemberState]:
         """Every member of the network, by node id; ProviderError(not_found) for an
-        unknown network."""
+        unknown network. One call through ``/unstable/…/member`` when the controller has
+        it (1.14 does), else the member index and one GET per member."""
+        bulk = self.api.request(
+            "GET", f"/unstable/controller/network/{network_id}/member", missing_ok=True
+        )
+        if isinstance(bulk, dict) and isinstance(bulk.get("data"), list):
+            states = [self._state(m) for m in bulk["data"]]
+            return sorted(states, key=lambda m: m.node_id)
         index = self.api.request("GET", f"/controller/network/{network_id}/member")
         if not isinstance(index, dict):
             raise _members.bad_response(WHAT, "the member index is not an object")

@@ -3,6 +3,8 @@ TOML table for HTTP knobs (timeouts, retries, backoff)."""
 
 from __future__ import annotations
 
+import urllib.parse
+
 import attrs
 
 from ztix_core.errors import SettingsError
@@ -75,3 +77,15 @@ def require(value: str | None, setting: str, why: str) -> str:
     if value is None or not str(value).strip():
         raise SettingsError(setting, f"is required {why}")
     return str(value).strip()
+
+
+def require_url(value: str | None, setting: str, why: str) -> str:
+    """An ``http(s)://host…`` URL or a SettingsError naming ``setting`` (credentials in the
+    URL are refused: tokens come from their own settings)."""
+    url = require(value, setting, why)
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError(setting, f"{url!r} is not an http(s):// URL")
+    if parsed.username or parsed.password:
+        raise SettingsError(setting, "must not carry credentials; set the token setting")
+    return url
