@@ -310,9 +310,18 @@ def _render_main(server: RouteServerSettings, policy: PolicyKnobs) -> bytes:
         router_id=server.router_id,
         log_file=log_file,
         policy=policy,
-        bogons_v4=[sep(b.bird()) for b in bogons.bogon_prefixes(4, allow_documentation=allow_doc)],
-        bogons_v6=[sep(b.bird()) for b in bogons.bogon_prefixes(6, allow_documentation=allow_doc)],
-        bogon_asns=[sep(r.bird()) for r in bogons.bogon_asns(allow_documentation=allow_doc)],
+        bogons_v4=[
+            (sep(b.bird()), comment_text(b.reason))
+            for b in bogons.bogon_prefixes(4, allow_documentation=allow_doc)
+        ],
+        bogons_v6=[
+            (sep(b.bird()), comment_text(b.reason))
+            for b in bogons.bogon_prefixes(6, allow_documentation=allow_doc)
+        ],
+        bogon_asns=[
+            (sep(r.bird()), comment_text(r.reason))
+            for r in bogons.bogon_asns(allow_documentation=allow_doc)
+        ],
         rtr=rtr,
         static_vrps=bool(rpki.vrp_file),
         vrp_comment=comment_text(Path(rpki.vrp_file).name) if rpki.vrp_file else None,
