@@ -110,3 +110,32 @@ def test_port_in_use_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
         args = parser.parse_args(["emulate", "--home", str(tmp_path / "h"), "--port", str(port)])
         assert run_emulate(args) == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_allow_management_from_option(tmp_path: Path) -> None:
+    import threading
+
+    parser = argparse.ArgumentParser()
+    add_emulate_command(parser.add_subparsers(dest="sub"))
+    home = tmp_path / "h"
+    args = parser.parse_args(
+        ["emulate", "--home", str(home), "--port", "0", "--allow-management-from", "10.0.0.0/8",
+         "--allow-management-from", "2001:db8::/32"]
+    )  # fmt: skip
+    stop = threading.Event()
+    thread = threading.Thread(target=run_emulate, args=(args,), kwargs={"stop": stop})
+    thread.start()
+    try:
+        for _ in range(100):
+            if (home / "zerotier-one.port").exists():
+                break
+            threading.Event().wait(0.05)
+        port = (home / "zerotier-one.port").read_text()
+        token = (home / "authtoken.secret").read_text()
+        status = httpx.get(f"http://127.0.0.1:{port}/status", headers={"X-ZT1-Auth": token})
+        allowed = status.json()["config"]["settings"]["allowManagementFrom"]
+        assert allowed == ["10.0.0.0/8", "2001:db8::/32"]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -242,3 +242,15 @@ def test_mangled_members_are_stored_differently_from_what_was_sent(
     assert client.get(path).json()["ipAssignments"] == ["192.0.2.1"]
     zt.mangle_members(None)
     assert client.post(path, json=sent).json()["ipAssignments"] == ["192.0.2.1", "2001:db8::1"]
+
+
+def test_go_away_hang_also_stalls_open_keep_alive_connections(
+    zt: EmulatorServer,
+) -> None:
+    with api_client(zt, timeout=0.3) as client:
+        assert client.get("/status").status_code == 200
+        zt.go_away("hang")
+        with pytest.raises(httpx.ReadTimeout):
+            client.get("/status")
+        zt.come_back()
+        assert client.get("/status").status_code == 200

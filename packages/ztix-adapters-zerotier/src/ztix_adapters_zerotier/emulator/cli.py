@@ -45,6 +45,13 @@ def configure_emulate_parser(parser: argparse.ArgumentParser) -> None:
         help="Central mode: requests per second before 429 (0: unlimited)",
     )
     parser.add_argument(
+        "--allow-management-from",
+        action="append",
+        metavar="CIDR",
+        help="also accept API calls from this network (repeatable; loopback is always "
+        "allowed; default: local.conf's settings.allowManagementFrom)",
+    )
+    parser.add_argument(
         "--token-from-env",
         metavar="VAR",
         help="set the API token from this environment variable (never from argv)",
@@ -81,7 +88,13 @@ def run_emulate(args: argparse.Namespace, *, stop: threading.Event | None = None
                 args.home, token, args.port, host=args.host, rate_limit=args.rate_limit or None
             )
         else:
-            server = EmulatorServer(args.home, token, args.port, host=args.host)
+            server = EmulatorServer(
+                args.home,
+                token,
+                args.port,
+                host=args.host,
+                allow_management_from=args.allow_management_from,
+            )
         server.start()
     except IdentityError as exc:
         print(f"ztix: error: {exc}", file=sys.stderr)

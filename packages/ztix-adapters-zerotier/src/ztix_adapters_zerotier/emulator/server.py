@@ -127,7 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
             body=self._read_body(),
             client=self.client_address[0],
         )
-        reply = owner._answer(request)
+        if owner._hang.is_set():  # went away while this keep-alive connection waited
+            owner._released.wait()
+            reply = None
+        else:
+            reply = owner._answer(request)
         if reply is None:  # "drop": close without an answer (the client sees a reset/EOF)
             self.close_connection = True
             with contextlib.suppress(OSError):
