@@ -6,7 +6,9 @@ import builtins
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+import attrs
+from sqlalchemy import ColumnElement, Select, func, select, union_all, update
+from sqlalchemy.orm import aliased
 
 from ztix_adapters_sql.mapping import request_record, request_values
 from ztix_adapters_sql.models import JoinRequestRow, NetworkRow, UserRow
@@ -117,11 +119,34 @@ class SqlJoinRequestRepository(SqlRepository):
         return request_record(row) if row is not None else None
 
     def query_statement(self, flt: RequestFilter) -> Select[JoinRequestRow]:
-        """The SELECT behind :meth:`query` (the benchmark explains it)."""
+        """The SELECT behind :meth:`query` (the benchmark explains it).
+
+        On PostgreSQL a filter on several statuses becomes one index-ordered branch per
+        status (each limited to the page's end) merged by a UNION ALL: an ``IN`` list over
+        the queue index would otherwise sort every matching row to find the newest page.
+        """
+        r = JoinRequestRow
+        if self.dialect == "postgresql" and flt.statuses is not None and len(flt.statuses) > 1:
+            others = _conditions(attrs.evolve(flt, statuses=None))
+            window = flt.offset + flt.limit
+            branches = [
+                select(r)
+                .where(r.status == status, *others)
+                .order_by(r.requested_at.desc(), r.id.desc())
+                .limit(window)
+                for status in sorted(s.value for s in flt.statuses)
+            ]
+            merged = aliased(r, union_all(*branches).subquery("by_status"))
+            return (
+                select(merged)
+                .order_by(merged.requested_at.desc(), merged.id.desc())
+                .limit(flt.limit)
+                .offset(flt.offset)
+            )
         return (
-            select(JoinRequestRow)
+            select(r)
             .where(*_conditions(flt))
-            .order_by(JoinRequestRow.requested_at.desc(), JoinRequestRow.id.desc())
+            .order_by(r.requested_at.desc(), r.id.desc())
             .limit(flt.limit)
             .offset(flt.offset)
         )
