@@ -35,7 +35,7 @@ from ztix_core.values import Asn, NetworkId
 pytestmark = [pytest.mark.bird, pytest.mark.netns]
 
 RS = 65000
-M1, M2, M3, M4 = 100, 200, 300, 400
+M1, M2, M3, M4 = 100, 200, 210_000, 400  # M3 has a 32-bit ASN
 ADDR = {RS: 1, M1: 11, M2: 12, M3: 13, M4: 14}
 ROLE = {M1: "m1", M2: "m2", M3: "m3", M4: "m4"}
 M4_LIMIT = 3
@@ -80,8 +80,16 @@ ANNOUNCE: dict[int, list[Announcement]] = {
         Announcement("45.100.7.0/24", communities=((0, M2),)),  # not to M2
         Announcement("45.100.8.0/24", large_communities=((RS, 0, M3),)),  # not to M3
         Announcement("45.100.9.0/24", communities=((0, RS),)),  # to nobody
-        Announcement("45.100.10.0/24", communities=((0, RS), (RS, M3))),  # only to M3
-        Announcement("45.100.11.0/24", large_communities=((RS, 0, 0), (RS, 1, M2))),  # only to M2
+        Announcement("45.100.10.0/24", communities=((0, RS), (RS, M2))),  # only to M2
+        Announcement(
+            "45.100.11.0/24", large_communities=((RS, 0, 0), (RS, 1, M3))
+        ),  # only to M3 (32-bit: large form only)
+        Announcement(  # mixed forms: nobody (standard) + to M3 (large)
+            "45.100.13.0/24", communities=((0, RS),), large_communities=((RS, 1, M3),)
+        ),
+        Announcement(  # nobody (large) + to M2 (standard)
+            "45.100.14.0/24", communities=((RS, M2),), large_communities=((RS, 0, 0),)
+        ),
         Announcement("45.100.12.0/24", communities=((65535, 0),)),  # graceful shutdown
         Announcement(  # forged route-server communities are scrubbed
             "45.150.1.0/24", large_communities=((RS, 1000, 1), (RS, 1101, 3), (RS, 1000, 4))
@@ -142,8 +150,10 @@ def _expectations() -> list[Expect]:
         (M1, "45.100.7.0/24", a, s.VALID, {M3}),
         (M1, "45.100.8.0/24", a, s.VALID, {M2}),
         (M1, "45.100.9.0/24", a, s.VALID, ()),
-        (M1, "45.100.10.0/24", a, s.VALID, {M3}),
-        (M1, "45.100.11.0/24", a, s.VALID, {M2}),
+        (M1, "45.100.10.0/24", a, s.VALID, {M2}),
+        (M1, "45.100.11.0/24", a, s.VALID, {M3}),
+        (M1, "45.100.13.0/24", a, s.VALID, {M3}),
+        (M1, "45.100.14.0/24", a, s.VALID, {M2}),
         (M1, "45.100.12.0/24", a, s.VALID, OTHERS[M1]),
         (M1, "45.150.1.0/24", a, s.UNKNOWN, OTHERS[M1]),
         (M1, "2a0a:100:1::/48", a, s.VALID, OTHERS[M1]),
