@@ -15,6 +15,7 @@ from ztix_adapters_sql.migrate import (
     DatabaseUnavailable,
     SchemaNotCurrent,
     current_revision,
+    downgrade,
     ensure_schema_current,
     head_revision,
     upgrade,
@@ -39,6 +40,18 @@ def _check_migrated(url: str) -> None:
         engine.dispose()
 
 
+def _check_round_trip(url: str) -> None:
+    """The migrations are reversible: down to an empty schema and up again."""
+    assert downgrade(url, "base") is None
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+    assert upgrade(url) == (None, head_revision())
+
+
 def test_sqlite_upgrades_from_empty_to_head(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "fresh.db")
     assert current_revision(url) is None
@@ -48,6 +61,7 @@ def test_sqlite_upgrades_from_empty_to_head(tmp_path: Path) -> None:
     assert upgrade(url) == (head_revision(), head_revision())  # idempotent
     ensure_schema_current(url)
     _check_migrated(url)
+    _check_round_trip(url)
 
 
 def test_postgres_upgrades_from_empty_to_head() -> None:
@@ -58,6 +72,8 @@ def test_postgres_upgrades_from_empty_to_head() -> None:
         assert info.value.check == "database_schema"
         assert upgrade(url) == (None, head_revision())
         ensure_schema_current(url)
+        _check_migrated(url)
+        _check_round_trip(url)
         _check_migrated(url)
 
 

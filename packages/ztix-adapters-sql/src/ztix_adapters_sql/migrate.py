@@ -88,6 +88,14 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
     return before, after
 
 
+def downgrade(url: str, revision: str) -> str | None:
+    """Downgrade the database at ``url`` to ``revision`` ("base" empties it); returns the
+    revision after. For development and tests: production only moves forward."""
+    with _reachable(url) as engine, engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def current_revision(url: str) -> str | None:
     """The database's revision (None for an empty database)."""
     with _reachable(url) as engine, engine.connect() as conn:
