@@ -147,3 +147,27 @@ def test_sighup_reloads_and_reruns_readiness(zt: EmulatorServer, token_file: Pat
     with store() as uow:
         assert uow.audit.recent(1)[0].action == audit.TOKEN_RELOADED
     assert signal.getsignal(signal.SIGHUP) is not None
+
+
+def test_install_token_reload_for_composition_roots(zt: EmulatorServer, token_file: Path) -> None:
+    from ztix_adapters_zerotier.lifecycle import install_token_reload
+    from ztix_core.memory import InMemoryProvider
+
+    assert install_token_reload(InMemoryProvider(), self_hosted_settings(zt)) is None
+    provider = SelfHostedControllerProvider(
+        zt.url, TokenSource(file=str(token_file)), retry=FAST_RETRY
+    )
+    store = InMemoryStore()
+    done = threading.Event()
+    uninstall = install_token_reload(
+        provider, self_hosted_settings(zt), uow_factory=store, on_done=lambda outcome: done.set()
+    )
+    assert uninstall is not None
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert done.wait(10)
+    finally:
+        uninstall()
+    assert provider.token.get() == zt.token
+    with store() as uow:
+        assert uow.audit.recent(1)[0].action == audit.TOKEN_RELOADED

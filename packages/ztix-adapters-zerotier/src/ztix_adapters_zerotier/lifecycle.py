@@ -220,3 +220,19 @@ class ControllerLifecycle:
             _audit.DRILL_PASSED if report.passed else _audit.DRILL_FAILED, drill_metadata(report)
         )
         return report
+
+
+def install_token_reload(
+    provider: object,
+    settings: Settings,
+    *,
+    uow_factory: UnitOfWorkFactory | None = None,
+    on_done: Callable[[TokenReloadOutcome], object] | None = None,
+) -> Callable[[], None] | None:
+    """For a composition root (worker, web): when ``provider`` is the self-hosted one,
+    reload its token and re-run readiness on every SIGHUP, audited; returns the uninstall
+    function, or None for other providers. Call from the main thread."""
+    if not isinstance(provider, SelfHostedControllerProvider):
+        return None
+    lifecycle = ControllerLifecycle(provider, settings, uow_factory=uow_factory)
+    return lifecycle.install_sighup(on_done)
