@@ -297,3 +297,15 @@ def test_restore_is_refused_when_the_drill_fails(zt: EmulatorServer, tmp_path: P
     assert info.value.kind == "drill_failed"
     assert "5555555555000001" in str(info.value)
     assert snapshot(zt.home) == before
+
+
+def test_identity_guard_uses_the_secret_when_the_public_file_is_missing(
+    zt: EmulatorServer, tmp_path: Path
+) -> None:
+    archive = create_backup(zt.home, tmp_path / "backups", retention=3, now=T0).path
+    with running_emulator(tmp_path / "other"):
+        pass
+    (tmp_path / "other" / "identity.public").unlink()
+    with pytest.raises(BackupError) as info:
+        restore_backup(archive, tmp_path / "other")
+    assert info.value.kind == "identity_mismatch"

@@ -156,3 +156,18 @@ def test_from_settings_requires_the_token() -> None:
             Settings(zt_provider="central", zt_central_api_token="t", zt_central_base_url="")
         )
     assert info.value.setting == "ZT_CENTRAL_BASE_URL"
+
+
+def test_status_without_a_user_means_the_token_was_not_accepted() -> None:
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "central", "user": None})
+
+    provider = CentralProvider(
+        "https://central.test/api/v1", "tok", transport=httpx.MockTransport(handler)
+    )
+    report = provider.check_readiness([])
+    assert report.first_failure is not None
+    assert report.first_failure.name == "token_accepted"
+    assert "ZT_CENTRAL_API_TOKEN" in report.first_failure.remediation

@@ -299,8 +299,13 @@ def verify_backup(archive: str | Path) -> Manifest:
 
 def home_identity(home: Path) -> str | None:
     """The public identity already in ``home``, or None."""
-    path = home / IDENTITY_PUBLIC
-    return path.read_text().strip() if path.is_file() else None
+    public = home / IDENTITY_PUBLIC
+    if public.is_file():
+        return public.read_text().strip()
+    secret = home / IDENTITY_SECRET
+    if secret.is_file():  # zerotier-one rewrites identity.public from the secret at start
+        return ":".join(secret.read_text().strip().split(":")[:3])
+    return None
 
 
 def _mkdirs(root: Path, path: Path) -> None:

@@ -149,7 +149,15 @@ class CentralProvider:
             )
         checks.append(ReadinessCheck("token_configured", True))
         try:
-            self.api.request("GET", "/status")
+            status = self.api.request("GET", "/status")
+            if isinstance(status, dict) and "user" in status and status["user"] is None:
+                # Central answers /status without a valid token too, with no user
+                raise ProviderError(
+                    "ZeroTier Central did not accept the token (/status has no user)",
+                    kind="auth",
+                    transient=False,
+                    remediation=AUTH_REMEDIATION,
+                )
         except ProviderError as exc:
             auth = exc.kind in ("auth", "forbidden")
             checks.append(
