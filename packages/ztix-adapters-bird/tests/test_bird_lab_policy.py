@@ -192,6 +192,7 @@ class Env:
     rs: Bird
     members: dict[int, Bird]
     vrp_file: Path
+    rs_log: Path
 
 
 def _rs_settings(workdir: Path) -> RouteServerSettings:
@@ -259,7 +260,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 )
             )
             members[asn] = lab.start_bird(node, conf)
-        yield Env(lab, rs, members, vrp_file)
+        yield Env(lab, rs, members, vrp_file, Path(settings.paths.log_file))
 
 
 def _rs_view(rs: Bird) -> tuple[dict[str, Route], dict[str, Route]]:
@@ -402,3 +403,12 @@ def test_vrp_change_revalidates_without_session_reset(converged: Env) -> None:
         "AS200 to receive 45.66.0.0/24",
     )
     assert converged.rs.protocol(proto) == before  # same state, same "since": no reset
+
+
+def test_no_filter_runtime_errors(converged: Env) -> None:
+    # A filter that crashed at run time would also "reject": make sure none did.
+    log = converged.rs_log.read_text()
+    assert "Started" in log
+    assert "runtime error" not in log.lower(), [
+        line for line in log.splitlines() if "runtime" in line.lower()
+    ]

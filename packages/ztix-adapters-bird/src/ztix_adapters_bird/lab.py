@@ -304,6 +304,19 @@ class Lab:
         _run(["ip", "netns", "add", name])
         self._namespaces.append(name)
         _run(["ip", "-n", name, "link", "set", "lo", "up"])
+        # No duplicate-address detection: addresses (link-local too) are usable at once.
+        for scope in ("default", "all"):
+            _run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    name,
+                    "sysctl",
+                    "-qw",
+                    f"net.ipv6.conf.{scope}.accept_dad=0",
+                ]
+            )
         return name
 
     def __enter__(self) -> Lab:
