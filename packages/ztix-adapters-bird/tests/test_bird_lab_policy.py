@@ -77,6 +77,9 @@ ANNOUNCE: dict[int, list[Announcement]] = {
         Announcement("45.100.5.0/24", path=LONG_PATH),  # 70 hops
         Announcement("45.150.0.1/32", communities=((65535, 666),)),  # blackhole
         Announcement("45.150.0.2/32"),  # /32 without BLACKHOLE: too specific
+        # A blackhole inside a ROA's space but longer than its maxLength stays RPKI
+        # invalid: ROV applies to blackholes too (BIRD 2.0 cannot check the origin alone).
+        Announcement("45.100.6.1/32", communities=((65535, 666),)),
         Announcement("45.100.7.0/24", communities=((0, M2),)),  # not to M2
         Announcement("45.100.8.0/24", large_communities=((RS, 0, M3),)),  # not to M3
         Announcement("45.100.9.0/24", communities=((0, RS),)),  # to nobody
@@ -147,6 +150,7 @@ def _expectations() -> list[Expect]:
         (M1, "45.100.5.0/24", f, r.AS_PATH_TOO_LONG, ()),
         (M1, "45.150.0.1/32", a, s.UNKNOWN, OTHERS[M1]),
         (M1, "45.150.0.2/32", f, r.PREFIX_TOO_LONG, ()),
+        (M1, "45.100.6.1/32", f, r.RPKI_INVALID, ()),
         (M1, "45.100.7.0/24", a, s.VALID, {M3}),
         (M1, "45.100.8.0/24", a, s.VALID, {M2}),
         (M1, "45.100.9.0/24", a, s.VALID, ()),
