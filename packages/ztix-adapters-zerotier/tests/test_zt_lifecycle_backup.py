@@ -270,6 +270,8 @@ def test_lifecycle_backup_restore_drill_are_audited(zt: EmulatorServer, tmp_path
     assert second.path.exists()
     token = zt.token
     assert all(token not in repr(e.metadata) for e in events)
+    for event in events:  # storable as JSON by every storage backend
+        assert json.loads(json.dumps(event.metadata)) == event.metadata
 
 
 def test_lifecycle_names_missing_settings(zt: EmulatorServer) -> None:

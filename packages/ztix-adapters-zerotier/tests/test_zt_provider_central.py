@@ -171,3 +171,19 @@ def test_status_without_a_user_means_the_token_was_not_accepted() -> None:
     assert report.first_failure is not None
     assert report.first_failure.name == "token_accepted"
     assert "ZT_CENTRAL_API_TOKEN" in report.first_failure.remediation
+
+
+def test_an_error_body_echoing_the_token_is_redacted() -> None:
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"] == "token s3cr3t-central"
+        return httpx.Response(400, json={"message": "bad token s3cr3t-central"})
+
+    provider = CentralProvider(
+        "https://central.test/api/v1", "s3cr3t-central", transport=httpx.MockTransport(handler)
+    )
+    with pytest.raises(ProviderError) as info:
+        provider.read_member(NetworkId("0123456789abcdef"), NODE)
+    assert info.value.kind == "rejected"
+    assert "s3cr3t-central" not in str(info.value)

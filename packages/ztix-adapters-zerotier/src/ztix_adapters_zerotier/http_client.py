@@ -171,7 +171,8 @@ class ApiClient:
 
     def _once(self, method: str, path: str, body: Any, missing_ok: bool) -> Any:
         headers = self._auth_headers()
-        secrets = list(headers.values())
+        # the header values and, for "scheme value" forms, the bare value
+        secrets = [v for h in headers.values() for v in (h, h.split(" ", 1)[-1])]
         try:
             if body is None:
                 response = self._http.request(method, path, headers=headers)
@@ -179,7 +180,7 @@ class ApiClient:
                 response = self._http.request(
                     method,
                     path,
-                    headers=headers,
+                    headers={**headers, "Content-Type": "application/json"},
                     content=json.dumps(body).encode(),
                 )
         except httpx.TimeoutException:
