@@ -190,7 +190,7 @@ cd -- "$C" && find . -path './.*' -prune \
 _UPLOAD = r"""
 set -e
 umask 027
-C=$1; S=$2; FULL=$3; BIRD=$4
+C=$1; S=$2; FULL=$3; BIRD=$4; BIRDC=$5; SOCK=$6
 rm -rf -- "$S"
 mkdir -p -- "$S"
 chgrp --reference="$C" -- "$S"
@@ -208,7 +208,9 @@ tr '\n' '\0' < .ztix-remove | xargs -0 -r rm -f --
 tr '\n' '\0' < .ztix-changed | xargs -0 -r chgrp --reference="$C" --
 find . -type d -exec chgrp --reference="$C" -- {} + -exec chmod g+rx -- {} +
 echo "@@parse"
-exec "$BIRD" -p -c "$S/bird.conf"
+"$BIRD" -p -c "$S/bird.conf" 2>&1 || exit 3
+echo "@@check"
+exec "$BIRDC" -s "$SOCK" -v configure check "\"$S/bird.conf\""
 """
 
 _RELEASE = r"""
@@ -256,7 +258,8 @@ def swap_script(config: str, staging: str, backup: str, plan: Plan) -> str:
 def restore_script(config: str, backup: str, plan: Plan) -> str:
     """Put back every backed-up file (same inode) and remove what the swap added."""
     c, b = shlex.quote(config), shlex.quote(backup)
-    lines = [f"cd {c} || exit 1", "rc=0"]
+    # Without a complete backup the swap never touched the live files.
+    lines = [f"[ -f {b}/.complete ] || {{ rm -rf -- {b}; exit 0; }}", f"cd {c} || exit 1", "rc=0"]
     lines += [f"rm -f -- {_q(chunk)} || rc=1" for chunk in _chunks(plan.changed)]
     if plan.existing:
         lines.append(f"cd {b} || exit 1")
@@ -288,6 +291,40 @@ def finalize_script(config: str, staging: str, backup: str, lock: str, owner: st
         )
         + "\n"
     )
+
+
+def configure_tail(birdc_path: str, socket_path: str, timeout_s: int) -> str:
+    """Appended to the swap script: the timed configure, in the same round trip."""
+    return (
+        'echo "@@configure"\n'
+        f"exec {shlex.quote(birdc_path)} -s {shlex.quote(socket_path)} -v configure timeout "
+        f"{int(timeout_s)}\n"
+    )
+
+
+def confirm_script(birdc_path: str, socket_path: str) -> str:
+    """``configure confirm``; the finalize script that follows runs only after 0018."""
+    return (
+        'echo "@@confirm"\n'
+        f"out=$({shlex.quote(birdc_path)} -s {shlex.quote(socket_path)} -v configure confirm 2>&1)"
+        "\n"
+        "printf '%s\\n' \"$out\"\n"
+        'case "$out" in *"0018 "*) ;; *) exit 4 ;; esac\n'
+        'echo "@@finalize"\n'
+    )
+
+
+def _sections(output: str) -> dict[str, str]:
+    """Split script output at ``@@name`` marker lines."""
+    out: dict[str, list[str]] = {}
+    current = ""
+    for line in output.splitlines():
+        if line.startswith("@@"):
+            current = line[2:].strip()
+            out[current] = []
+        elif current:
+            out[current].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
 
 
 def build_tar(files: Mapping[str, bytes], plan: Plan, manifest: bytes) -> bytes:
@@ -388,6 +425,9 @@ class SafeApply:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         #: Seconds spent in each stage of the last apply (the benchmark prints these).
         self.timings: dict[str, float] = {}
+        #: Size of the last upload (tar stream), and how many config files it carried.
+        self.uploaded_bytes = 0
+        self.uploaded_files = 0
 
     # -- helpers
 
@@ -468,6 +508,7 @@ class SafeApply:
         """Run the whole sequence; never raises for the server's failures."""
         started = time.perf_counter()
         self.timings = {}
+        self.uploaded_bytes = self.uploaded_files = 0
         stage = "connect"
         name = self.server.name
 
@@ -508,43 +549,43 @@ class SafeApply:
             if full:
                 plan = make_plan(files, attrs.evolve(state, hashes={}))
             archive = build_tar(files, plan, manifest_bytes(digest, files))
+            self.uploaded_bytes, self.uploaded_files = len(archive), len(plan.changed)
+            p = self.server.paths
             result = await self._sh(
                 _UPLOAD,
                 self.config,
                 self.staging,
                 "1" if full else "0",
-                self.server.paths.bird,
+                p.bird,
+                p.birdc,
+                p.control_socket,
                 stdin=archive,
             )
-            out = result.stdout + result.stderr
-            if "@@parse" not in result.stdout:
-                raise ApplyFailed("upload", out.strip()[:500])
-            mark("upload+parse", t0)
-            if result.exit_status != 0:
-                raise ApplyFailed("parse", result.stderr.strip()[:500] or out.strip()[:500])
-
+            sections = _sections(result.stdout)
+            if "parse" not in sections:
+                raise ApplyFailed("upload", (result.stdout + result.stderr).strip()[:500])
+            if "check" not in sections:
+                raise ApplyFailed("parse", (sections["parse"] + result.stderr).strip()[:500])
+            mark("upload+parse+check", t0)
             stage = "check"
-            t0 = time.perf_counter()
-            reply = await self.birdc(
-                "configure", "check", self._quoted(self.staging + "/" + MAIN_FILE)
-            )
-            mark("check", t0)
+            reply = birdc.parse_reply(sections["check"] + "\n" + result.stderr)
             if not reply.has(birdc.CONFIG_OK):
                 raise ApplyFailed("check", reply.summary())
 
             stage = "swap"
             t0 = time.perf_counter()
             swapped = True  # from here on the files are restored on failure
-            result = await self._script(swap_script(self.config, self.staging, self.backup, plan))
-            mark("swap", t0)
-            if result.exit_status != 0:
+            timeout = self.server.policy.confirm_timeout_s
+            result = await self._script(
+                swap_script(self.config, self.staging, self.backup, plan)
+                + configure_tail(p.birdc, p.control_socket, timeout)
+            )
+            mark("swap+configure", t0)
+            sections = _sections(result.stdout)
+            if "configure" not in sections:
                 raise ApplyFailed("swap", (result.stdout + result.stderr).strip()[:500])
-
             stage = "configure"
-            t0 = time.perf_counter()
-            timeout = str(self.server.policy.confirm_timeout_s)
-            reply = await self.birdc("configure", "timeout", timeout)
-            mark("configure", t0)
+            reply = birdc.parse_reply(sections["configure"] + "\n" + result.stderr)
             if not reply.has(birdc.RECONFIGURED, birdc.RECONFIG_IN_PROGRESS):
                 if reply.has(birdc.UNDO_SCHEDULED):
                     configured = True
@@ -558,18 +599,16 @@ class SafeApply:
 
             stage = "confirm"
             t0 = time.perf_counter()
-            reply = await self.birdc("configure", "confirm")
-            mark("confirm", t0)
-            if not reply.has(birdc.CONFIRMED):
-                raise ApplyFailed("confirm", reply.summary())
-            configured = swapped = False  # committed: nothing to roll back any more
-
-            stage = "finalize"
-            t0 = time.perf_counter()
             result = await self._script(
-                finalize_script(self.config, self.staging, self.backup, self.lock, self.owner)
+                confirm_script(p.birdc, p.control_socket)
+                + finalize_script(self.config, self.staging, self.backup, self.lock, self.owner)
             )
-            mark("finalize", t0)
+            mark("confirm+finalize", t0)
+            sections = _sections(result.stdout)
+            reply = birdc.parse_reply(sections.get("confirm", result.stdout))
+            if not reply.has(birdc.CONFIRMED):
+                raise ApplyFailed("confirm", reply.summary() or result.stderr.strip()[:300])
+            configured = swapped = False  # committed: nothing to roll back any more
             locked = False
             if result.exit_status != 0:
                 # The new config runs and is confirmed; only bookkeeping failed, so the next

@@ -15,6 +15,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import attrs
+
 from ztix_adapters_bird.apply import ApplyOptions, SafeApply, validate_paths
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_adapters_bird.status import parse_sessions, peer_pattern
@@ -79,6 +81,15 @@ def _default_renderer() -> tuple[Renderer, Digest]:
     return render_server, config_digest
 
 
+@attrs.frozen
+class ApplyStats:
+    """What one apply to one server did: seconds per stage and what it uploaded."""
+
+    timings: dict[str, float]
+    uploaded_files: int
+    uploaded_bytes: int
+
+
 class _LoopThread:
     """An event loop running on a daemon thread."""
 
@@ -126,6 +137,8 @@ class BirdFleet:
         self._transports: dict[str, Transport] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: _LoopThread | None = None
+        #: Per server, what the last apply did (stage timings, upload size).
+        self.last_stats: dict[str, ApplyStats] = {}
         self._loop_guard = threading.Lock()
 
     # ----------------------------------------------------------------- plumbing
@@ -249,7 +262,12 @@ class BirdFleet:
                 transport = self._transport(server)
             except SettingsError as exc:
                 return ApplyOutcome(name, "failed", digest, "connect", str(exc))
-            return await SafeApply(server, transport, self.options).apply(files, digest)
+            safe = SafeApply(server, transport, self.options)
+            outcome = await safe.apply(files, digest)
+            self.last_stats[name] = ApplyStats(
+                dict(safe.timings), safe.uploaded_files, safe.uploaded_bytes
+            )
+            return outcome
 
     def apply_config(self, name: str, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
         """Synchronous :meth:`apply_files`."""
