@@ -105,6 +105,15 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
         with request_context(correlation_id or request_id or None):
             result = runtime.provisioner.run_sync(force=force)
             runtime.stats.syncs += 1
+            for out in result.outcomes:
+                if not out.ok:
+                    log.warning(
+                        "route server %s failed at %s: %s",
+                        out.server,
+                        out.stage,
+                        out.message,
+                        extra={"server": out.server, "stage": out.stage},
+                    )
             log.info(
                 "route-server sync: generation %d, %s; %d active, %d failed, %d removed",
                 result.generation,

@@ -10,6 +10,7 @@ worker process, optionally no closer together than ``min_interval_s``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -32,6 +33,9 @@ class SyncCoordinator(Protocol):
     def hold(self) -> AbstractContextManager[object]:
         """Hold the sync lock (and clear the pending flag) for one sync."""
 
+    def allocation(self) -> AbstractContextManager[object]:
+        """Hold the address-allocation lock (short: one IPAM transaction)."""
+
 
 class LocalSyncCoordinator:
     """For one process (embedded mode): a threading lock and an in-memory flag."""
@@ -41,8 +45,12 @@ class LocalSyncCoordinator:
         self._flag_lock = threading.Lock()
         self._pending = False
         self._last_start = 0.0
+        self._alloc = threading.Lock()
         self.min_interval_s = min_interval_s
         self.sent = 0
+
+    def allocation(self) -> AbstractContextManager[object]:
+        return self._alloc
 
     def request(self, send: Callable[[], None]) -> bool:
         with self._flag_lock:
@@ -91,6 +99,7 @@ class RedisSyncCoordinator:
         self.pending_key = f"{namespace}:sync:pending"
         self.lock_key = f"{namespace}:sync:lock"
         self.last_key = f"{namespace}:sync:last_start_ms"
+        self.alloc_key = f"{namespace}:ipam:lock"
         self.lock_ttl_s = lock_ttl_s
         self.pending_ttl_ms = int(pending_ttl_s * 1000)
         self.min_interval_s = min_interval_s
@@ -106,6 +115,16 @@ class RedisSyncCoordinator:
             raise
         self.sent += 1
         return True
+
+    @contextmanager
+    def allocation(self) -> Iterator[object]:
+        lock = self.client.lock(self.alloc_key, timeout=10, sleep=0.005, thread_local=False)
+        lock.acquire(blocking=True)
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(LockError):
+                lock.release()
 
     @contextmanager
     def hold(self) -> Iterator[object]:

@@ -39,6 +39,7 @@ class ReadinessGate:
         poll_s: float = 2.0,
         cache_s: float = 0.5,
         stop: threading.Event | None = None,
+        on_change: Callable[[ReadinessReport], None] | None = None,
     ) -> None:
         self.provider = provider
         self.networks = networks
@@ -48,6 +49,8 @@ class ReadinessGate:
         self.stop = stop or threading.Event()
         self._ok_until = 0.0
         self._lock = threading.Lock()
+        self._open: bool | None = None
+        self.on_change = on_change
         self.waits = 0
 
     def check(self) -> ReadinessReport:
@@ -59,6 +62,7 @@ class ReadinessGate:
         if not self.enabled or time.monotonic() < self._ok_until:
             return True
         report = self.check()
+        self._note(report)
         if report.ready:
             self._ok_until = time.monotonic() + self.cache_s
             return True
@@ -71,6 +75,14 @@ class ReadinessGate:
             extra={"check": failure.name, "remediation": failure.remediation},
         )
         return False
+
+    def _note(self, report: ReadinessReport) -> None:
+        with self._lock:
+            changed = self._open is not None and self._open != report.ready
+            first_close = self._open is None and not report.ready
+            self._open = report.ready
+        if (changed or first_close) and self.on_change is not None:
+            self.on_change(report)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the gate passes; False on timeout; GateClosed when stopping."""

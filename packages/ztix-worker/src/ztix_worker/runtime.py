@@ -23,8 +23,10 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 
 from ztix_core.bootstrap import App, configured_networks
+from ztix_core.ports import ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
+from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
 from ztix_worker.gate import GateClosed, ReadinessGate
 from ztix_worker.provisioner import CoalescingProvisioner
@@ -102,8 +104,11 @@ class WorkerRuntime:
             app.provider,
             app.fleet,
             app.registry,
-            app.settings.provisioning,
+            # the worker's gate (below) runs before every provision and waits instead
+            # of failing; the core's per-request gate would only repeat its HTTP calls
+            attrs.evolve(app.settings.provisioning, readiness_gate=False),
             sync_lock=self.coordinator.hold,
+            allocation_lock=self.coordinator.allocation,
             request_sync=self.request_sync,
         )
         self.gate = ReadinessGate(
@@ -112,6 +117,7 @@ class WorkerRuntime:
             enabled=app.settings.provisioning.readiness_gate,
             poll_s=ws.gate_poll_s,
             stop=self.stop_event,
+            on_change=self._gate_changed,
         )
         self.actors: Actors = declare_actors(self.broker, self)
         self.relay = OutboxRelay(
@@ -145,6 +151,29 @@ class WorkerRuntime:
             return configured
         with self.app.uow_factory() as uow:
             return uow.networks.list()
+
+    def _gate_changed(self, report: ReadinessReport) -> None:
+        """Audit each time the gate closes or opens again (with the remediation)."""
+        failure = report.first_failure
+        meta: JsonDict = {"pid": os.getpid()}
+        if failure is not None:
+            meta.update(
+                check=failure.name, message=failure.message, remediation=failure.remediation
+            )
+        assert self.app.provider is not None
+        try:
+            with self.app.uow_factory() as uow:
+                audit(
+                    uow,
+                    self.app.clock.now(),
+                    "controller.gate_closed" if failure else "controller.gate_opened",
+                    "controller",
+                    self.app.provider.name,
+                    meta,
+                )
+                uow.commit()
+        except Exception:
+            log.exception("could not audit the readiness gate change")
 
     # ------------------------------------------------------------------ messages
 

@@ -207,6 +207,11 @@ def test_namespace() -> str:
 test_namespace.__test__ = False  # type: ignore[attr-defined]
 
 
+def redis_client_for(url: str) -> redis.Redis:
+    """A client for ``url`` that fails fast."""
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
 def flush_namespace(client: redis.Redis, namespace: str) -> int:
     """Delete every key under ``namespace``; returns how many."""
     keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
@@ -297,6 +302,7 @@ class WorkerProcess:
         self.args = list(args)
         self.config = str(config) if config else None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="ztix-worker-log-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
         self._log: IO[bytes] | None = None

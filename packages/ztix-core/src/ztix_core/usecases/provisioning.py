@@ -69,7 +69,9 @@ class Provisioner:
     """Runs provisioning, route-server sync and deprovisioning against the ports.
 
     ``sync_lock`` serializes syncs (a threading lock by default; workers pass a
-    cross-process lock).
+    cross-process lock). ``allocation_lock`` serializes address allocation (a threading
+    lock by default; workers pass a cross-process lock), so concurrent provisioning does
+    not keep picking the same free address and losing on the uniqueness rule.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Provisioner:
         registry: NetworkRegistry,
         settings: ProvisioningSettings | None = None,
         sync_lock: Callable[[], AbstractContextManager[object]] | None = None,
+        allocation_lock: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
@@ -90,6 +93,8 @@ class Provisioner:
         self.settings = settings or ProvisioningSettings()
         lock = threading.Lock()
         self._sync_lock = sync_lock or (lambda: lock)
+        alloc = threading.Lock()
+        self._allocation_lock = allocation_lock or (lambda: alloc)
 
     # ------------------------------------------------------------------ provision
 
@@ -198,6 +203,10 @@ class Provisioner:
         return final.status if final else None
 
     def _ensure_membership(self, request_id: uuid.UUID) -> Membership:
+        with self._allocation_lock():
+            return self._ensure_membership_unlocked(request_id)
+
+    def _ensure_membership_unlocked(self, request_id: uuid.UUID) -> Membership:
         for _ in range(5):
             try:
                 return self._try_membership(request_id)

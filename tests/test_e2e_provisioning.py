@@ -1,0 +1,96 @@
+"""End to end: submit → approve → active on the controller and both route servers; bursts;
+leaving. Real PostgreSQL, Redis, controller emulator, BIRD over SSH, ``ztix worker``."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+from ztix_core.status import RequestStatus as S
+from ztix_worker.lab import ADMIN, ExchangeLab
+
+TRANSITIONS = ["request.submitted", "request.approved", "request.provisioning", "request.active"]
+STATUS_ACTIONS = {f"request.{s.value}" for s in S} | {"request.submitted"}
+
+
+def transitions(lab: ExchangeLab, rid: object) -> list[str]:
+    """The status changes in a request's audit trail, in order."""
+    return [a for a in lab.actions(rid) if a in STATUS_ACTIONS]  # type: ignore[arg-type]
+
+
+def test_submit_approve_active_everywhere(lab: ExchangeLab) -> None:
+    lab.worker()
+    rid = lab.submit(21000)
+    lab.approve(rid)
+    lab.wait_status([rid], S.ACTIVE, timeout=60)
+    with lab.app.uow_factory() as uow:
+        membership = uow.memberships.get_for_request(rid)
+    assert membership is not None and membership.authorized
+    member = lab.member(21000)
+    assert member is not None and member.authorized
+    assert {str(ipaddress.ip_address(a)) for a in member.ip_assignments} == {
+        str(membership.ipv4),
+        str(membership.ipv6),
+    }
+    assert membership.ipv4 in ipaddress.ip_network("10.77.0.0/22")
+    assert str(membership.ipv4) not in ("10.77.0.1", "10.77.0.2")  # the route servers'
+    for server in ("rs1", "rs2"):
+        assert lab.peers_on(server) == {21000}, server
+    actions = lab.actions(rid)
+    assert [a for a in actions if a in STATUS_ACTIONS] == TRANSITIONS
+    assert actions.count("membership.authorized") == 1
+    worker_log = lab.workers[0].logs()
+    assert f'"request_id": "{rid}"' in worker_log
+
+
+def test_burst_of_200_approvals_coalesces(lab: ExchangeLab) -> None:
+    asns = [20000 + i for i in range(200)]
+    rids = [lab.submit(asn) for asn in asns]
+    lab.worker("--processes", "2")
+    started = time.monotonic()
+    for rid in rids:
+        lab.approve(rid)
+    lab.wait_status(rids, S.ACTIVE, timeout=120)
+    took = time.monotonic() - started
+    applies = lab.applies()
+    print(f"\n200 approvals → all active in {took:.1f} s; applies per route server: {applies}")
+    assert all(0 < n <= 40 for n in applies.values()), applies
+    for server in ("rs1", "rs2"):
+        assert lab.peers_on(server) == set(asns)
+    with lab.app.uow_factory() as uow:
+        memberships = uow.memberships.list()
+        assert len(memberships) == 200
+        assert len({m.ipv4 for m in memberships}) == 200
+        assert len({m.ipv6 for m in memberships}) == 200
+    for rid in rids[::20]:
+        assert transitions(lab, rid) == TRANSITIONS
+
+
+def test_leave_removes_everything_and_frees_addresses(lab: ExchangeLab) -> None:
+    lab.worker()
+    rid = lab.submit(21000)
+    lab.approve(rid)
+    lab.wait_status([rid], S.ACTIVE)
+    before = lab.request(rid)
+    with lab.app.uow_factory() as uow:
+        held = uow.memberships.get_for_request(rid)
+    assert held is not None and before.status is S.ACTIVE
+    lab.app.workflow.leave(ADMIN, rid)
+    lab.wait_status([rid], S.REMOVED)
+    for server in ("rs1", "rs2"):
+        assert lab.peers_on(server) == set()
+    member = lab.member(21000)
+    assert member is None or not member.authorized
+    with lab.app.uow_factory() as uow:
+        assert uow.memberships.get_for_request(rid) is None
+        assert uow.allocations.for_request(rid) == []
+    actions = lab.actions(rid)
+    assert actions.count("request.deprovisioning") == 1 and actions.count("request.removed") == 1
+    assert actions.count("membership.removed") == 1
+    # the same addresses are handed out again
+    rid2 = lab.submit(21001)
+    lab.approve(rid2)
+    lab.wait_status([rid2], S.ACTIVE)
+    with lab.app.uow_factory() as uow:
+        again = uow.memberships.get_for_request(rid2)
+    assert again is not None and again.ipv4 == held.ipv4
