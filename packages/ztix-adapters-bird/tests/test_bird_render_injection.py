@@ -25,7 +25,7 @@ from ztix_adapters_bird.render import protocol_names, render_server
 from ztix_adapters_bird.settings import RemotePaths
 from ztix_adapters_bird.text import MAX_DESCRIPTION, bird_string, sanitize_text
 
-pytestmark = pytest.mark.bird
+pytestmark = [pytest.mark.bird, pytest.mark.netns]
 
 HOSTILE = [
     'quote " inside',
