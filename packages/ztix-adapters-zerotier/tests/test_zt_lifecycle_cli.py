@@ -169,3 +169,21 @@ def test_emulate_serves_until_terminated(tmp_path: Path) -> None:
         assert proc.wait(10) == 0
     finally:
         proc.kill()
+
+
+def test_an_unusable_audit_store_warns_but_the_action_stands(
+    zt: EmulatorServer,
+    env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An SQLite database that was never migrated (or no SQL storage installed at all):
+    the check still runs and warns that it was not audited."""
+    monkeypatch.setenv("ZTIX_STORAGE", "sql")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    monkeypatch.setenv("ZT_CONTROLLER_REQUIRED_NETWORK_IDS", "")
+    assert run(env, "check") == 0
+    captured = capsys.readouterr()
+    assert "ready" in captured.out
+    assert "ztix: warning: audit" in captured.err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
@@ -209,3 +210,20 @@ def test_network_settings_helper_round_trips(zt: EmulatorServer) -> None:
     net = peering_network(zt.address)
     provider = self_hosted_provider(zt, networks=[network_settings(net)])
     assert failed(provider)[0] == f"network_present:{net.id}"
+
+
+def test_audit_storage_failure_raises_when_strict_and_warns_otherwise(
+    zt: EmulatorServer,
+) -> None:
+    def broken() -> Any:
+        raise RuntimeError("database is down")
+
+    settings = self_hosted_settings(zt)
+    strict = ControllerLifecycle(self_hosted_provider(zt), settings, uow_factory=broken)
+    with pytest.raises(RuntimeError):
+        strict.check()
+    lenient = ControllerLifecycle(
+        self_hosted_provider(zt), settings, uow_factory=broken, strict_audit=False
+    )
+    assert lenient.check().ready
+    assert lenient.audit_failures == [f"{audit.READINESS_OK}: RuntimeError"]

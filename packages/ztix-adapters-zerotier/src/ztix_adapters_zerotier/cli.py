@@ -127,7 +127,14 @@ class ControllerCommand:
             settings, None if args.no_audit else _storage(settings, plugins)
         )
         try:
-            return _ACTIONS[action](lifecycle, args)
+            code = _ACTIONS[action](lifecycle, args)
+            for failure in lifecycle.audit_failures:
+                print(
+                    f"ztix: warning: audit event not written ({failure}); is the "
+                    "database migrated?",
+                    file=sys.stderr,
+                )
+            return code
         except (BackupError, ProviderError) as exc:
             print(f"ztix: error: {exc}", file=sys.stderr)
             if exc.remediation:
@@ -170,7 +177,7 @@ def build_lifecycle(
             f"controller lifecycle commands need {NAME}, not {settings.zt_provider!r}",
         )
     provider = SelfHostedControllerProvider.from_settings(settings)
-    return ControllerLifecycle(provider, settings, uow_factory=uow_factory)
+    return ControllerLifecycle(provider, settings, uow_factory=uow_factory, strict_audit=False)
 
 
 def _check(lifecycle: ControllerLifecycle, args: argparse.Namespace) -> int:

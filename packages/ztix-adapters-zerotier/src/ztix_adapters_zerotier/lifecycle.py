@@ -5,6 +5,7 @@ this; the functions it wraps are usable on their own."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ztix_core.records import JsonDict, ZtNetwork
 from ztix_core.settings import Settings
 
 TARGET = NAME
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -52,7 +54,11 @@ def token_reload_metadata(outcome: TokenReloadOutcome) -> JsonDict:
 
 
 class ControllerLifecycle:
-    """Lifecycle operations on one self-hosted controller."""
+    """Lifecycle operations on one self-hosted controller.
+
+    With ``strict_audit`` (default) a failure to write an audit event raises; without it
+    (the CLI) the action stands and the failure is logged and kept in ``audit_failures``.
+    """
 
     def __init__(
         self,
@@ -61,25 +67,31 @@ class ControllerLifecycle:
         *,
         uow_factory: UnitOfWorkFactory | None = None,
         clock: Clock | None = None,
+        strict_audit: bool = True,
     ) -> None:
         self.provider = provider
+        self.strict_audit = strict_audit
+        #: audit events that could not be written (only with ``strict_audit=False``)
+        self.audit_failures: list[str] = []
         self.settings = settings
         self.uow_factory = uow_factory
         self.clock = clock or SystemClock()
 
     def _record(self, action: str, metadata: JsonDict) -> None:
-        _audit.record(
-            self.uow_factory,
-            self.clock,
-            action,
-            TARGET,
-            metadata,
-            secrets=[
-                self.provider.token.get(),
-                self.settings.zt_central_api_token,
-                self.settings.zt_controller_auth_token,
-            ],
-        )
+        secrets = [
+            self.provider.token.get(),
+            self.settings.zt_central_api_token,
+            self.settings.zt_controller_auth_token,
+        ]
+        try:
+            _audit.record(self.uow_factory, self.clock, action, TARGET, metadata, secrets=secrets)
+        except Exception as exc:
+            if self.strict_audit:
+                raise
+            # The lifecycle action itself is done; say so rather than hide it behind a
+            # storage failure (e.g. a database that is not migrated yet).
+            log.warning("audit event %s not written: %s", action, type(exc).__name__)
+            self.audit_failures.append(f"{action}: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ readiness
 
