@@ -205,3 +205,40 @@ def test_timestamps_come_back_in_utc(sql_factory: SqlUnitOfWorkFactory) -> None:
     with sql_factory() as uow:
         got = uow.requests.get(request.id)
     assert got is not None and got.requested_at == at and got.requested_at.tzinfo == dt.UTC
+
+
+def test_non_json_metadata_is_refused_and_changes_nothing(
+    sql_factory: SqlUnitOfWorkFactory,
+) -> None:
+    before = row_counts(sql_factory.engine)
+    with sql_factory() as uow:
+        with pytest.raises(InvalidValue) as info:
+            uow.audit.append(b.audit_event("r1", "x", b.T0, when=b.T0))
+        assert info.value.field == "metadata"
+        with pytest.raises(InvalidValue) as info:
+            uow.outbox.add(attrs.evolve(b.outbox(at=b.T0), payload={"id": uuid.uuid4()}))
+        assert info.value.field == "payload"
+        uow.commit()
+    assert row_counts(sql_factory.engine) == before
+
+
+def test_nested_units_on_sqlite_are_refused_at_once(
+    sqlite_factory: SqlUnitOfWorkFactory,
+) -> None:
+    with sqlite_factory() as outer:
+        outer.users.add(b.user())
+        with pytest.raises(RuntimeError, match="cannot be nested"), sqlite_factory():
+            pass
+        outer.commit()
+    with sqlite_factory() as uow:  # the refusal left no trace behind
+        assert len(uow.users.list()) == 1
+
+
+def test_nested_units_on_postgres_see_only_committed_data(
+    pg_factory: SqlUnitOfWorkFactory,
+) -> None:
+    with pg_factory() as outer:
+        outer.users.add(b.user())
+        with pg_factory() as inner:
+            assert inner.users.list() == []
+        outer.commit()

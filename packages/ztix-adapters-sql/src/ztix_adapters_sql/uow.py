@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -32,8 +33,10 @@ class SqlUnitOfWork:
     Besides the core's repositories it offers ``oauth_states`` and ``web_sessions``.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, open_units: threading.local | None = None) -> None:
         self.session = session
+        self._open_units = open_units
+        self._entered = False
         self.users = SqlUserRepository(session)
         self.credentials = SqlCredentialRepository(session)
         self.asn_links = SqlAsnLinkRepository(session)
@@ -49,6 +52,17 @@ class SqlUnitOfWork:
         self.web_sessions = SqlWebSessionRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
+        if self._open_units is not None:
+            # SQLite: the outer unit may hold the single writer lock, which the inner one
+            # would wait for until the busy timeout. Refuse at once, saying why.
+            depth = getattr(self._open_units, "depth", 0)
+            if depth:
+                raise RuntimeError(
+                    "units of work over SQLite cannot be nested in one thread: the inner one "
+                    "would wait for the outer one's write lock; finish the outer unit first"
+                )
+            self._open_units.depth = depth + 1
+            self._entered = True
         return self
 
     def __exit__(
@@ -57,8 +71,13 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
-        self.session.close()
+        try:
+            self.session.rollback()
+            self.session.close()
+        finally:
+            if self._entered and self._open_units is not None:
+                self._open_units.depth -= 1
+                self._entered = False
 
     def commit(self) -> None:
         """Commit every change of this unit at once."""
@@ -76,9 +95,11 @@ class SqlUnitOfWorkFactory:
         self.url = url
         self.engine = engine if engine is not None else create_engine_for(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._open_units = threading.local() if sqlite else None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions())
+        return SqlUnitOfWork(self._sessions(), self._open_units)
 
     def dispose(self) -> None:
         """Close the pool's connections (tests, shutdown)."""

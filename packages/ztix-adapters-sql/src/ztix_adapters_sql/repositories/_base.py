@@ -3,6 +3,7 @@ leaves the unit of work usable, as in the in-memory adapter) and fresh reads."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -44,6 +45,14 @@ def _too_long(model: type[Base] | None, values: dict[str, Any] | None) -> str | 
         if isinstance(value, str) and length is not None and len(value) > length:
             return f"{table.name}.{column.name}"
     return None
+
+
+def require_json(value: Any, field: str) -> None:
+    """Refuse, with InvalidValue naming ``field``, what JSON columns cannot store."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValue(field, f"must be JSON-serialisable: {exc}") from None
 
 
 def violation_error(violation: Violation, what: str) -> ZtixError:

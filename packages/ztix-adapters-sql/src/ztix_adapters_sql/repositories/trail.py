@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from ztix_adapters_sql.mapping import audit_record, audit_values, outbox_record, outbox_values
 from ztix_adapters_sql.models import AuditEventRow, OutboxRow
-from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
+from ztix_adapters_sql.repositories._base import SqlRepository, require_json, violation_error
 from ztix_core.errors import NotFound
 from ztix_core.records import AuditEvent, OutboxMessage
 
@@ -19,6 +19,7 @@ class SqlAuditRepository(SqlRepository):
     """Audit events: insert and read only (PostgreSQL refuses UPDATE/DELETE by trigger)."""
 
     def append(self, event: AuditEvent) -> None:
+        require_json(event.metadata, "metadata")
         what = f"audit event {event.id}"
         violation = self._insert(AuditEventRow, audit_values(event), what)
         if violation is not None:
@@ -57,6 +58,7 @@ class SqlOutboxRepository(SqlRepository):
     (units begin ``IMMEDIATE``) serialises relays there."""
 
     def add(self, message: OutboxMessage) -> None:
+        require_json(message.payload, "payload")
         what = f"outbox message {message.id}"
         violation = self._insert(OutboxRow, outbox_values(message), what)
         if violation is not None:

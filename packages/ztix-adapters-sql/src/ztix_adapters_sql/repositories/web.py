@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ztix_adapters_sql.models import OAuthStateRow, UserRow, WebSessionRow
-from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
+from ztix_adapters_sql.repositories._base import SqlRepository, require_json, violation_error
 from ztix_adapters_sql.web_records import OAuthState, WebSession
 from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound
 
@@ -109,6 +109,7 @@ class SqlWebSessionRepository(SqlRepository):
         """Store a new session; DuplicateRecord for a taken id, NotFound for an unknown user."""
         if not session.id:
             raise InvalidValue("session_id", "must not be empty")
+        require_json(session.data, "data")
         if session.user_id is not None:
             found = self.session.scalar(select(UserRow.id).where(UserRow.id == session.user_id))
             if found is None:
@@ -140,6 +141,7 @@ class SqlWebSessionRepository(SqlRepository):
 
     def save(self, session: WebSession) -> None:
         """Replace user, CSRF token, data and times of a stored session; NotFound if absent."""
+        require_json(session.data, "data")
         result, violation = self._guarded(
             update(WebSessionRow)
             .where(WebSessionRow.id == session.id)
