@@ -146,3 +146,19 @@ def test_unreachable_databases_say_what_to_check(
     monkeypatch.delenv("ZTIX_CONFIG", raising=False)
     assert ztix_main(["db", "upgrade"]) == 2
     assert "cannot open the database" in capsys.readouterr().err
+
+
+def test_a_database_from_a_newer_ztix_is_not_told_to_upgrade(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    url = sqlite_url(tmp_path / "newer.db")
+    upgrade(url)
+    engine = create_engine_for(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaNotCurrent, match="does not know") as info:
+        ensure_schema_current(url)
+    assert "ztix db upgrade" not in str(info.value)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from alembic.util import CommandError
 
 from ztix_adapters_sql.engine import normalise_url, safe_url
 from ztix_adapters_sql.migrate import current_revision, head_revision, upgrade
@@ -25,7 +28,11 @@ class DbCommand:
         url = load_settings(args.config).database_url
         normalise_url(url)  # a bad URL stops here with a message naming database_url
         if action == "upgrade":
-            before, after = upgrade(url)
+            try:
+                before, after = upgrade(url)
+            except CommandError as exc:  # e.g. a revision this ztix does not know
+                print(f"ztix: error: {safe_url(url)}: {exc}", file=sys.stderr)
+                return 2
             if before == after:
                 print(f"{safe_url(url)}: already at {after}")
             else:

@@ -24,14 +24,20 @@ SCRIPT_LOCATION = str(Path(__file__).with_name("migrations"))
 class SchemaNotCurrent(NotReady):
     """The database schema is not at the head revision this code needs."""
 
-    def __init__(self, url: str, current: str | None, head: str) -> None:
-        remediation = "run `ztix db upgrade` (with the same --config / DATABASE_URL)"
-        super().__init__(
-            "database_schema",
-            f"the database {safe_url(url)} is at schema revision {current or 'none (empty)'}, "
-            f"but this ztix needs {head}; {remediation}",
-            remediation,
-        )
+    def __init__(self, url: str, current: str | None, head: str, *, known: bool = True) -> None:
+        if known:
+            remediation = "run `ztix db upgrade` (with the same --config / DATABASE_URL)"
+            message = (
+                f"the database {safe_url(url)} is at schema revision "
+                f"{current or 'none (empty)'}, but this ztix needs {head}; {remediation}"
+            )
+        else:
+            remediation = "run the ztix version that migrated this database, or a newer one"
+            message = (
+                f"the database {safe_url(url)} is at schema revision {current}, which this "
+                f"ztix does not know (it needs {head}); {remediation}"
+            )
+        super().__init__("database_schema", message, remediation)
         self.current = current
         self.head = head
 
@@ -108,4 +114,6 @@ def ensure_schema_current(url: str) -> None:
     current = current_revision(url)
     head = head_revision()
     if current != head:
-        raise SchemaNotCurrent(url, current, head)
+        scripts = ScriptDirectory.from_config(alembic_config())
+        known = current is None or current in {s.revision for s in scripts.walk_revisions()}
+        raise SchemaNotCurrent(url, current, head, known=known)
