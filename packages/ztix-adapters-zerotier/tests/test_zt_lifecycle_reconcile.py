@@ -10,12 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ztix_adapters_zerotier import audit
 from ztix_adapters_zerotier.emulator.server import EmulatorServer
 from ztix_adapters_zerotier.emulator.testing import running_emulator
 from ztix_adapters_zerotier.lifecycle import ControllerLifecycle
-from ztix_adapters_zerotier.network_spec import validate_required_ids
+from ztix_adapters_zerotier.network_spec import NetworkSpec, drift, validate_required_ids
 from ztix_adapters_zerotier.reconcile import reconcile_networks
 from ztix_adapters_zerotier.testing import (
     peering_network,
@@ -175,3 +177,60 @@ def test_required_id_forms_are_validated() -> None:
         with pytest.raises(SettingsError) as info:
             validate_required_ids([bad])
         assert info.value.setting == "ZT_CONTROLLER_REQUIRED_NETWORK_IDS"
+
+
+_any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_route = st.fixed_dictionaries(
+    {
+        "target": st.sampled_from(["198.51.100.0/24", "2001:db8::/64", "10.0.0.0/8", "bogus"]),
+        "via": st.none() | st.sampled_from(["10.0.0.1", ""]),
+    }
+)
+
+
+@given(
+    stored=st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.text(max_size=8) | _any_json,
+            "private": st.booleans() | _any_json,
+            "v4AssignMode": st.fixed_dictionaries({}, optional={"zt": st.booleans()}) | _any_json,
+            "v6AssignMode": st.fixed_dictionaries(
+                {},
+                optional={"rfc4193": st.booleans(), "6plane": st.booleans(), "zt": st.booleans()},
+            )
+            | _any_json,
+            "routes": st.lists(_route, max_size=4) | _any_json,
+        },
+    ),
+    named=st.booleans(),
+)
+def test_applying_the_drift_fix_leaves_no_drift(stored: dict[str, Any], named: bool) -> None:
+    """Whatever the controller holds, POSTing what ``drift`` asks for (a partial update)
+    converges: a second look finds nothing to fix, and nothing is asked when nothing
+    drifted."""
+    from ztix_core.values import NetworkId
+
+    spec = NetworkSpec(
+        NetworkId("0123456789abcdef"),
+        "ix-lan" if named else None,
+        ("198.51.100.0/24", "2001:db8::/64"),
+    )
+    fix = drift(spec, stored)
+    after = {**stored, **fix}
+    assert drift(spec, after) == {}
+    if not fix:
+        assert drift(spec, stored) == {}
+    if "routes" in fix:  # routes that were there are kept
+        kept = (
+            [r for r in stored.get("routes", []) if isinstance(r, dict)]
+            if isinstance(stored.get("routes"), list)
+            else []
+        )
+        assert fix["routes"][: len(kept)] == kept

@@ -361,3 +361,23 @@ def test_list_members_falls_back_to_the_index_without_the_unstable_api() -> None
     listed = provider.list_members(NetworkId(nwid))
     assert [str(m.node_id) for m in listed] == sorted(members)
     assert seen[0].startswith("/unstable/") and len(seen) == 4
+
+
+def test_one_provider_serves_concurrent_workers(
+    zt: EmulatorServer, provider: SelfHostedControllerProvider, net: ZtNetwork
+) -> None:
+    """Worker threads share one provider (one httpx pool; the controller closes
+    keep-alive connections every 5 requests): every authorization lands exactly."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def authorize(i: int) -> None:
+        node = NodeId(f"{0x0A00000000 + i:010x}")
+        v4 = ipaddress.IPv4Address(f"198.51.100.{10 + i}")
+        provider.authorize_member(net.id, node, [v4], f"AS{64500 + i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(authorize, range(40)))
+    listed = provider.list_members(net.id)
+    assert len(listed) == 40
+    assert {m.name for m in listed} == {f"AS{64500 + i}" for i in range(40)}
+    assert all(m.authorized and len(m.ip_assignments) == 1 for m in listed)
