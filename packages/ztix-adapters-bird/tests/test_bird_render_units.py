@@ -109,3 +109,29 @@ def test_main_template_documents_every_reject_reason() -> None:
     main = (Path(render.__file__).parent / "templates" / "bird.conf.j2").read_text()
     for reason in RejectReason:
         assert f"ztix_reject({int(reason)})" in main, reason
+
+
+@pytest.mark.parametrize(
+    ("prefix", "fragment"),
+    [
+        ("45.0.0/16", "not an IP prefix"),
+        ("045.0.0.0/16", "not an IP prefix"),
+        ("zz::/16", "not an IP prefix"),
+        ("45.0.0.0", "no valid length"),
+        ("45.0.0.0/33", "no valid length"),
+        ("2a0a::/129", "no valid length"),
+        ("45.0.0.0/-1", "no valid length"),
+        ("45.0.0.1/24", "host bits"),
+        ("2a0a::1/32", "host bits"),
+    ],
+)
+def test_bad_vrp_prefixes(prefix: str, fragment: str) -> None:
+    with pytest.raises(InvalidValue) as info:
+        parse_vrps({"roas": [{"prefix": prefix, "maxLength": 24, "asn": 1}]})
+    assert fragment in info.value.message
+
+
+def test_vrp_text_is_canonical() -> None:
+    vrps = parse_vrps({"roas": [{"prefix": "2A0A:0000::/32", "asn": 1}]})
+    assert vrps[0].text == "2a0a::/32"
+    assert vrps[0].prefix == ipaddress.IPv6Network("2a0a::/32")
