@@ -106,7 +106,6 @@ def test_every_auth_failure_is_401_with_empty_object(
         ("GET", "/nothing/here"),
         ("PATCH", "/controller/network/{nwid}"),
         ("PATCH", "/controller/network/{nwid}/member/0123456789"),
-        ("PUT", "/controller/network/{nwid}/member/0123456789"),
         ("DELETE", "/controller/network"),
         ("POST", "/status"),
         ("GET", "/controller/network/0123456789______"),

@@ -237,3 +237,80 @@ def test_unstable_network_list(zt: EmulatorServer, client: httpx.Client) -> None
     body = client.get("/unstable/controller/network").json()
     assert sorted(n["id"] for n in body["data"]) == sorted([a, b])
     assert body["meta"] == {"networkCount": 2}
+
+
+def test_post_to_the_network_list_creates_a_fresh_network(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    body = client.post("/controller/network", json={"name": "new-style"}).json()
+    assert body["id"].startswith(zt.address)
+    assert body["name"] == "new-style"
+    assert client.get("/controller/network").json() == [body["id"]]
+
+
+def test_put_is_an_alias_of_post(zt: EmulatorServer, client: httpx.Client) -> None:
+    nwid = zt.create_network("lan")
+    assert client.put(f"/controller/network/{nwid}", json={"name": "put"}).json()["name"] == "put"
+    member = client.put(f"/controller/network/{nwid}/member/0123456789", json={"authorized": True})
+    assert member.json()["authorized"] is True
+    created = client.put(f"/controller/network/{zt.address}______", json={}).json()
+    assert created["id"] in client.get("/controller/network").json()
+
+
+def test_rules_are_parsed_and_rendered_like_the_controller(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    nwid = zt.create_network()
+    rules = [
+        {"type": "MATCH_ETHERTYPE", "etherType": 2048, "not": True, "or": False},
+        {"type": "MATCH_IPV4_DEST", "ip": "192.0.2.0/24"},
+        {"type": "MATCH_IP_DEST_PORT_RANGE", "start": 179},
+        {"type": "MATCH_SOURCE_ZEROTIER_ADDRESS", "zt": "ABCDEF0123"},
+        {"type": "MATCH_MAC_SOURCE", "mac": "AA:BB:CC:dd:ee:ff"},
+        {"type": "ACTION_DROP", "not": True},
+        {"type": "NOT_A_RULE"},
+        "junk",
+        {"type": "ACTION_ACCEPT"},
+    ]
+    stored = client.post(f"/controller/network/{nwid}", json={"rules": rules}).json()["rules"]
+    assert stored == [
+        {"type": "MATCH_ETHERTYPE", "etherType": 2048, "not": True, "or": False},
+        {"type": "MATCH_IPV4_DEST", "ip": "192.0.2.0/24", "not": False, "or": False},
+        {"type": "MATCH_IP_DEST_PORT_RANGE", "start": 179, "end": 179, "not": False, "or": False},
+        {"type": "MATCH_SOURCE_ZEROTIER_ADDRESS", "zt": "abcdef0123", "not": False, "or": False},
+        {"type": "MATCH_MAC_SOURCE", "mac": "aa:bb:cc:dd:ee:ff", "not": False, "or": False},
+        {"type": "ACTION_DROP"},  # actions carry no not/or
+        {"type": "ACTION_ACCEPT"},
+    ]
+
+
+def test_network_tags_and_capabilities_are_keyed_by_id(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    nwid = zt.create_network()
+    body = client.post(
+        f"/controller/network/{nwid}",
+        json={
+            "tags": [{"id": 2, "default": "5"}, {"id": 1}, "junk", {"id": 2, "default": 7}],
+            "capabilities": [{"id": 9, "default": 1, "rules": [{"type": "ACTION_ACCEPT"}]}],
+            "authTokens": {"good": 0, "bad": -1, "worse": "x"},
+            "dns": {"servers": ["192.0.2.53", "not checked"]},
+        },
+    ).json()
+    assert body["tags"] == [{"id": 1, "default": None}, {"id": 2, "default": 7}]
+    assert body["capabilities"] == [
+        {"id": 9, "default": True, "rules": [{"type": "ACTION_ACCEPT"}]}
+    ]
+    assert body["authTokens"] == {"good": 0}
+    assert body["dns"] == {"domain": None, "servers": ["192.0.2.53", "not checked"]}
+
+
+def test_unstable_network_list_carries_member_counts(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    nwid = zt.create_network()
+    client.post(f"/controller/network/{nwid}/member/0123456789", json={"authorized": True})
+    client.post(f"/controller/network/{nwid}/member/1123456789", json={})
+    (network,) = client.get("/unstable/controller/network").json()["data"]
+    assert network["meta"] == {"totalMemberCount": 2, "authorizedMemberCount": 1}
+    assert "meta" not in client.get(f"/controller/network/{nwid}").json()

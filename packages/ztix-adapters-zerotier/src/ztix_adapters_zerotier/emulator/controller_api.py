@@ -97,6 +97,7 @@ class ControllerApi:
             ("GET", re.compile("/status"), self._status),
             ("GET", re.compile("/controller"), self._controller),
             ("GET", re.compile("/controller/network"), self._network_list),
+            ("POST", re.compile("/controller/network"), self._network_create_new),
             ("POST", re.compile(f"/controller/network/{_NODE}______"), self._network_create),
             ("GET", re.compile(f"/controller/network/{_NWID}"), self._network_get),
             ("POST", re.compile(f"/controller/network/{_NWID}"), self._network_post),
@@ -142,7 +143,8 @@ class ControllerApi:
         """Answer one request."""
         if not self.authorized(request):
             return raw_json_reply(401, "{}")
-        method = "GET" if request.method == "HEAD" else request.method
+        # httplib routes HEAD like GET; the controller registers PUT like POST
+        method = {"HEAD": "GET", "PUT": "POST"}.get(request.method, request.method)
         for route_method, pattern, handler in self._routes:
             if route_method != method:
                 continue
@@ -215,6 +217,9 @@ class ControllerApi:
             return empty_reply(400)
         return self._update_and_save_network(self.state.fresh_network_id(), request.body)
 
+    def _network_create_new(self, request: Request) -> Reply:
+        return self._update_and_save_network(self.state.fresh_network_id(), request.body)
+
     def _network_post(self, request: Request, nwid: str) -> Reply:
         return self._update_and_save_network(nwid.lower(), request.body)
 
@@ -265,7 +270,19 @@ class ControllerApi:
     # ------------------------------------------------------------------ unstable
 
     def _unstable_networks(self, request: Request) -> Reply:
-        networks = [n for n in (self.state.get_network(i) for i in self.state.network_ids()) if n]
+        networks = []
+        for nwid in self.state.network_ids():
+            network = self.state.get_network(nwid)
+            if network is None:
+                continue
+            members = self.state.members(nwid)
+            network["meta"] = {
+                "totalMemberCount": len(members),
+                "authorizedMemberCount": sum(
+                    1 for m in members if zt_json.json_bool(m.get("authorized"), False)
+                ),
+            }
+            networks.append(network)
         return json_reply(200, {"data": networks, "meta": {"networkCount": len(networks)}})
 
     def _unstable_members(self, request: Request, nwid: str) -> Reply:

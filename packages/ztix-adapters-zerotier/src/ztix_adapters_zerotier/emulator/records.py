@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from ztix_adapters_zerotier.emulator import zt_json
+from ztix_adapters_zerotier.emulator.rules import normalise_rules
 from ztix_adapters_zerotier.emulator.state import Record
 
 DEFAULT_MTU = 2800
@@ -14,21 +15,6 @@ MIN_MTU = 1280
 MAX_MTU = 10000
 MAX_ARRAY = 16384
 _U32 = 0xFFFFFFFF
-
-_RULE_TYPES = frozenset(
-    {
-        "ACTION_DROP", "ACTION_ACCEPT", "ACTION_TEE", "ACTION_WATCH", "ACTION_REDIRECT",
-        "ACTION_BREAK", "ACTION_PRIORITY", "MATCH_SOURCE_ZEROTIER_ADDRESS",
-        "MATCH_DEST_ZEROTIER_ADDRESS", "MATCH_VLAN_ID", "MATCH_VLAN_PCP", "MATCH_VLAN_DEI",
-        "MATCH_MAC_SOURCE", "MATCH_MAC_DEST", "MATCH_IPV4_SOURCE", "MATCH_IPV4_DEST",
-        "MATCH_IPV6_SOURCE", "MATCH_IPV6_DEST", "MATCH_IP_TOS", "MATCH_IP_PROTOCOL",
-        "MATCH_ETHERTYPE", "MATCH_ICMP", "MATCH_IP_SOURCE_PORT_RANGE",
-        "MATCH_IP_DEST_PORT_RANGE", "MATCH_CHARACTERISTICS", "MATCH_FRAME_SIZE_RANGE",
-        "MATCH_RANDOM", "MATCH_TAGS_DIFFERENCE", "MATCH_TAGS_BITWISE_AND",
-        "MATCH_TAGS_BITWISE_OR", "MATCH_TAGS_BITWISE_XOR", "MATCH_TAGS_EQUAL",
-        "MATCH_TAG_SENDER", "MATCH_TAG_RECEIVER", "INTEGER_RANGE",
-    }
-)  # fmt: skip
 
 
 def init_network(network: Record, now: int) -> None:
@@ -131,8 +117,11 @@ def update_member(member: Record, body: Any, now: int) -> None:
         member["noAutoAssignIps"] = zt_json.json_bool(body["noAutoAssignIps"], False)
     if "authenticationExpiryTime" in body:
         member["authenticationExpiryTime"] = zt_json.json_int(body["authenticationExpiryTime"], 0)
+    if "authenticationURL" in body:
+        member["authenticationURL"] = zt_json.json_string(body["authenticationURL"], "")
     if "name" in body:
         member["name"] = zt_json.json_string(body["name"], "")
+    _remote_trace(member, body)
     if "authorized" in body:
         new_auth = zt_json.json_bool(body["authorized"], False)
         if new_auth != zt_json.json_bool(member.get("authorized"), False):
@@ -188,15 +177,6 @@ def _pools(value: list[Any]) -> list[Record]:
     return pools[:MAX_ARRAY]
 
 
-def _rule(item: Any) -> Record | None:
-    if not isinstance(item, dict) or item.get("type") not in _RULE_TYPES:
-        return None
-    rule = dict(item)
-    rule["not"] = zt_json.json_bool(item.get("not"), False)
-    rule["or"] = zt_json.json_bool(item.get("or"), False)
-    return rule
-
-
 def _v6_assign_mode(value: Any) -> Record:
     if isinstance(value, str):
         modes = set(zt_json.json_string(value, "").split(","))
@@ -226,6 +206,7 @@ def update_network(network: Record, body: Any) -> None:
     if "mtu" in body:
         mtu = zt_json.json_int(body["mtu"], DEFAULT_MTU) & _U32
         network["mtu"] = max(min(mtu, MAX_MTU), MIN_MTU)
+    _remote_trace(network, body)
     if "v4AssignMode" in body:
         v4 = body["v4AssignMode"]
         if isinstance(v4, str):
@@ -241,18 +222,52 @@ def update_network(network: Record, body: Any) -> None:
     if "ipAssignmentPools" in body and isinstance(body["ipAssignmentPools"], list):
         network["ipAssignmentPools"] = _pools(body["ipAssignmentPools"])
     if "rules" in body and isinstance(body["rules"], list):
-        network["rules"] = [r for r in map(_rule, body["rules"]) if r is not None][:MAX_ARRAY]
-    for key in ("tags", "capabilities"):
-        if key in body and isinstance(body[key], list):
-            network[key] = [
-                t for t in body[key] if isinstance(t, dict) and isinstance(t.get("id"), int)
-            ][:MAX_ARRAY]
+        network["rules"] = normalise_rules(body["rules"], MAX_ARRAY)
+    if "authTokens" in body:
+        tokens = body["authTokens"]
+        network["authTokens"] = (
+            {k: v for k, v in tokens.items() if _is_number(v) and v >= 0}
+            if isinstance(tokens, dict)
+            else [None]
+        )
+    if "capabilities" in body and isinstance(body["capabilities"], list):
+        caps: dict[int, Record] = {}
+        for cap in body["capabilities"]:
+            if isinstance(cap, dict):
+                cap_id = zt_json.json_int(cap.get("id"), 0)
+                rules = cap.get("rules")
+                caps[cap_id] = {
+                    "id": cap_id,
+                    "default": zt_json.json_bool(cap.get("default"), False),
+                    "rules": normalise_rules(rules, MAX_ARRAY) if isinstance(rules, list) else [],
+                }
+        network["capabilities"] = [caps[k] for k in sorted(caps)][:MAX_ARRAY]
+    if "tags" in body and isinstance(body["tags"], list):
+        tags: dict[int, Record] = {}
+        for tag in body["tags"]:
+            if isinstance(tag, dict):
+                tag_id = zt_json.json_int(tag.get("id"), 0)
+                default = tag.get("default")
+                tags[tag_id] = {
+                    "id": tag_id,
+                    "default": None if default is None else zt_json.json_int(default, 0),
+                }
+        network["tags"] = [tags[k] for k in sorted(tags)][:MAX_ARRAY]
     if "dns" in body and isinstance(body["dns"], dict):
         dns = body["dns"]
-        servers = dns.get("servers")
         new_dns: Record = {"domain": dns.get("domain")}
-        if isinstance(servers, list):
-            new_dns["servers"] = [
-                s for s in servers if isinstance(s, str) and zt_json.parse_inet(s) is not None
-            ]
+        if isinstance(dns.get("servers"), list):
+            new_dns["servers"] = list(dns["servers"])  # kept as sent
         network["dns"] = new_dns
+
+
+def _remote_trace(record: Record, body: dict[str, Any]) -> None:
+    if "remoteTraceTarget" in body:
+        target = zt_json.json_string(body["remoteTraceTarget"], "")
+        record["remoteTraceTarget"] = target if len(target) == 10 else None
+    if "remoteTraceLevel" in body:
+        record["remoteTraceLevel"] = zt_json.json_int(body["remoteTraceLevel"], 0)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
