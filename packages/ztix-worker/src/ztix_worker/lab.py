@@ -434,6 +434,37 @@ class ExchangeLab:
             counts[e.target_id] = counts.get(e.target_id, 0) + 1
         return counts
 
+    def check_consistent(self, rids: Sequence[uuid.UUID], asns: Sequence[int]) -> None:
+        """Nothing lost, nothing duplicated: every request active with its status changes
+        audited once, one membership and one address pair each, the controller holding
+        exactly these members (authorized, with the database's addresses) and every route
+        server exactly these peers."""
+        with self.app.uow_factory() as uow:
+            memberships = {m.request_id: m for m in uow.memberships.list()}
+            for rid in rids:
+                req = uow.requests.get(rid)
+                assert req is not None and req.status is RequestStatus.ACTIVE, (rid, req)
+                actions = [e.action for e in uow.audit.for_target("request", str(rid))]
+                tries = actions.count("request.approved")
+                assert tries >= 1 and actions.count("request.provisioning") == tries, actions
+                assert actions.count("request.failed") == tries - 1, (rid, actions)
+                for action in ("request.submitted", "request.active", "membership.allocated"):
+                    assert actions.count(action) == 1, (rid, action, actions)
+        assert set(memberships) == set(rids), "memberships differ from the requests"
+        assert len({m.ipv4 for m in memberships.values()}) == len(rids)
+        assert len({m.ipv6 for m in memberships.values()}) == len(rids)
+        members = {m.node_id: m for m in self.provider.list_members(self.network_id)}
+        assert set(members) == {m.node_id for m in memberships.values()}, "controller differs"
+        for m in memberships.values():
+            state = members[m.node_id]
+            assert state.authorized, m.node_id
+            assert {str(ipaddress.ip_address(a)) for a in state.ip_assignments} == {
+                str(m.ipv4),
+                str(m.ipv6),
+            }, m.node_id
+        for server in self.server_names:
+            assert self.peers_on(server) == set(asns), server
+
 
 def node_for(asn: int) -> str:
     """A deterministic 10-hex node id for a member ASN."""
