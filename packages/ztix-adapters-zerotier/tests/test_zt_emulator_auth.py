@@ -168,3 +168,19 @@ def test_allow_management_from_is_read_from_local_conf(tmp_path: Path) -> None:
     assert api.handle(_request("10.2.2.3")).status == 401
     status = api.handle(_request("127.0.0.1"))
     assert b'"allowManagementFrom":["10.1.0.0/16"]' in status.body
+
+
+def test_health_needs_no_token_but_an_allowed_source(zt: EmulatorServer, tmp_path: Path) -> None:
+    with httpx.Client(verify=False) as client:
+        health = client.get(f"{zt.url}/health")
+    assert health.status_code == 200
+    assert health.json()["online"] is True
+    api = ControllerApi(ControllerState(tmp_path / "other", TOKEN))
+    remote = api.handle(Request("GET", "/health", client="198.51.100.7"))
+    assert (remote.status, remote.body) == (401, b"{}")
+
+
+def test_service_lists_of_a_bare_controller(zt: EmulatorServer) -> None:
+    with api_client(zt) as client:
+        assert client.get("/network").json() == []
+        assert client.get("/peer").json() == []

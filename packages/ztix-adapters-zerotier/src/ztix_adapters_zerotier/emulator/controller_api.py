@@ -23,6 +23,8 @@ from ztix_adapters_zerotier.emulator.state import ControllerState
 VERSION = (1, 14, 2)
 API_VERSION = 4
 PRIMARY_PORT = 9993
+#: paths the service answers without a token (from an allowed source address)
+NO_AUTH_PATHS = frozenset({"/health", "/sso"})
 
 _NWID = "([0-9a-fA-F]{16})"
 _NODE = "([0-9a-fA-F]{10})"
@@ -86,6 +88,7 @@ class ControllerApi:
         self.clock = clock or state.clock
         self.database_ready = True
         local_conf = read_local_conf(state.home)
+        self.local_conf = local_conf
         settings = local_conf.get("settings")
         if allow_management_from is None:
             raw = settings.get("allowManagementFrom") if isinstance(settings, dict) else None
@@ -95,6 +98,9 @@ class ControllerApi:
         self.port = PRIMARY_PORT
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("GET", re.compile("/status"), self._status),
+            ("GET", re.compile("/health"), self._health),
+            ("GET", re.compile("/network"), self._joined_networks),
+            ("GET", re.compile("/peer"), self._peers),
             ("GET", re.compile("/controller"), self._controller),
             ("GET", re.compile("/controller/network"), self._network_list),
             ("POST", re.compile("/controller/network"), self._network_create_new),
@@ -125,6 +131,8 @@ class ControllerApi:
         X-ZT1-Auth, else ``?auth=``, else ``Authorization: Bearer``."""
         if not _management_allowed(request.client, self._allowed):
             return False
+        if request.path in NO_AUTH_PATHS:
+            return True
         token = self.state.token
         supplied: str | None
         if "x-zt1-auth" in request.headers:
@@ -159,35 +167,56 @@ class ControllerApi:
 
     # ------------------------------------------------------------------ service
 
-    def _status(self, request: Request) -> Reply:
+    def _version(self) -> dict[str, object]:
         major, minor, rev = VERSION
+        return {
+            "version": f"{major}.{minor}.{rev}",
+            "versionBuild": 0,
+            "versionMajor": major,
+            "versionMinor": minor,
+            "versionRev": rev,
+            "clock": self.clock(),
+        }
+
+    def _status(self, request: Request) -> Reply:
+        config = json.loads(json.dumps(self.local_conf))
+        settings = config.get("settings")
+        if not isinstance(settings, dict):
+            settings = config["settings"] = {}
+        settings.update(
+            {
+                "allowManagementFrom": self.allow_management_from,
+                "allowTcpFallbackRelay": zt_json.json_bool(
+                    settings.get("allowTcpFallbackRelay"), True
+                ),
+                "forceTcpRelay": zt_json.json_bool(settings.get("forceTcpRelay"), False),
+                "primaryPort": self.port,
+                "homeDir": str(self.state.home),
+                "listeningOn": [],
+            }
+        )
         return json_reply(
             200,
             {
                 "address": self.state.address,
-                "clock": self.clock(),
-                "config": {
-                    "settings": {
-                        "allowManagementFrom": self.allow_management_from,
-                        "allowTcpFallbackRelay": True,
-                        "portMappingEnabled": True,
-                        "primaryPort": self.port,
-                        "softwareUpdate": "disable",
-                        "softwareUpdateChannel": "release",
-                    }
-                },
+                "config": config,
                 "online": True,
                 "planetWorldId": 149604618,
                 "planetWorldTimestamp": 1644592324813,
                 "publicIdentity": self.state.identity.public,
                 "tcpFallbackActive": False,
-                "version": f"{major}.{minor}.{rev}",
-                "versionBuild": 0,
-                "versionMajor": major,
-                "versionMinor": minor,
-                "versionRev": rev,
+                **self._version(),
             },
         )
+
+    def _health(self, request: Request) -> Reply:
+        return json_reply(200, {"online": True, **self._version()})
+
+    def _joined_networks(self, request: Request) -> Reply:
+        return json_reply(200, [])  # a controller that has joined no network itself
+
+    def _peers(self, request: Request) -> Reply:
+        return json_reply(200, [])
 
     def _controller(self, request: Request) -> Reply:
         ready = self.database_ready

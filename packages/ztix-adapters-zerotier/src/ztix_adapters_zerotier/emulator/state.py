@@ -58,7 +58,8 @@ def write_secret_file(path: Path, text: str) -> None:
 def _write_json(path: Path, record: Record) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    # FileDB writes jsonDump(record, -1): compact, keys sorted
+    tmp.write_text(json.dumps(record, separators=(",", ":"), sort_keys=True))
     os.replace(tmp, path)
 
 
