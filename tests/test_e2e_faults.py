@@ -149,3 +149,21 @@ def test_database_restarted_while_the_worker_runs() -> None:
             lab.check_consistent(rids, asns)
     finally:
         cluster.close()
+
+
+def test_worker_started_with_a_refused_token_waits_and_says_why(lab: ExchangeLab) -> None:
+    token = lab.zt.token
+    lab.zt.set_token("1" * 24)
+    rid = _approve_all(lab, [35000])[0]
+    worker = lab.worker()
+    wait_for(
+        lambda: "controller readiness gate failed: token_accepted" in worker.logs(),
+        timeout=30,
+        what="the start-up message",
+    )
+    time.sleep(1.5)
+    assert worker.alive()
+    assert lab.request(rid).status is S.APPROVED  # not consumed, not failed
+    lab.zt.set_token(token)
+    lab.wait_status([rid], S.ACTIVE, timeout=30)
+    lab.check_consistent([rid], [35000])
