@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ztix_core.status import RequestStatus
 from ztix_worker.lab import ExchangeLab
-from ztix_worker.testing import wait_for
 
 
 def _pct(values: list[float], p: float) -> float:

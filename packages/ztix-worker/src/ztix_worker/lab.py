@@ -381,7 +381,11 @@ class ExchangeLab:
             return out
 
     def wait_status(
-        self, ids: Sequence[uuid.UUID], status: RequestStatus, timeout: float = 60.0
+        self,
+        ids: Sequence[uuid.UUID],
+        status: RequestStatus,
+        timeout: float = 60.0,
+        interval: float = 0.05,
     ) -> None:
         def done() -> bool:
             seen = set(self.statuses(ids).values())
@@ -396,7 +400,7 @@ class ExchangeLab:
             return seen == {status}
 
         try:
-            wait_for(done, timeout=timeout, interval=0.05, what=f"all {status.value}")
+            wait_for(done, timeout=timeout, interval=interval, what=f"all {status.value}")
         except RequestsFailed:
             raise
         except AssertionError:
