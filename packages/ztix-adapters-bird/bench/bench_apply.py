@@ -84,7 +84,7 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
             )
             for i, d in enumerate(daemons)
         )
-        members = [peer(i) for i in range(n + repeats + 1)]
+        members = [peer(i) for i in range(n + 2 * repeats + 1)]
         t = time.perf_counter()
         render_server(servers[0], members[:n])
         render_s = time.perf_counter() - t
@@ -96,15 +96,22 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
             full_s = time.perf_counter() - t
             assert all(o.result == "applied" for o in out), out
 
-            walls, per_server, stats = [], [], []
+            walls, with_render, per_server, stats = [], [], [], []
             for k in range(1, repeats + 1):
+                # The pipeline alone: configs rendered beforehand, both servers in parallel.
+                configs = {s.name: render_server(s, members[: n + 2 * k - 1]) for s in servers}
                 t = time.perf_counter()
-                out = fleet.apply(members[: n + k])
+                out = fleet.apply_rendered(configs)
                 walls.append(time.perf_counter() - t)
                 assert all(o.result == "applied" for o in out), out
                 per_server.append(max(o.duration_s for o in out))
                 stats.append(fleet.last_stats["rs1"])
                 assert all(s.uploaded_files == 1 for s in fleet.last_stats.values())
+                # What the worker does: fleet.apply renders every server, then applies.
+                t = time.perf_counter()
+                out = fleet.apply(members[: n + 2 * k])
+                with_render.append(time.perf_counter() - t)
+                assert all(o.result == "applied" for o in out), out
         finally:
             fleet.close()
 
@@ -112,7 +119,9 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
         cold_fleet = BirdFleet(BirdSettings(servers))
         try:
             t = time.perf_counter()
-            out = cold_fleet.apply(members[: n + repeats + 1])
+            out = cold_fleet.apply_rendered(
+                {s.name: render_server(s, members[: n + 2 * repeats + 1]) for s in servers}
+            )
             cold_s = time.perf_counter() - t
             assert all(o.result == "applied" for o in out), out
         finally:
@@ -129,6 +138,7 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
             "render": render_s,
             "full": full_s,
             "wall": statistics.median(walls),
+            "with_render": statistics.median(with_render),
             "server": statistics.median(per_server),
             "cold": cold_s,
             "parse": parse_s,
@@ -148,25 +158,26 @@ def main() -> None:
     print()
     print("one member added, 2 route servers in parallel over SSH (median ms)")
     print(
-        f"{'N':>6} {'render':>7} {'apply':>7} {'1 srv':>7} {'cold':>7} | "
+        f"{'N':>6} {'render':>7} {'apply':>7} {'1 srv':>7} {'cold':>7} {'+render':>8} | "
         f"{'bird -p':>7} {'check':>7} {'config':>7} {'BIRD':>7} {'BIRD/apply':>10} "
         f"{'upload':>8} {'first':>7}"
     )
     for r in rows:
-        own = float(r["parse"]) + float(r["check"]) + float(r["configure"])  # type: ignore[arg-type]
-        wall = float(r["wall"])  # type: ignore[arg-type]
+        f = {k: v for k, v in r.items() if isinstance(v, float | int)}
+        own = f["parse"] + f["check"] + f["configure"]
         print(
-            f"{r['n']:>6} {ms(float(r['render']))} {ms(wall)} "  # type: ignore[arg-type]
-            f"{ms(float(r['server']))} {ms(float(r['cold']))} | "  # type: ignore[arg-type]
-            f"{ms(float(r['parse']))} {ms(float(r['check']))} "  # type: ignore[arg-type]
-            f"{ms(float(r['configure']))} {ms(own)} {own / wall:10.0%} "  # type: ignore[arg-type]
-            f"{int(r['bytes']):>7}B {ms(float(r['full']))}"  # type: ignore[call-overload,arg-type]
+            f"{r['n']:>6} {ms(f['render'])} {ms(f['wall'])} {ms(f['server'])} {ms(f['cold'])} "
+            f"{ms(f['with_render'])}  | {ms(f['parse'])} {ms(f['check'])} "
+            f"{ms(f['configure'])} {ms(own)} {own / f['wall']:10.0%} "
+            f"{int(f['bytes']):>7}B {ms(f['full'])}"
         )
     print()
-    print("apply: whole fleet.apply (both servers); 1 srv: the slower server's own duration;")
-    print("cold: a new fleet (SSH handshake included); BIRD: bird -p + configure check +")
-    print("configure of the same config on the same daemon; upload: tar bytes per server;")
-    print("first: the initial apply of all N members (every file uploaded).")
+    print("render: render_server for one server; apply: both servers in parallel, configs")
+    print("rendered beforehand (fleet.apply_rendered), warm SSH connections; 1 srv: the slower")
+    print("server's own duration; cold: a new fleet (SSH handshake included); +render:")
+    print("fleet.apply, which renders every server first (what the worker calls); BIRD:")
+    print("bird -p + configure check + configure of the same config on the same daemon;")
+    print("upload: tar bytes per server; first: the initial apply of all N members.")
     print()
     print("stages of one server's apply (median ms):")
     for r in rows:

@@ -49,6 +49,7 @@ from ztix_core.ports import ApplyOutcome
 
 MAIN_FILE = "bird.conf"
 MANIFEST = ".ztix-applied"
+MANIFEST_HEADER = "ztix-applied v1 "
 BACKUP = ".ztix-backup"
 LOCK = ".ztix-lock"
 PLAN = ".ztix-plan"
@@ -166,7 +167,7 @@ def make_plan(files: Mapping[str, bytes], state: RemoteState) -> Plan:
 # --------------------------------------------------------------------------- remote scripts
 
 _PROBE = r"""
-C=$1; L=$2; STALE=$3; OWNER=$4; B=$5
+C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6
 [ -d "$C" ] || { echo "config dir $C does not exist"; exit 1; }
 if ! mkdir -- "$L" 2>/dev/null; then
   now=$(date +%s); t=$(stat -c %Y -- "$L" 2>/dev/null || echo "$now")
@@ -176,11 +177,15 @@ if ! mkdir -- "$L" 2>/dev/null; then
   rm -rf -- "$L"; mkdir -- "$L" 2>/dev/null || exit 75
 fi
 printf '%s\n' "$OWNER" > "$L/owner"
-echo "@@manifest"
-cat -- "$C/.ztix-applied" 2>/dev/null
-echo
 echo "@@pending"
 [ -f "$B/.complete" ] && cat -- "$B/.ztix-plan"
+echo
+if [ -n "$KNOWN" ] && [ "$(head -n 1 -- "$C/.ztix-applied" 2>/dev/null)" = "$KNOWN" ]; then
+  echo "@@same"
+  exit 0
+fi
+echo "@@manifest"
+cat -- "$C/.ztix-applied" 2>/dev/null
 echo
 echo "@@files"
 cd -- "$C" && find . -path './.*' -prune \
@@ -276,14 +281,31 @@ def restore_script(config: str, backup: str, plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def finalize_script(config: str, staging: str, backup: str, lock: str, owner: str) -> str:
-    """Record the manifest, drop staging and backup, release the lock."""
+def finalize_script(
+    config: str, staging: str, backup: str, lock: str, owner: str, *, digest: str, full: bool
+) -> str:
+    """Record the manifest, drop staging and backup, release the lock.
+
+    The manifest (``.ztix-applied``) is line based: ``ztix-applied v1 DIGEST``, then
+    ``SHA256  NAME`` per file. Only the changed lines travel: the server keeps the old
+    lines of files that did not change (all of them are replaced after a full upload)."""
     c, s, b, lk = (shlex.quote(x) for x in (config, staging, backup, lock))
+    keep = (
+        ":"
+        if full
+        else (
+            f"tail -n +2 -- {c}/{MANIFEST} | "
+            f"awk 'NR == FNR {{ drop[$0] = 1; next }} !($2 in drop)' {s}/.ztix-drop -"
+        )
+    )
     return (
         "\n".join(
             [
                 "set -e",
-                f"mv -f -- {s}/.ztix-manifest {c}/{MANIFEST}",
+                f"{{ printf '%s\\n' {shlex.quote(MANIFEST_HEADER + digest)}; "
+                f"{{ {keep}; cat -- {s}/.ztix-add; }} | LC_ALL=C sort -k2,2; }} "
+                f"> {s}/.ztix-applied.new",
+                f"mv -f -- {s}/.ztix-applied.new {c}/{MANIFEST}",
                 f"rm -rf -- {s} {b}",
                 f'[ "$(cat -- {lk}/owner 2>/dev/null)" = {shlex.quote(owner)} ] && rm -rf -- {lk}',
                 "exit 0",
@@ -327,14 +349,15 @@ def _sections(output: str) -> dict[str, str]:
     return {k: "\n".join(v) for k, v in out.items()}
 
 
-def build_tar(files: Mapping[str, bytes], plan: Plan, manifest: bytes) -> bytes:
-    """The upload: changed files (mode 0640) plus the plan lists and the new manifest."""
+def build_tar(files: Mapping[str, bytes], plan: Plan) -> bytes:
+    """The upload: changed files (mode 0640) plus the plan lists and the manifest delta."""
     buf = io.BytesIO()
     now = int(time.time())
     extra = {
         ".ztix-changed": "".join(n + "\n" for n in plan.changed).encode(),
         ".ztix-remove": "".join(n + "\n" for n in plan.removed).encode(),
-        ".ztix-manifest": manifest,
+        ".ztix-drop": "".join(n + "\n" for n in (*plan.changed, *plan.removed)).encode(),
+        ".ztix-add": "".join(f"{file_digest(files[n])}  {n}\n" for n in plan.changed).encode(),
     }
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name, data in [*((n, files[n]) for n in plan.changed), *extra.items()]:
@@ -356,15 +379,7 @@ def parse_probe(output: str) -> RemoteState:
             sections[current] = []
         elif current:
             sections[current].append(line)
-    digest, hashes = "", {}
-    raw_manifest = "\n".join(sections.get("manifest", [])).strip()
-    if raw_manifest:
-        try:
-            data = json.loads(raw_manifest)
-            digest = str(data.get("digest", ""))
-            hashes = {str(k): str(v) for k, v in dict(data.get("files", {})).items()}
-        except (ValueError, AttributeError, TypeError):
-            digest, hashes = "", {}
+    digest, hashes = parse_manifest(sections.get("manifest", []))
     pending = None
     raw_pending = "\n".join(sections.get("pending", [])).strip()
     if raw_pending:
@@ -382,10 +397,38 @@ def parse_probe(output: str) -> RemoteState:
     return RemoteState(digest, hashes, frozenset(files), frozenset(dirs), pending)
 
 
+def parse_manifest(lines: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """Digest and per-file hashes of a ``.ztix-applied`` file; ("", {}) when it is missing
+    or not in the v1 format (then every file counts as changed)."""
+    if not lines or not lines[0].startswith(MANIFEST_HEADER):
+        return "", {}
+    hashes: dict[str, str] = {}
+    for line in lines[1:]:
+        sha, sep, name = line.partition("  ")
+        if not sep or len(sha) != 64:
+            if line.strip():
+                return "", {}
+            continue
+        hashes[name] = sha
+    return lines[0][len(MANIFEST_HEADER) :].strip(), hashes
+
+
 def manifest_bytes(digest: str, files: Mapping[str, bytes]) -> bytes:
-    """The ``.ztix-applied`` file: the digest and one sha256 per file."""
-    body = {"digest": digest, "files": {n: file_digest(files[n]) for n in sorted(files)}}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    """The whole ``.ztix-applied`` file for a config set (what finalize leaves behind)."""
+    lines = [MANIFEST_HEADER + digest] + [f"{file_digest(files[n])}  {n}" for n in sorted(files)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def state_of(digest: str, files: Mapping[str, bytes]) -> RemoteState:
+    """The server's state right after ``files`` were applied."""
+    dirs = {"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)}
+    return RemoteState(
+        digest,
+        {n: file_digest(data) for n, data in files.items()},
+        frozenset(files),
+        frozenset(dirs),
+        None,
+    )
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -412,6 +455,7 @@ class SafeApply:
         server: RouteServerSettings,
         transport: Transport,
         options: ApplyOptions | None = None,
+        known: RemoteState | None = None,
     ) -> None:
         validate_paths(server.paths)
         self.server = server
@@ -425,6 +469,11 @@ class SafeApply:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         #: Seconds spent in each stage of the last apply (the benchmark prints these).
         self.timings: dict[str, float] = {}
+        #: What the caller believes is applied (from its last apply): when the server's
+        #: manifest still names that digest, the probe skips listing files.
+        self.known = known
+        #: The server's state after a successful apply (callers keep it as ``known``).
+        self.applied_state: RemoteState | None = None
         #: Size of the last upload (tar stream), and how many config files it carried.
         self.uploaded_bytes = 0
         self.uploaded_files = 0
@@ -459,9 +508,13 @@ class SafeApply:
                 str(self.options.lock_stale_s),
                 self.owner,
                 self.backup,
+                MANIFEST_HEADER + self.known.digest if self.known else "",
             )
             if result.exit_status == 0:
-                return parse_probe(result.stdout)
+                state = parse_probe(result.stdout)
+                if "\n@@same" in "\n" + result.stdout and self.known is not None:
+                    return attrs.evolve(self.known, pending_plan=state.pending_plan)
+                return state
             if result.exit_status != LOCKED_EXIT:
                 raise ApplyFailed("probe", (result.stdout + result.stderr).strip()[:500])
             if time.monotonic() >= deadline:
@@ -536,19 +589,23 @@ class SafeApply:
             if state.pending_plan is not None:
                 stage = "recover"
                 await self._recover(state.pending_plan)
+                self.known = None
                 state = await self._probe()
             plan = make_plan(files, state)
             if state.digest == digest and not plan.changed and not plan.removed:
                 await self._release()
                 locked = False
+                self.applied_state = state
                 return done("unchanged")
 
             stage = "upload"
             t0 = time.perf_counter()
-            full = len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
+            full = not state.hashes or (
+                len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
+            )
             if full:
                 plan = make_plan(files, attrs.evolve(state, hashes={}))
-            archive = build_tar(files, plan, manifest_bytes(digest, files))
+            archive = build_tar(files, plan)
             self.uploaded_bytes, self.uploaded_files = len(archive), len(plan.changed)
             p = self.server.paths
             result = await self._sh(
@@ -601,7 +658,15 @@ class SafeApply:
             t0 = time.perf_counter()
             result = await self._script(
                 confirm_script(p.birdc, p.control_socket)
-                + finalize_script(self.config, self.staging, self.backup, self.lock, self.owner)
+                + finalize_script(
+                    self.config,
+                    self.staging,
+                    self.backup,
+                    self.lock,
+                    self.owner,
+                    digest=digest,
+                    full=full,
+                )
             )
             mark("confirm+finalize", t0)
             sections = _sections(result.stdout)
@@ -610,6 +675,7 @@ class SafeApply:
                 raise ApplyFailed("confirm", reply.summary() or result.stderr.strip()[:300])
             configured = swapped = False  # committed: nothing to roll back any more
             locked = False
+            self.applied_state = state_of(digest, files)
             if result.exit_status != 0:
                 # The new config runs and is confirmed; only bookkeeping failed, so the next
                 # apply re-uploads. Report it, since the manifest is stale.

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ztix_adapters_bird.apply import ApplyOptions, SafeApply, validate_paths
+from ztix_adapters_bird.apply import ApplyOptions, RemoteState, SafeApply, validate_paths
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_adapters_bird.status import parse_sessions, peer_pattern
 from ztix_adapters_bird.transport import (
@@ -137,6 +137,8 @@ class BirdFleet:
         self._transports: dict[str, Transport] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: _LoopThread | None = None
+        # Per server, the state this fleet last applied: lets the probe skip the file list.
+        self._known: dict[str, RemoteState] = {}
         #: Per server, what the last apply did (stage timings, upload size).
         self.last_stats: dict[str, ApplyStats] = {}
         self._loop_guard = threading.Lock()
@@ -262,12 +264,28 @@ class BirdFleet:
                 transport = self._transport(server)
             except SettingsError as exc:
                 return ApplyOutcome(name, "failed", digest, "connect", str(exc))
-            safe = SafeApply(server, transport, self.options)
+            safe = SafeApply(server, transport, self.options, known=self._known.get(name))
             outcome = await safe.apply(files, digest)
+            if safe.applied_state is not None:
+                self._known[name] = safe.applied_state
+            else:
+                self._known.pop(name, None)
             self.last_stats[name] = ApplyStats(
                 dict(safe.timings), safe.uploaded_files, safe.uploaded_bytes
             )
             return outcome
+
+    def apply_rendered(self, configs: Mapping[str, Mapping[str, bytes]]) -> list[ApplyOutcome]:
+        """Apply ready config sets (server name → files), all servers in parallel."""
+        self._select(list(configs))
+
+        async def _all() -> list[ApplyOutcome]:
+            outcomes = await asyncio.gather(
+                *(self.apply_files(n, f, self._digest(f)) for n, f in configs.items())
+            )
+            return sorted(outcomes, key=lambda o: o.server)
+
+        return self._run(_all())
 
     def apply_config(self, name: str, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
         """Synchronous :meth:`apply_files`."""
