@@ -26,6 +26,9 @@ from ztix_adapters_zerotier.emulator.state import ControllerState
 
 log = logging.getLogger(__name__)
 
+#: How many requests ``requests`` keeps (it is trimmed in batches).
+REQUEST_LOG_SIZE = 10_000
+
 #: The body of a forced error: like the controller's, unescaped and so not valid JSON.
 FORCED_ERROR_BODY = '{"error": 500, "description": "emulated "forced" failure"}'
 
@@ -184,7 +187,7 @@ class _ServerBase:
         self.keepalive_timeout = keepalive_timeout
         #: seconds added before every answer (to provoke client timeouts)
         self.latency = 0.0
-        #: (method, path) of every request that reached the API, for assertions
+        #: (method, path) of the latest requests (up to REQUEST_LOG_SIZE), for assertions
         self.requests: list[tuple[str, str]] = []
         self._forced_status: int | None = None
         self._forced_remaining: int | None = None
@@ -343,6 +346,8 @@ class _ServerBase:
     def _answer(self, request: Request) -> Reply | None:
         with self._lock:
             self.requests.append((request.method, request.path))
+            if len(self.requests) > 2 * REQUEST_LOG_SIZE:  # a long-running emulator
+                del self.requests[:-REQUEST_LOG_SIZE]
         if self._take_drop():
             return None
         if self.latency > 0:
