@@ -83,7 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         super().handle_one_request()
 
-    # one entry point for every method; unknown methods also reach the API (→ 404)
+    # the usual methods all reach the API (which answers 404 where the controller has no
+    # route); other methods get http.server's 501
     def do_GET(self) -> None:
         self._dispatch()
 
