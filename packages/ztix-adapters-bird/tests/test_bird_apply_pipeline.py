@@ -32,6 +32,7 @@ from ztix_adapters_bird.testing import (
     BirdLab,
     SshServer,
     free_port,
+    read_files,
     simple_config,
 )
 from ztix_adapters_bird.transport import Transport
@@ -162,14 +163,23 @@ def test_apply_over_ssh_adds_one_member_uploading_only_its_file(
         assert {n: after[n] for n in before} == before
         assert set(after) - set(before) == {"peers/AS200002.conf"}
         assert set(protocol_names(peers(3))) <= running_protocols(d)
-        # Nothing of the pipeline is left behind but the manifest.
-        assert dot_entries(d) == {".ztix-applied"}
+        # Nothing of the pipeline is left behind but the manifest and the staging mirror.
+        assert dot_entries(d) == {".ztix-applied", ".staging"}
+        staging = read_files(d.config_dir / ".staging")
+        assert {n: v for n, v in staging.items() if not n.startswith(".")} == d.files()
         assert kinds(log)[-5:] == APPLY_SEQUENCE
         # Removing a member deletes its file and its sessions.
         third = fleet.apply(peers(2))
         assert third[0].result == "applied"
         assert d.files() == render_server(srv, peers(2))
         assert "AS200002_v4" not in running_protocols(d)
+        staging = read_files(d.config_dir / ".staging")
+        assert {n: v for n, v in staging.items() if not n.startswith(".")} == d.files()
+        # A mirror that does not match the live manifest is rebuilt, not trusted.
+        (d.config_dir / ".staging" / "peers" / "AS200000.conf").unlink()
+        (d.config_dir / ".staging" / ".ztix-mirror").write_text("ztix-applied v1 other\n")
+        assert fleet.apply(peers(4))[0].result == "applied"
+        assert d.files() == render_server(srv, peers(4))
     finally:
         fleet.close()
 
@@ -439,7 +449,7 @@ def test_interrupted_apply_is_restored_by_the_next(lab: BirdLab, sshd: SshServer
         out = fleet.apply(peers(3))
         assert out[0].result == "applied", out
         assert d.files() == render_server(srv, peers(3))
-        assert dot_entries(d) == {".ztix-applied"}
+        assert dot_entries(d) == {".ztix-applied", ".staging"}
     finally:
         fleet.close()
 

@@ -196,16 +196,23 @@ _UPLOAD = r"""
 set -e
 umask 027
 C=$1; S=$2; FULL=$3; BIRD=$4; BIRDC=$5; SOCK=$6
-rm -rf -- "$S"
-mkdir -p -- "$S"
-chgrp --reference="$C" -- "$S"
-if [ "$FULL" = 0 ]; then
-  for f in "$C"/*; do
-    # hard links are cheap; protected_hardlinks refuses them for files of other owners
-    if [ -e "$f" ]; then
-      cp -al -- "$f" "$S"/ 2>/dev/null || cp -a --remove-destination -- "$f" "$S"/
-    fi
-  done
+# The staging dir left by the last apply mirrors the live files (hard links) when its
+# marker names the live manifest: then only the changed files need to be written.
+if [ "$FULL" = 0 ] && [ -f "$S/.ztix-mirror" ] \
+    && [ "$(cat -- "$S/.ztix-mirror")" = "$(head -n 1 -- "$C/.ztix-applied" 2>/dev/null)" ]; then
+  rm -f -- "$S/.ztix-mirror"
+else
+  rm -rf -- "$S"
+  mkdir -p -- "$S"
+  chgrp --reference="$C" -- "$S"
+  if [ "$FULL" = 0 ]; then
+    for f in "$C"/*; do
+      # hard links are cheap; protected_hardlinks refuses them for others' files
+      if [ -e "$f" ]; then
+        cp -al -- "$f" "$S"/ 2>/dev/null || cp -a --remove-destination -- "$f" "$S"/
+      fi
+    done
+  fi
 fi
 tar -x -U -p --no-same-owner -f - -C "$S"
 cd -- "$S"
@@ -219,8 +226,8 @@ exec "$BIRDC" -s "$SOCK" -v configure check "\"$S/bird.conf\""
 """
 
 _RELEASE = r"""
-L=$1; OWNER=$2; S=$3
-rm -rf -- "$S"
+L=$1; OWNER=$2; S=$3; KEEP=$4
+[ "$KEEP" = 1 ] || rm -rf -- "$S"
 [ "$(cat -- "$L/owner" 2>/dev/null)" = "$OWNER" ] && rm -rf -- "$L"
 exit 0
 """
@@ -282,7 +289,15 @@ def restore_script(config: str, backup: str, plan: Plan) -> str:
 
 
 def finalize_script(
-    config: str, staging: str, backup: str, lock: str, owner: str, *, digest: str, full: bool
+    config: str,
+    staging: str,
+    backup: str,
+    lock: str,
+    owner: str,
+    *,
+    digest: str,
+    full: bool,
+    changed: Sequence[str] = (),
 ) -> str:
     """Record the manifest, drop staging and backup, release the lock.
 
@@ -306,7 +321,15 @@ def finalize_script(
                 f"{{ {keep}; cat -- {s}/.ztix-add; }} | LC_ALL=C sort -k2,2; }} "
                 f"> {s}/.ztix-applied.new",
                 f"mv -f -- {s}/.ztix-applied.new {c}/{MANIFEST}",
-                f"rm -rf -- {s} {b}",
+                f"rm -rf -- {b}",
+                # keep the staging dir as a mirror of the live files for the next apply
+                f"cd {c}",
+                *(
+                    f"cp -al --parents -t {s} -- {_q(chunk)} 2>/dev/null || mirror=no"
+                    for chunk in _chunks(changed)
+                ),
+                f'if [ "${{mirror:-}}" = no ]; then rm -rf -- {s}; '
+                f"else head -n 1 -- {MANIFEST} > {s}/.ztix-mirror; fi",
                 f'[ "$(cat -- {lk}/owner 2>/dev/null)" = {shlex.quote(owner)} ] && rm -rf -- {lk}',
                 "exit 0",
             ]
@@ -544,9 +567,11 @@ class SafeApply:
         if not reply.has(birdc.RECONFIGURED, birdc.RECONFIG_IN_PROGRESS, birdc.NOTHING_TO_DO):
             raise ApplyFailed("recover", reply.summary())
 
-    async def _release(self) -> None:
+    async def _release(self, *, keep_staging: bool = False) -> None:
         with contextlib.suppress(TransportError):
-            await self._sh(_RELEASE, self.lock, self.owner, self.staging)
+            await self._sh(
+                _RELEASE, self.lock, self.owner, self.staging, "1" if keep_staging else "0"
+            )
 
     async def _restore(self, plan: Plan) -> str:
         result = await self._script(restore_script(self.config, self.backup, plan))
@@ -593,7 +618,7 @@ class SafeApply:
                 state = await self._probe()
             plan = make_plan(files, state)
             if state.digest == digest and not plan.changed and not plan.removed:
-                await self._release()
+                await self._release(keep_staging=True)
                 locked = False
                 self.applied_state = state
                 return done("unchanged")
@@ -666,6 +691,7 @@ class SafeApply:
                     self.owner,
                     digest=digest,
                     full=full,
+                    changed=plan.changed,
                 )
             )
             mark("confirm+finalize", t0)
