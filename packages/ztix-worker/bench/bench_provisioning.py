@@ -33,12 +33,7 @@ def sequential(lab: ExchangeLab, n: int) -> list[float]:
         rid = lab.submit(40000 + i)
         started = time.monotonic()
         lab.approve(rid)
-        wait_for(
-            lambda rid=rid: lab.request(rid).status is RequestStatus.ACTIVE,
-            timeout=60,
-            interval=0.005,
-            what="active",
-        )
+        lab.wait_status([rid], RequestStatus.ACTIVE, timeout=60, interval=0.005)
         latencies.append(time.monotonic() - started)
     return latencies
 
