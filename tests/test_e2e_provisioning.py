@@ -94,3 +94,15 @@ def test_leave_removes_everything_and_frees_addresses(lab: ExchangeLab) -> None:
     with lab.app.uow_factory() as uow:
         again = uow.memberships.get_for_request(rid2)
     assert again is not None and again.ipv4 == held.ipv4
+
+
+def test_embedded_worker_without_redis(lab: ExchangeLab) -> None:
+    """No REDIS_URL: the same actors run in-process (single-box installs, the demo)."""
+    worker = lab.worker(env={"REDIS_URL": ""})
+    asns = [22000 + i for i in range(10)]
+    rids = [lab.submit(asn) for asn in asns]
+    for rid in rids:
+        lab.approve(rid)
+    lab.wait_status(rids, S.ACTIVE, timeout=60)
+    lab.check_consistent(rids, asns)
+    assert "embedded (no REDIS_URL)" in worker.logs()
