@@ -100,15 +100,9 @@ def kind(argv: tuple[str, ...]) -> str:
     return "birdc " + " ".join(argv[4:]).split(' "')[0]
 
 
-#: One apply's round trips: probe (+lock), upload + bird -p + configure check, swap +
-#: configure timeout, health, confirm + finalize.
-APPLY_SEQUENCE = [
-    "probe",
-    "upload+parse+check",
-    "script",
-    "birdc show protocols",
-    "script",
-]
+#: One apply's round trips: probe (+lock), upload + bird -p + configure check, then swap +
+#: configure timeout + health + confirm + finalize in one script.
+APPLY_SEQUENCE = ["probe", "upload+parse+check", "script"]
 
 
 def kinds(log: Log, server: str | None = None) -> list[str]:
@@ -167,7 +161,7 @@ def test_apply_over_ssh_adds_one_member_uploading_only_its_file(
         assert dot_entries(d) == {".ztix-applied", ".staging"}
         staging = read_files(d.config_dir / ".staging")
         assert {n: v for n, v in staging.items() if not n.startswith(".")} == d.files()
-        assert kinds(log)[-5:] == APPLY_SEQUENCE
+        assert kinds(log)[-3:] == APPLY_SEQUENCE
         # Removing a member deletes its file and its sessions.
         third = fleet.apply(peers(2))
         assert third[0].result == "applied"
@@ -218,7 +212,7 @@ def test_local_transport_runs_the_same_sequence(lab: BirdLab, sshd: SshServer) -
             outcomes = fleet.apply(peers(n))
             assert [o.result for o in outcomes] == [outcomes[0].result] * 2, outcomes
         assert kinds(log, "rs1") == kinds(log, "rs2")
-        assert kinds(log, "rs2")[-7:] == [*APPLY_SEQUENCE, "probe", "release"]
+        assert kinds(log, "rs2")[-5:] == [*APPLY_SEQUENCE, "probe", "release"]
         srv_local = server_for(local, None, "rs2")
         assert local.files() == render_server(srv_local, peers(2))
     finally:
@@ -426,10 +420,13 @@ def test_interrupted_apply_is_restored_by_the_next(lab: BirdLab, sshd: SshServer
 
                 if self.dead:
                     raise TransportError("connection lost", kind="lost")
-                result = await self.inner.run(argv, stdin=stdin, timeout=timeout)
-                if tuple(argv) == ("sh", "-s") and stdin and b"configure timeout" in stdin:
+                marker = b'echo "@@health"'
+                if tuple(argv) == ("sh", "-s") and stdin and marker in stdin:
+                    # the script runs up to `configure timeout`, then the link drops
+                    await self.inner.run(argv, stdin=stdin.split(marker)[0], timeout=timeout)
                     self.dead = True
-                return result
+                    raise TransportError("connection lost", kind="lost")
+                return await self.inner.run(argv, stdin=stdin, timeout=timeout)
 
             async def close(self) -> None:
                 await self.inner.close()
@@ -442,7 +439,8 @@ def test_interrupted_apply_is_restored_by_the_next(lab: BirdLab, sshd: SshServer
             out = dying.apply(peers(2))
         finally:
             dying.close()
-        assert (out[0].result, out[0].stage) == ("failed", "health"), out
+        assert (out[0].result, out[0].stage) == ("failed", "swap"), out
+        assert "roll-back interrupted" in out[0].message
         assert d.files() != before  # the new files are live; the backup waits on disk
         assert {".ztix-backup", ".ztix-lock"} <= dot_entries(d)
         # The next apply restores and reloads the old files first, then applies.

@@ -58,7 +58,6 @@ LOCKED_EXIT = 75
 # Top-level dot names are ztix's own (manifest, lock, backup, staging); deeper ones (e.g.
 # ``peers/.keep``) are config files like any other.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)*$")
-_PROTOCOL = re.compile(r"^[ \t]*protocol[ \t]+[a-z0-9]+[ \t]+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
 _PATH_BAD = re.compile(r"[\"'\s\\;]")
 
 
@@ -110,14 +109,6 @@ def staging_dir(paths: RemotePaths) -> str:
 def file_digest(data: bytes) -> str:
     """sha256 of one file."""
     return hashlib.sha256(data).hexdigest()
-
-
-def expected_protocols(files: Mapping[str, bytes]) -> list[str]:
-    """Names of the protocols the config set declares (``protocol TYPE NAME``)."""
-    names: set[str] = set()
-    for data in files.values():
-        names.update(_PROTOCOL.findall(data.decode("utf-8", errors="replace")))
-    return sorted(names)
 
 
 @attrs.frozen
@@ -338,25 +329,41 @@ def finalize_script(
     )
 
 
-def configure_tail(birdc_path: str, socket_path: str, timeout_s: int) -> str:
-    """Appended to the swap script: the timed configure, in the same round trip."""
-    return (
-        'echo "@@configure"\n'
-        f"exec {shlex.quote(birdc_path)} -s {shlex.quote(socket_path)} -v configure timeout "
-        f"{int(timeout_s)}\n"
-    )
-
-
-def confirm_script(birdc_path: str, socket_path: str) -> str:
-    """``configure confirm``; the finalize script that follows runs only after 0018."""
-    return (
-        'echo "@@confirm"\n'
-        f"out=$({shlex.quote(birdc_path)} -s {shlex.quote(socket_path)} -v configure confirm 2>&1)"
-        "\n"
-        "printf '%s\\n' \"$out\"\n"
-        'case "$out" in *"0018 "*) ;; *) exit 4 ;; esac\n'
-        'echo "@@finalize"\n'
-    )
+def commit_tail(
+    config: str, staging: str, birdc_path: str, socket_path: str, timeout_s: int
+) -> str:
+    """Appended to the swap script, in the same round trip: ``configure timeout N``
+    (0003/0004 required, else exit 10), the health check (the daemon answers and every
+    protocol declared in the live files runs, else exit 11) and ``configure confirm``
+    (0018 required, else exit 4). If this script dies half-way, BIRD's timer undoes the
+    running config and the next apply restores the files."""
+    birdc_cmd = f"{shlex.quote(birdc_path)} -s {shlex.quote(socket_path)} -v"
+    c, s = shlex.quote(config), shlex.quote(staging)
+    return f"""echo "@@configure"
+cd {c}
+out=$({birdc_cmd} configure timeout {int(timeout_s)} 2>&1) || true
+printf '%s\\n' "$out"
+case "$out" in *"0003 "*|*"0004 "*) ;; *) exit 10 ;; esac
+echo "@@health"
+have=$({birdc_cmd} show protocols 2>&1) || true
+case "$have" in
+  *2002-*) ;;
+  *) echo "the daemon does not answer: $(printf '%s' "$have" | tail -n 2)"; exit 11 ;;
+esac
+printf '%s\\n' "$have" \\
+  | awk '/^1002-/ {{ sub(/^1002-/, ""); print $1; next }} /^ / {{ print $1 }}' \\
+  | LC_ALL=C sort -u > {s}/.ztix-have
+find . -path './.*' -prune -o -type f -name '*.conf' -print | xargs -r grep -hoE \\
+  '^[[:space:]]*protocol[[:space:]]+[a-z0-9]+[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' \\
+  | awk '{{ print $3 }}' | LC_ALL=C sort -u > {s}/.ztix-want
+missing=$(LC_ALL=C comm -23 {s}/.ztix-want {s}/.ztix-have | head -n 10 | tr '\\n' ' ')
+if [ -n "$missing" ]; then echo "protocols missing after configure: $missing"; exit 11; fi
+echo "@@confirm"
+out=$({birdc_cmd} configure confirm 2>&1) || true
+printf '%s\\n' "$out"
+case "$out" in *"0018 "*) ;; *) exit 4 ;; esac
+echo "@@finalize"
+"""
 
 
 def _sections(output: str) -> dict[str, str]:
@@ -657,32 +664,15 @@ class SafeApply:
             stage = "swap"
             t0 = time.perf_counter()
             swapped = True  # from here on the files are restored on failure
-            timeout = self.server.policy.confirm_timeout_s
             result = await self._script(
                 swap_script(self.config, self.staging, self.backup, plan)
-                + configure_tail(p.birdc, p.control_socket, timeout)
-            )
-            mark("swap+configure", t0)
-            sections = _sections(result.stdout)
-            if "configure" not in sections:
-                raise ApplyFailed("swap", (result.stdout + result.stderr).strip()[:500])
-            stage = "configure"
-            reply = birdc.parse_reply(sections["configure"] + "\n" + result.stderr)
-            if not reply.has(birdc.RECONFIGURED, birdc.RECONFIG_IN_PROGRESS):
-                if reply.has(birdc.UNDO_SCHEDULED):
-                    configured = True
-                raise ApplyFailed("configure", reply.summary())
-            configured = True
-
-            stage = "health"
-            t0 = time.perf_counter()
-            await self._health(expected_protocols(files))
-            mark("health", t0)
-
-            stage = "confirm"
-            t0 = time.perf_counter()
-            result = await self._script(
-                confirm_script(p.birdc, p.control_socket)
+                + commit_tail(
+                    self.config,
+                    self.staging,
+                    p.birdc,
+                    p.control_socket,
+                    self.server.policy.confirm_timeout_s,
+                )
                 + finalize_script(
                     self.config,
                     self.staging,
@@ -694,9 +684,21 @@ class SafeApply:
                     changed=plan.changed,
                 )
             )
-            mark("confirm+finalize", t0)
+            mark("swap+configure+health+confirm", t0)
             sections = _sections(result.stdout)
-            reply = birdc.parse_reply(sections.get("confirm", result.stdout))
+            if "configure" not in sections:
+                raise ApplyFailed("swap", (result.stdout + result.stderr).strip()[:500])
+            stage = "configure"
+            reply = birdc.parse_reply(sections["configure"])
+            configured = reply.has(birdc.UNDO_SCHEDULED, birdc.RECONFIGURED)
+            if "health" not in sections:
+                raise ApplyFailed("configure", reply.summary())
+            stage = "health"
+            if "confirm" not in sections:
+                text = sections["health"].strip() or result.stderr.strip()
+                raise ApplyFailed("health", text[:500])
+            stage = "confirm"
+            reply = birdc.parse_reply(sections["confirm"])
             if not reply.has(birdc.CONFIRMED):
                 raise ApplyFailed("confirm", reply.summary() or result.stderr.strip()[:300])
             configured = swapped = False  # committed: nothing to roll back any more
@@ -742,17 +744,3 @@ class SafeApply:
                 "timeout expires and the next apply restores the files"
             )
         return message
-
-    async def _health(self, expected: Sequence[str]) -> None:
-        reply = await self.birdc("show", "protocols")
-        if not reply.has("2002", "1002"):
-            raise ApplyFailed("health", "the daemon does not answer: " + reply.summary())
-        present = {
-            line.text.split()[0] for line in reply.lines if line.code == "1002" and line.text
-        }
-        missing = [n for n in expected if n not in present]
-        if missing:
-            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            raise ApplyFailed(
-                "health", f"protocols missing after configure: {', '.join(missing[:10])}{more}"
-            )
