@@ -54,7 +54,9 @@ def test_submit_approve_active_everywhere(lab: ExchangeLab) -> None:
 def test_burst_of_200_approvals_coalesces(lab: ExchangeLab) -> None:
     asns = [20000 + i for i in range(200)]
     rids = [lab.submit(asn) for asn in asns]
+    # two worker instances: two outbox relays on one database, three consumer processes
     lab.worker("--processes", "2")
+    lab.worker()
     started = time.monotonic()
     for rid in rids:
         lab.approve(rid)
@@ -72,6 +74,14 @@ def test_burst_of_200_approvals_coalesces(lab: ExchangeLab) -> None:
         assert len({m.ipv6 for m in memberships}) == 200
     for rid in rids[::20]:
         assert transitions(lab, rid) == TRANSITIONS
+    lab.check_consistent(rids, asns)
+    relayed = [
+        json.loads(line)["msg"].split()[3]
+        for worker in lab.workers
+        for line in worker.logs().splitlines()
+        if line.startswith("{") and "relayed outbox message" in line
+    ]
+    assert len(relayed) == 200 and len(set(relayed)) == 200  # each row published once
 
 
 def test_leave_removes_everything_and_frees_addresses(lab: ExchangeLab) -> None:
