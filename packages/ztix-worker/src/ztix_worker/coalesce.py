@@ -131,7 +131,14 @@ class RedisSyncCoordinator:
         lock = self.client.lock(
             self.lock_key, timeout=self.lock_ttl_s, sleep=0.02, thread_local=False
         )
+        started = time.monotonic()
         lock.acquire(blocking=True)
+        waited = time.monotonic() - started
+        log.log(
+            logging.INFO if waited > 1 else logging.DEBUG,
+            "holding the route-server sync lock (waited %.2f s)",
+            waited,
+        )
         stop = threading.Event()
 
         def renew() -> None:
@@ -152,6 +159,7 @@ class RedisSyncCoordinator:
                     time.sleep(min(wait, self.min_interval_s))
             self.client.set(self.last_key, str(int(time.time() * 1000)), ex=3600)
             self.client.delete(self.pending_key)
+            log.debug("sync starting after %.2f s", time.monotonic() - started)
             yield self
         finally:
             stop.set()

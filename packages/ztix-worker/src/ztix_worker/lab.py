@@ -158,6 +158,8 @@ class ExchangeLab:
             "heartbeat_timeout_ms": 4000,
             "maintenance_chance": 200000,
             "gate_poll_s": 0.3,
+            "sync_lock_ttl_s": 6.0,
+            "sync_pending_ttl_s": 6.0,
             **(worker_settings or {}),
         }
         self.zerotier = {

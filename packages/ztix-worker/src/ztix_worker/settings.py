@@ -52,7 +52,7 @@ class WorkerSettings:
     relay_interval_s: float = attrs.field(default=0.1, validator=_positive)
     relay_batch: int = attrs.field(default=200, validator=_positive)
     sync_min_interval_s: float = attrs.field(default=0.0, validator=_not_negative)
-    sync_lock_ttl_s: float = attrs.field(default=30.0, validator=_positive)
+    sync_lock_ttl_s: float = attrs.field(default=15.0, validator=_positive)
     sync_pending_ttl_s: float = attrs.field(default=30.0, validator=_positive)
     reconcile_interval_s: float = attrs.field(default=30.0, validator=_positive)
     stuck_after_s: float = attrs.field(default=120.0, validator=_positive)
