@@ -219,6 +219,21 @@ def test_local_transport_runs_the_same_sequence(lab: BirdLab, sshd: SshServer) -
         fleet.close()
 
 
+def test_a_config_without_named_protocols_applies(lab: BirdLab) -> None:
+    # The health check expects nothing then (and must not invent expectations).
+    d = lab.daemon("rs1", simple_config("10.0.0.1", {64601: "10.1.0.1"}), config_owner=TEST_USER)
+    fleet = fleet_for(server_for(d, None))
+    try:
+        # (an empty peers/ must exist in staging too: the renderer ships peers/.keep)
+        files = {**simple_config("10.0.0.1", {}), "peers/.keep": b""}
+        out = fleet.apply_config("rs1", files, config_digest(files))
+        assert out.result == "applied", out
+        assert d.files() == files
+        assert "AS64601_4" not in running_protocols(d)
+    finally:
+        fleet.close()
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -110,12 +110,14 @@ def _peer_file(asn: int, neighbor: str, port: int, limit: int, rs_port: int) -> 
     ).encode()
 
 
-def _wait(fleet: BirdFleet, asn: Asn, state: str, timeout: float = 30) -> SessionStatus:
+def _wait(
+    fleet: BirdFleet, asn: Asn, state: str, imported: int | None = None, timeout: float = 30
+) -> SessionStatus:
     deadline = time.monotonic() + timeout
     last: list[SessionStatus] = []
     while time.monotonic() < deadline:
         last = fleet.session_status(asn)
-        if last and last[0].state == state:
+        if last and last[0].state == state and imported in (None, last[0].imported):
             return last[0]
         time.sleep(0.3)
     raise AssertionError(f"AS{asn.value} never reached {state}: {last}")
@@ -151,7 +153,8 @@ def test_live_sessions_over_ssh(lab: BirdLab, sshd: SshServer) -> None:
     )
     fleet = BirdFleet(BirdSettings((srv,)))
     try:
-        up = _wait(fleet, Asn(64501), "Established")
+        # Established first, the routes a moment later
+        up = _wait(fleet, Asn(64501), "Established", imported=3)
         assert up.protocol == "AS64501_v4"
         assert up.imported == 3 and not up.import_limit_hit
         assert up.info == "Established" and up.since

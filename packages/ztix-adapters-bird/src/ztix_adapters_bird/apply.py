@@ -106,9 +106,37 @@ def staging_dir(paths: RemotePaths) -> str:
     return paths.staging_dir or paths.config_dir.rstrip("/") + "/.staging"
 
 
+# Per file content: one apply looks at every file several times (plan, manifest, health
+# expectation) and the next apply sees the same contents again; 3,000 files are hashed once.
+_DIGESTS: dict[bytes, str] = {}
+_NAMES: dict[str, tuple[str, ...]] = {}
+_CACHE_LIMIT = 50_000
+_PROTOCOL = re.compile(rb"^[ \t]*protocol[ \t]+[a-z0-9]+[ \t]+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
+
+
 def file_digest(data: bytes) -> str:
-    """sha256 of one file."""
-    return hashlib.sha256(data).hexdigest()
+    """sha256 of one file (cached by content)."""
+    found = _DIGESTS.get(data)
+    if found is None:
+        if len(_DIGESTS) > _CACHE_LIMIT:
+            _DIGESTS.clear()
+        found = _DIGESTS[data] = hashlib.sha256(data).hexdigest()
+    return found
+
+
+def protocol_names_in(files: Mapping[str, bytes]) -> list[str]:
+    """Names of the protocols the config set declares (``protocol TYPE NAME``), sorted
+    bytewise (the health check's expectation)."""
+    names: set[str] = set()
+    if len(_NAMES) > _CACHE_LIMIT:
+        _NAMES.clear()
+    for data in files.values():
+        key = file_digest(data)
+        found = _NAMES.get(key)
+        if found is None:
+            found = _NAMES[key] = tuple(m.decode() for m in _PROTOCOL.findall(data))
+        names.update(found)
+    return sorted(names)
 
 
 @attrs.frozen
@@ -189,9 +217,11 @@ umask 027
 C=$1; S=$2; FULL=$3; BIRD=$4; BIRDC=$5; SOCK=$6
 # The staging dir left by the last apply mirrors the live files (hard links) when its
 # marker names the live manifest: then only the changed files need to be written.
+MIRROR=0
 if [ "$FULL" = 0 ] && [ -f "$S/.ztix-mirror" ] \
     && [ "$(cat -- "$S/.ztix-mirror")" = "$(head -n 1 -- "$C/.ztix-applied" 2>/dev/null)" ]; then
   rm -f -- "$S/.ztix-mirror"
+  MIRROR=1
 else
   rm -rf -- "$S"
   mkdir -p -- "$S"
@@ -207,9 +237,16 @@ else
 fi
 tar -x -U -p --no-same-owner -f - -C "$S"
 cd -- "$S"
-tr '\n' '\0' < .ztix-remove | xargs -0 -r rm -f --
+if [ -s .ztix-remove ]; then tr '\n' '\0' < .ztix-remove | xargs -0 -r rm -f --; fi
 tr '\n' '\0' < .ztix-changed | xargs -0 -r chgrp --reference="$C" --
-find . -type d -exec chgrp --reference="$C" -- {} + -exec chmod g+rx -- {} +
+if [ "$MIRROR" = 1 ]; then
+  if [ -s .ztix-newdirs ]; then
+    tr '\n' '\0' < .ztix-newdirs | xargs -0 -r chgrp --reference="$C" --
+    tr '\n' '\0' < .ztix-newdirs | xargs -0 -r chmod g+rx --
+  fi
+else
+  find . -type d -exec chgrp --reference="$C" -- {} + -exec chmod g+rx -- {} +
+fi
 echo "@@parse"
 "$BIRD" -p -c "$S/bird.conf" 2>&1 || exit 3
 echo "@@check"
@@ -236,7 +273,13 @@ def _chunks(items: Sequence[str], size: int = 400) -> Iterable[Sequence[str]]:
 def swap_script(config: str, staging: str, backup: str, plan: Plan) -> str:
     """Back up, then move the new files in and delete the removed ones."""
     c, s, b = shlex.quote(config), shlex.quote(staging), shlex.quote(backup)
-    lines = ["set -e", "umask 027", f"cd {c}", f"rm -rf {b}", f"mkdir {b}"]
+    lines = [
+        "set -e",
+        "umask 027",
+        f"cd {c}",
+        f"if [ -e {b} ]; then rm -rf -- {b}; fi",
+        f"mkdir {b}",
+    ]
     lines += [
         f"cp -al --parents -t {b} -- {_q(chunk)} 2>/dev/null || "
         f"cp -a --remove-destination --parents -t {b} -- {_q(chunk)}"
@@ -296,21 +339,19 @@ def finalize_script(
     ``SHA256  NAME`` per file. Only the changed lines travel: the server keeps the old
     lines of files that did not change (all of them are replaced after a full upload)."""
     c, s, b, lk = (shlex.quote(x) for x in (config, staging, backup, lock))
-    keep = (
-        ":"
-        if full
-        else (
-            f"tail -n +2 -- {c}/{MANIFEST} | "
-            f"awk 'NR == FNR {{ drop[$0] = 1; next }} !($2 in drop)' {s}/.ztix-drop -"
-        )
+    header = shlex.quote(MANIFEST_HEADER + digest)
+    # header, the old lines of unchanged files (none after a full upload), the new lines
+    old = "/dev/null" if full else f"{c}/{MANIFEST}"
+    merge = (
+        f"awk -v h={header} 'BEGIN {{ print h }} FILENAME == ARGV[1] {{ drop[$0] = 1; next }} "
+        f"FILENAME == ARGV[2] {{ if (FNR > 1 && !($2 in drop)) print; next }} {{ print }}' "
+        f"{s}/.ztix-drop {old} {s}/.ztix-add > {s}/.ztix-applied.new"
     )
     return (
         "\n".join(
             [
                 "set -e",
-                f"{{ printf '%s\\n' {shlex.quote(MANIFEST_HEADER + digest)}; "
-                f"{{ {keep}; cat -- {s}/.ztix-add; }} | LC_ALL=C sort -k2,2; }} "
-                f"> {s}/.ztix-applied.new",
+                merge,
                 f"mv -f -- {s}/.ztix-applied.new {c}/{MANIFEST}",
                 f"rm -rf -- {b}",
                 # keep the staging dir as a mirror of the live files for the next apply
@@ -320,8 +361,9 @@ def finalize_script(
                     for chunk in _chunks(changed)
                 ),
                 f'if [ "${{mirror:-}}" = no ]; then rm -rf -- {s}; '
-                f"else head -n 1 -- {MANIFEST} > {s}/.ztix-mirror; fi",
-                f'[ "$(cat -- {lk}/owner 2>/dev/null)" = {shlex.quote(owner)} ] && rm -rf -- {lk}',
+                f"else printf '%s\\n' {header} > {s}/.ztix-mirror; fi",
+                f"read -r o < {lk}/owner || o=",
+                f'if [ "$o" = {shlex.quote(owner)} ]; then rm -rf -- {lk}; fi',
                 "exit 0",
             ]
         )
@@ -350,13 +392,10 @@ case "$have" in
   *2002-*) ;;
   *) echo "the daemon does not answer: $(printf '%s' "$have" | tail -n 2)"; exit 11 ;;
 esac
-printf '%s\\n' "$have" \\
-  | awk '/^1002-/ {{ sub(/^1002-/, ""); print $1; next }} /^ / {{ print $1 }}' \\
-  | LC_ALL=C sort -u > {s}/.ztix-have
-find . -path './.*' -prune -o -type f -name '*.conf' -print | xargs -r grep -hoE \\
-  '^[[:space:]]*protocol[[:space:]]+[a-z0-9]+[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' \\
-  | awk '{{ print $3 }}' | LC_ALL=C sort -u > {s}/.ztix-want
-missing=$(LC_ALL=C comm -23 {s}/.ztix-want {s}/.ztix-have | head -n 10 | tr '\\n' ' ')
+missing=$(printf '%s\\n' "$have" | awk 'FILENAME == ARGV[1] {{ want[$0] = 1; next }}
+  /^1002-/ {{ sub(/^1002-/, ""); have[$1] = 1; next }} /^ / {{ have[$1] = 1 }}
+  END {{ for (w in want) if (!(w in have)) {{ printf "%s ", w; if (++n == 10) exit }} }}' \\
+  {s}/.ztix-want -)
 if [ -n "$missing" ]; then echo "protocols missing after configure: $missing"; exit 11; fi
 echo "@@confirm"
 out=$({birdc_cmd} configure confirm 2>&1) || true
@@ -388,6 +427,9 @@ def build_tar(files: Mapping[str, bytes], plan: Plan) -> bytes:
         ".ztix-remove": "".join(n + "\n" for n in plan.removed).encode(),
         ".ztix-drop": "".join(n + "\n" for n in (*plan.changed, *plan.removed)).encode(),
         ".ztix-add": "".join(f"{file_digest(files[n])}  {n}\n" for n in plan.changed).encode(),
+        ".ztix-newdirs": "".join(d + "\n" for d in plan.new_dirs).encode(),
+        # the health check's expectation: every protocol the new files declare (C order)
+        ".ztix-want": "".join(n + "\n" for n in protocol_names_in(files)).encode(),
     }
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name, data in [*((n, files[n]) for n in plan.changed), *extra.items()]:
