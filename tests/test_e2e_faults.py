@@ -178,3 +178,24 @@ def test_worker_started_with_a_refused_token_waits_and_says_why(lab: ExchangeLab
     lab.zt.set_token(token)
     lab.wait_status([rid], S.ACTIVE, timeout=30)
     lab.check_consistent([rid], [35000])
+
+
+def test_member_deauthorized_by_hand_is_reported_and_repaired() -> None:
+    settings = {"membership_drift": "repair", "reconcile_interval_s": 1.0}
+    with ExchangeLab(worker_settings=settings) as lab:
+        lab.worker()
+        rid = _approve_all(lab, [36000])[0]
+        lab.wait_status([rid], S.ACTIVE)
+        member = lab.member(36000)
+        assert member is not None
+        lab.provider.deauthorize_member(lab.network_id, member.node_id)  # "by hand"
+
+        def repaired() -> bool:
+            again = lab.member(36000)
+            return bool(again and again.authorized and _audited(lab, "membership.repaired"))
+
+        wait_for(repaired, timeout=30, what="drift repaired")
+        drift = _audited(lab, "membership.drift")
+        assert drift[0].metadata["problem"] == "deauthorized"
+        assert drift[0].target_id == str(rid)
+        lab.check_consistent([rid], [36000])
