@@ -112,6 +112,13 @@ def test_leave_removes_everything_and_frees_addresses(lab: ExchangeLab) -> None:
     with lab.app.uow_factory() as uow:
         again = uow.memberships.get_for_request(rid2)
     assert again is not None and again.ipv4 == held.ipv4
+    # SIGTERM: the worker finishes what it holds and exits cleanly
+    proc = lab.workers[0]
+    assert proc.proc is not None
+    popen = proc.proc
+    proc.stop(timeout=30)
+    assert popen.returncode == 0
+    assert "ztix worker stopped" in proc.logs()
 
 
 def test_embedded_worker_without_redis(lab: ExchangeLab) -> None:
