@@ -41,7 +41,18 @@ ADMIN = Actor("user", "e2e-admin", is_admin=True)
 RS_ASN = 64999
 LAN_V4 = ipaddress.IPv4Network("10.77.0.0/22")
 LAN_V6 = ipaddress.IPv6Network("fd77::/64")
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _pg_bin() -> Path:
+    """Debian's newest PostgreSQL server binaries (/usr/lib/postgresql/<major>/bin)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def _toml(value: Any) -> str:
