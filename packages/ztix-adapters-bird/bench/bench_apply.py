@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from ztix_adapters_bird.fleet import BirdFleet
 from ztix_adapters_bird.render import render_server
@@ -62,6 +63,14 @@ def bird_own(d: BirdDaemon) -> tuple[float, float, float]:
     return t_parse, t_check, t_conf
 
 
+def bird_own_parallel(daemons: Sequence[BirdDaemon]) -> float:
+    """Wall time of BIRD's own work on every daemon at once (as a parallel apply has it)."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(daemons)) as pool:
+        list(pool.map(bird_own, daemons))
+    return time.perf_counter() - started
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.0f}"
 
@@ -96,7 +105,8 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
             full_s = time.perf_counter() - t
             assert all(o.result == "applied" for o in out), out
 
-            walls, with_render, per_server, stats = [], [], [], []
+            walls, with_render, per_server, stats, own, ratios = [], [], [], [], [], []
+            both, both_ratios = [], []
             for k in range(1, repeats + 1):
                 # The pipeline alone: configs rendered beforehand, both servers in parallel.
                 configs = {s.name: render_server(s, members[: n + 2 * k - 1]) for s in servers}
@@ -107,6 +117,11 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
                 per_server.append(max(o.duration_s for o in out))
                 stats.append(fleet.last_stats["rs1"])
                 assert all(s.uploaded_files == 1 for s in fleet.last_stats.values())
+                # BIRD's own work for the same config, right after, under the same load.
+                own.append(bird_own(daemons[0]))
+                ratios.append(sum(own[-1]) / walls[-1])
+                both.append(bird_own_parallel(daemons))
+                both_ratios.append(both[-1] / walls[-1])
                 # What the worker does: fleet.apply renders every server, then applies.
                 t = time.perf_counter()
                 out = fleet.apply(members[: n + 2 * k])
@@ -127,7 +142,6 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
         finally:
             cold_fleet.close()
 
-        own = [bird_own(daemons[0]) for _ in range(max(3, repeats))]
         parse_s = statistics.median(o[0] for o in own)
         check_s = statistics.median(o[1] for o in own)
         conf_s = statistics.median(o[2] for o in own)
@@ -138,6 +152,10 @@ def run_size(n: int, repeats: int) -> dict[str, object]:
             "render": render_s,
             "full": full_s,
             "wall": statistics.median(walls),
+            "wall_min": min(walls),
+            "ratio": statistics.median(ratios),
+            "both": statistics.median(both),
+            "both_ratio": statistics.median(both_ratios),
             "with_render": statistics.median(with_render),
             "server": statistics.median(per_server),
             "cold": cold_s,
@@ -158,25 +176,31 @@ def main() -> None:
     print()
     print("one member added, 2 route servers in parallel over SSH (median ms)")
     print(
-        f"{'N':>6} {'render':>7} {'apply':>7} {'1 srv':>7} {'cold':>7} {'+render':>8} | "
+        f"{'N':>6} {'render':>7} {'apply':>7} {'min':>7} {'1 srv':>7} {'cold':>7} {'+render':>8} | "
         f"{'bird -p':>7} {'check':>7} {'config':>7} {'BIRD':>7} {'BIRD/apply':>10} "
+        f"{'BIRD x2':>7} {'x2/apply':>8} "
         f"{'upload':>8} {'first':>7}"
     )
     for r in rows:
         f = {k: v for k, v in r.items() if isinstance(v, float | int)}
         own = f["parse"] + f["check"] + f["configure"]
         print(
-            f"{r['n']:>6} {ms(f['render'])} {ms(f['wall'])} {ms(f['server'])} {ms(f['cold'])} "
+            f"{r['n']:>6} {ms(f['render'])} {ms(f['wall'])} {ms(f['wall_min'])} {ms(f['server'])} "
+            f"{ms(f['cold'])} "
             f"{ms(f['with_render'])}  | {ms(f['parse'])} {ms(f['check'])} "
-            f"{ms(f['configure'])} {ms(own)} {own / f['wall']:10.0%} "
+            f"{ms(f['configure'])} {ms(own)} {f['ratio']:10.0%} "
+            f"{ms(f['both'])} {f['both_ratio']:8.0%} "
             f"{int(f['bytes']):>7}B {ms(f['full'])}"
         )
     print()
     print("render: render_server for one server; apply: both servers in parallel, configs")
-    print("rendered beforehand (fleet.apply_rendered), warm SSH connections; 1 srv: the slower")
+    print("rendered beforehand (fleet.apply_rendered), warm SSH connections; min: fastest run;")
+    print("1 srv: the slower")
     print("server's own duration; cold: a new fleet (SSH handshake included); +render:")
     print("fleet.apply, which renders every server first (what the worker calls); BIRD:")
     print("bird -p + configure check + configure of the same config on the same daemon;")
+    print("BIRD/apply: median over runs of BIRD's own time measured right after each apply;")
+    print("BIRD x2: the same work on both daemons at once (wall), as the parallel apply has it;")
     print("upload: tar bytes per server; first: the initial apply of all N members.")
     print()
     print("stages of one server's apply (median ms):")
