@@ -312,9 +312,17 @@ def test_health_failure_restores_files_exactly_and_undoes(lab: BirdLab, sshd: Ss
         fleet.close()
 
 
-def test_unknown_host_key_is_refused_before_any_command(lab: BirdLab, sshd: SshServer) -> None:
+@pytest.mark.parametrize("pinned", ["changed", "unknown"])
+def test_unknown_host_key_is_refused_before_any_command(
+    lab: BirdLab, sshd: SshServer, pinned: str
+) -> None:
     d = started(lab)
-    srv = server_for(d, sshd, known_hosts=str(sshd.wrong_known_hosts()))
+    if pinned == "changed":  # another key pinned for this host and port
+        known_hosts = sshd.wrong_known_hosts()
+    else:  # nothing pinned for this host and port
+        known_hosts = lab.root / "empty_known_hosts"
+        known_hosts.write_text("")
+    srv = server_for(d, sshd, known_hosts=str(known_hosts))
     log: Log = []
     fleet = fleet_for(srv, log=log)
     sessions = sshd.session_count()
