@@ -225,3 +225,25 @@ def test_leave_removes_peers_member_and_addresses(
 def _sent(ex: MemoryExchange) -> bool:
     with ex.store() as uow:
         return uow.outbox.pending_count() == 0
+
+
+def test_start_embedded_ignores_redis_and_serves_the_task_queue_port() -> None:
+    from ztix_core.settings import Settings
+    from ztix_worker.embedded import DramatiqTaskQueue, start_embedded
+
+    ex = memory_exchange(Settings(storage="memory", redis_url="redis://127.0.0.1:1/0"))
+    rt = start_embedded(ex.app, FAST)
+    try:
+        assert rt.embedded
+        wait_for(rt.started.is_set)
+        rid = ex.approved(64500)
+        rt.drain()
+        assert ex.status(rid) is S.ACTIVE
+        queue = DramatiqTaskQueue(rt)
+        queue.dispatch("provision_request", {"request_id": str(rid)}, str(rid))  # idempotent
+        rt.drain()
+        assert ex.actions(rid).count("request.active") == 1
+        with pytest.raises(LookupError):
+            queue.dispatch("no_such_topic", {}, "")
+    finally:
+        rt.stop()
