@@ -355,9 +355,10 @@ def finalize_script(
         "\n".join(
             [
                 "set -e",
+                # confirmed: the backup must go first, or the next apply would "recover" it
+                f"rm -rf -- {b}",
                 merge,
                 f"mv -f -- {s}/.ztix-applied.new {c}/{MANIFEST}",
-                f"rm -rf -- {b}",
                 # keep the staging dir as a mirror of the live files for the next apply
                 f"cd {c}",
                 *(
@@ -753,6 +754,8 @@ class SafeApply:
             if result.exit_status != 0:
                 # The new config runs and is confirmed; only bookkeeping failed, so the next
                 # apply re-uploads. Report it, since the manifest is stale.
+                self.applied_state = None
+                await self._release()
                 return done(
                     "applied",
                     "finalize",
