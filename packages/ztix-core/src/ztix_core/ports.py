@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -142,6 +142,9 @@ class JoinRequestRepository(Protocol):
 
     def find_live(self, asn: Asn, network_id: NetworkId) -> JoinRequest | None:
         """The live request for the pair, if any."""
+
+    def get_many(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, JoinRequest]:
+        """The requests among ``request_ids`` that exist, by id, in one round trip."""
 
     def query(self, flt: RequestFilter) -> list[JoinRequest]:
         """Requests matching the filter, newest first, paged."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import attrs
@@ -76,6 +77,14 @@ class SqlJoinRequestRepository(SqlRepository):
     def get(self, request_id: uuid.UUID) -> JoinRequest | None:
         row = self._get(JoinRequestRow, request_id)
         return request_record(row) if row is not None else None
+
+    def get_many(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, JoinRequest]:
+        if not request_ids:
+            return {}
+        rows = self.session.scalars(
+            select(JoinRequestRow).where(JoinRequestRow.id.in_(sorted(request_ids)))
+        )
+        return {row.id: request_record(row) for row in rows}
 
     def update(self, request: JoinRequest, *, expected_status: RequestStatus) -> None:
         stored = self.get(request.id)

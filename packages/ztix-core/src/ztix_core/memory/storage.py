@@ -10,6 +10,7 @@ import builtins
 import datetime as dt
 import threading
 import uuid
+from collections.abc import Collection
 from types import TracebackType
 from typing import Any
 
@@ -200,6 +201,9 @@ class _Requests(_Repo):
             if live is not None and live.id != request.id:
                 raise DuplicateLiveRequest(live.id, request.asn.value, request.network_id.value)
         self.t.requests[request.id] = request
+
+    def get_many(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, JoinRequest]:
+        return {rid: self.t.requests[rid] for rid in request_ids if rid in self.t.requests}
 
     def find_live(self, asn: Asn, network_id: NetworkId) -> JoinRequest | None:
         return next(

@@ -225,6 +225,18 @@ def test_one_live_request_per_asn_and_network(uow_factory: UnitOfWorkFactory) ->
         assert uow.requests.find_live(Asn(64500), n.id) == first
 
 
+def test_get_many(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    r1, r2 = b.request(u.id, n.id), b.request(u.id, n.id, asn=64501, node="abcdef0002")
+    with uow_factory() as uow:
+        uow.requests.add(r1)
+        uow.requests.add(r2)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.get_many([r1.id, r2.id, b.user().id]) == {r1.id: r1, r2.id: r2}
+        assert uow.requests.get_many([]) == {}
+
+
 def test_dead_requests_do_not_hold_the_slot(uow_factory: UnitOfWorkFactory) -> None:
     u, n = _seed(uow_factory)
     with uow_factory() as uow:

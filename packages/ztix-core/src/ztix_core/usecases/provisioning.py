@@ -29,6 +29,7 @@ from ztix_core.ports import (
 from ztix_core.records import (
     Actor,
     IpAllocation,
+    JoinRequest,
     JsonDict,
     Membership,
     RouteServerState,
@@ -280,12 +281,23 @@ class Provisioner:
 
     # ------------------------------------------------------------------ route servers
 
+    @staticmethod
+    def _memberships_with_requests(uow: UnitOfWork) -> list[tuple[Membership, JoinRequest]]:
+        """Every membership with its request, in two queries whatever the member count."""
+        memberships = uow.memberships.list()
+        requests = uow.requests.get_many([m.request_id for m in memberships])
+        return [(m, requests[m.request_id]) for m in memberships if m.request_id in requests]
+
     def desired_peers(self, uow: UnitOfWork) -> list[tuple[Membership, PeerSpec]]:
         """Members every route server should have: authorized, not leaving."""
+        return self._desired(self._memberships_with_requests(uow))
+
+    def _desired(
+        self, pairs: Sequence[tuple[Membership, JoinRequest]]
+    ) -> list[tuple[Membership, PeerSpec]]:
         out = []
-        for m in uow.memberships.list():
-            request = uow.requests.get(m.request_id)
-            if not m.authorized or request is None or request.status not in ACTIVE_CONFIG:
+        for m, request in pairs:
+            if not m.authorized or request.status not in ACTIVE_CONFIG:
                 continue
             facts = self.registry.lookup(m.asn)
             v4 = facts.max_prefix_v4 if facts and facts.max_prefix_v4 else None
@@ -322,7 +334,8 @@ class Provisioner:
     def _plan_generation(self, force: bool) -> tuple[int, list[PeerSpec], list[str]]:
         names = [s.name for s in self.fleet.servers()]
         with self.uow_factory() as uow:
-            desired = self.desired_peers(uow)
+            pairs = self._memberships_with_requests(uow)
+            desired = self._desired(pairs)
             peers = [p for _, p in desired]
             digest = hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
             states = {n: uow.route_servers.get(n) or RouteServerState(n) for n in names}
@@ -338,12 +351,10 @@ class Provisioner:
             for m, _ in desired:
                 if m.config_generation is None:
                     uow.memberships.update(attrs.evolve(m, config_generation=generation))
-            for m in uow.memberships.list():
-                request = uow.requests.get(m.request_id)
+            for m, request in pairs:
                 if (
                     m.id not in included
                     and m.removal_generation is None
-                    and request is not None
                     and request.status is RequestStatus.DEPROVISIONING
                 ):
                     uow.memberships.update(attrs.evolve(m, removal_generation=generation))
@@ -403,10 +414,7 @@ class Provisioner:
         with self.uow_factory() as uow:
             states = [uow.route_servers.get(n) or RouteServerState(n) for n in names]
             now = self.clock.now()
-            for m in uow.memberships.list():
-                request = uow.requests.get(m.request_id)
-                if request is None:
-                    continue
+            for m, request in self._memberships_with_requests(uow):
                 if (
                     request.status is RequestStatus.PROVISIONING
                     and m.authorized
