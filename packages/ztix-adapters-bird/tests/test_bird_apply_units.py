@@ -161,3 +161,21 @@ def test_restore_without_a_complete_backup_touches_nothing(tmp_path: Path) -> No
     assert _sh(restore_script(str(config), str(backup), plan)) == 0
     assert (config / "peers" / "AS1.conf").read_bytes() == b"live\n"
     assert not backup.exists()
+
+
+def test_bird_fleet_implements_the_port_and_is_registered() -> None:
+    from ztix_adapters_bird.fleet import BirdFleet
+    from ztix_adapters_bird.settings import BirdSettings
+    from ztix_core.plugins import Plugins, build_plugin_manager
+    from ztix_core.ports import RouteServerFleet
+    from ztix_core.settings import Settings
+
+    fleet: RouteServerFleet = BirdFleet(BirdSettings(()))  # mypy checks the protocol
+    assert list(fleet.servers()) == []
+    assert fleet.apply([]) == []
+    reg = Plugins(build_plugin_manager()).route_server_fleets()["bird"]
+    made = reg.factory(Settings(sections={"bird": {"servers": []}}))
+    assert isinstance(made, BirdFleet)
+    made.close()
+    assert isinstance(fleet, BirdFleet)
+    fleet.close()
