@@ -519,7 +519,7 @@ class ApplyOptions:
     lock_wait_s: float = 120.0
     #: A lock older than this belongs to an apply that died (an apply holds it at most for
     #: its commands plus the confirm timeout) and is taken over.
-    lock_stale_s: int = 300
+    lock_stale_s: int | None = None
     #: Upload everything (no hard-link copy) when more than this share of files changed.
     full_upload_ratio: float = 0.5
 
@@ -544,6 +544,13 @@ class SafeApply:
         self.backup = f"{self.config}/{BACKUP}"
         self.lock = f"{self.config}/{LOCK}"
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        ssh = server.ssh
+        command_s = ssh.command_timeout_s if ssh else 60.0
+        #: Default: longer than any live apply can hold the lock (confirm window plus its
+        #: commands), at least 5 minutes.
+        self.lock_stale_s = self.options.lock_stale_s or int(
+            max(300, server.policy.confirm_timeout_s + 4 * command_s)
+        )
         #: Seconds spent in each stage of the last apply (the benchmark prints these).
         self.timings: dict[str, float] = {}
         #: What the caller believes is applied (from its last apply): when the server's
@@ -582,7 +589,7 @@ class SafeApply:
                 _PROBE,
                 self.config,
                 self.lock,
-                str(self.options.lock_stale_s),
+                str(self.lock_stale_s),
                 self.owner,
                 self.backup,
                 MANIFEST_HEADER + self.known.digest if self.known else "",
