@@ -1,21 +1,26 @@
 """Safe apply of one route server's config set, the same over SSH and locally.
 
-Sequence (one apply at a time per server, held by a lock directory on the server):
+Stages (one apply at a time per server, held by a lock directory on the server), in three
+round trips — the stage names are what a failed ApplyOutcome reports:
 
-1. ``probe``   take the lock, read the applied manifest (``.ztix-applied``: digest and one
-               sha256 per file) and list the live files; recover an interrupted apply.
-2. ``upload``  build a staging dir on the config dir's filesystem: hard links of the live
-               files plus only the changed files (one tar stream), group of the config dir,
-               mode 0640 (never 0600: BIRD reads as its own user).
-3. ``parse``   ``bird -p -c staging/bird.conf``.
-4. ``check``   ``birdc configure check "staging/bird.conf"`` (the daemon parses it, as its
-               user); reply 0020 required.
-5. ``swap``    hard-link backups of every file about to change, then rename the new files
-               into place and delete the peer files no longer desired.
-6. ``configure`` ``birdc configure timeout N`` (the daemon's main config); 0003 required.
-7. ``health``  the daemon answers and every protocol named in the new files exists.
-8. ``confirm`` ``birdc configure confirm``; 0018 required.
-9. ``finalize`` write the manifest, drop staging and backup, release the lock.
+* round trip 1
+    ``probe``     take the lock, read the manifest (``.ztix-applied``: digest and one sha256
+                  per file) and list the live files (skipped when the manifest names the
+                  digest the caller applied last); ``recover`` an interrupted apply first.
+* round trip 2
+    ``upload``    only the changed files (one tar stream, mode 0640 and the config dir's
+                  group: never 0600, BIRD reads as its own user) into the staging dir, a
+                  hard-link mirror of the live files kept between applies.
+    ``parse``     ``bird -p -c staging/bird.conf``.
+    ``check``     ``birdc configure check "staging/bird.conf"`` (the daemon parses it, as
+                  its user); 0020 required.
+* round trip 3 (one script; each step only after the previous one succeeded)
+    ``swap``      hard-link backups of every file about to change, then rename the new
+                  files into place and delete the peer files no longer desired.
+    ``configure`` ``birdc configure timeout N`` (the daemon's main config); 0003/0004.
+    ``health``    the daemon answers and every protocol the new files declare exists.
+    ``confirm``   ``birdc configure confirm``; 0018 required.
+    then: drop the backup, update the manifest, re-link the mirror, release the lock.
 
 Any failure after ``swap`` puts the backed-up files back (the same inodes: byte-identical,
 same mode and owner) and, after ``configure``, sends ``configure undo``. Failures before
