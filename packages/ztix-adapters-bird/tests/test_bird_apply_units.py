@@ -179,3 +179,28 @@ def test_bird_fleet_implements_the_port_and_is_registered() -> None:
     made.close()
     assert isinstance(fleet, BirdFleet)
     fleet.close()
+
+
+def test_bird_section_round_trips_through_settings() -> None:
+    import ipaddress
+
+    from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings, SshTarget
+    from ztix_adapters_bird.testing import bird_section
+    from ztix_core.settings import Settings
+    from ztix_core.values import Asn
+
+    servers = (
+        RouteServerSettings(
+            "rs1",
+            Asn(64999),
+            ipaddress.IPv4Address("10.0.0.1"),
+            ipv6=ipaddress.IPv6Address("fd00::1"),
+            ssh=SshTarget("127.0.0.1", 2222, "ztixrs", "/k", "/kh"),
+            paths=RemotePaths(config_dir="/etc/bird/ztix"),
+        ),
+        RouteServerSettings(
+            "rs2", Asn(64999), ipaddress.IPv4Address("10.0.0.2"), transport="local"
+        ),
+    )
+    settings = Settings(sections={"bird": bird_section(servers)})
+    assert settings.section("bird", BirdSettings) == BirdSettings(servers)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import grp
+import ipaddress
 import os
 import pwd
 import shutil
@@ -32,10 +33,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from ztix_adapters_bird.settings import RemotePaths, SshTarget
+import attrs
+
+from ztix_adapters_bird.settings import PolicyKnobs, RemotePaths, RouteServerSettings, SshTarget
+from ztix_core.values import Asn
 
 BIRD = "/usr/sbin/bird"
 BIRDC = "/usr/sbin/birdc"
@@ -459,3 +464,47 @@ def simple_config(
             f"  ipv4 {{ import all; export none; }};\n}}\n"
         ).encode()
     return files
+
+
+def route_server(
+    daemon: BirdDaemon,
+    sshd: SshServer | None = None,
+    *,
+    name: str | None = None,
+    asn: int = 64999,
+    router_id: str = "10.0.0.1",
+    confirm_timeout_s: int = 30,
+) -> RouteServerSettings:
+    """Settings of a route server that is ``daemon``, over ``sshd`` (local transport when
+    None)."""
+    return RouteServerSettings(
+        name or daemon.root.name,
+        Asn(asn),
+        ipaddress.IPv4Address(router_id),
+        transport="ssh" if sshd else "local",
+        ssh=sshd.target() if sshd else None,
+        paths=daemon.paths(),
+        policy=PolicyKnobs(confirm_timeout_s=confirm_timeout_s),
+    )
+
+
+def bird_section(servers: Sequence[RouteServerSettings]) -> dict[str, Any]:
+    """The raw ``[bird]`` table for ``servers`` (what a TOML file would hold), e.g. for
+    ``Settings(sections={"bird": bird_section([...])})`` in end-to-end tests."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Asn):
+            return value.value
+        if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return str(value)
+        if attrs.has(type(value)):
+            return {
+                f.name: plain(getattr(value, f.name))
+                for f in attrs.fields(type(value))
+                if getattr(value, f.name) is not None
+            }
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {"servers": [plain(s) for s in servers]}
