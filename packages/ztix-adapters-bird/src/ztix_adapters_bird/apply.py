@@ -190,8 +190,7 @@ def make_plan(files: Mapping[str, bytes], state: RemoteState) -> Plan:
 
 # --------------------------------------------------------------------------- remote scripts
 
-_PROBE = r"""
-C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6
+_LOCK = r"""
 [ -d "$C" ] || { echo "config dir $C does not exist"; exit 1; }
 if ! mkdir -- "$L" 2>/dev/null; then
   now=$(date +%s); t=$(stat -c %Y -- "$L" 2>/dev/null || echo "$now")
@@ -201,13 +200,12 @@ if ! mkdir -- "$L" 2>/dev/null; then
   rm -rf -- "$L"; mkdir -- "$L" 2>/dev/null || exit 75
 fi
 printf '%s\n' "$OWNER" > "$L/owner"
+"""
+
+_LISTING = r"""
 echo "@@pending"
 [ -f "$B/.complete" ] && cat -- "$B/.ztix-plan"
 echo
-if [ -n "$KNOWN" ] && [ "$(head -n 1 -- "$C/.ztix-applied" 2>/dev/null)" = "$KNOWN" ]; then
-  echo "@@same"
-  exit 0
-fi
 echo "@@manifest"
 cat -- "$C/.ztix-applied" 2>/dev/null
 echo
@@ -216,10 +214,23 @@ cd -- "$C" && find . -path './.*' -prune \
   -o -type f -printf 'f %P\n' -o -type d -printf 'd %P\n'
 """
 
-_UPLOAD = r"""
+_PROBE = (
+    "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6\n"
+    + _LOCK
+    + r"""
+h=
+read -r h 2>/dev/null < "$C/.ztix-applied" || h=
+if [ ! -f "$B/.complete" ] && [ -n "$KNOWN" ] && [ "$h" = "$KNOWN" ]; then
+  echo "@@same"
+  exit 0
+fi
+"""
+    + _LISTING
+)
+
+_UPLOAD_BODY = r"""
 set -e
 umask 027
-C=$1; S=$2; FULL=$3; BIRD=$4; BIRDC=$5; SOCK=$6
 # The staging dir left by the last apply mirrors the live files (hard links) when its
 # marker names the live manifest: then only the changed files need to be written.
 # (shell builtins only on this path: every process costs milliseconds on a busy server)
@@ -261,6 +272,29 @@ echo "@@parse"
 echo "@@check"
 exec "$BIRDC" -s "$SOCK" -v configure check "\"$S/bird.conf\""
 """
+
+_UPLOAD = "C=$1; S=$2; FULL=$3; BIRD=$4; BIRDC=$5; SOCK=$6\n" + _UPLOAD_BODY
+
+# One round trip when the caller knows what the server has: lock, and when the manifest
+# still names that digest (and no interrupted apply waits), the upload prepared against
+# it; otherwise the probe's answer (the lock is held either way, unless exit 75).
+_PROBE_UPLOAD = (
+    "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6; S=$7; FULL=$8; BIRD=$9; BIRDC=${10}; "
+    "SOCK=${11}\n"
+    + _LOCK
+    + r"""
+h=
+read -r h 2>/dev/null < "$C/.ztix-applied" || h=
+if [ -f "$B/.complete" ] || [ "$h" != "$KNOWN" ]; then
+"""
+    + _LISTING
+    + r"""
+  exit 0
+fi
+echo "@@same"
+"""
+    + _UPLOAD_BODY
+)
 
 _RELEASE = r"""
 L=$1; OWNER=$2; S=$3; KEEP=$4
@@ -674,47 +708,93 @@ class SafeApply:
         try:
             t0 = time.perf_counter()
             stage = "probe"
-            state = await self._probe()
-            locked = True
-            mark("probe", t0)
+            state: RemoteState | None = None
+            result: CommandResult | None = None
+            full = False
+            p = self.server.paths
+            if self.known is not None:
+                # Optimistic: plan against what this process applied last and send it with
+                # the probe; the server takes it only if its manifest still says so.
+                guess = make_plan(files, self.known)
+                worth = guess.changed or guess.removed or self.known.digest != digest
+                small = len(guess.changed) <= self.options.full_upload_ratio * len(files)
+                if worth and small:
+                    archive = build_tar(files, guess)
+                    answer = await self._sh(
+                        _PROBE_UPLOAD,
+                        self.config,
+                        self.lock,
+                        str(self.lock_stale_s),
+                        self.owner,
+                        self.backup,
+                        MANIFEST_HEADER + self.known.digest,
+                        self.staging,
+                        "0",
+                        p.bird,
+                        p.birdc,
+                        p.control_socket,
+                        stdin=archive,
+                    )
+                    if answer.exit_status != LOCKED_EXIT:
+                        locked = True
+                        if "\n@@same" in "\n" + answer.stdout:
+                            state, plan, result = self.known, guess, answer
+                            mark("probe+upload+parse+check", t0)
+                            self.uploaded_bytes = len(archive)
+                            self.uploaded_files = len(guess.changed)
+                        elif answer.exit_status == 0:
+                            state = parse_probe(answer.stdout)
+                        else:
+                            raise ApplyFailed(
+                                "probe", (answer.stdout + answer.stderr).strip()[:500]
+                            )
+            if state is None:
+                stage = "probe"
+                state = await self._probe()
+                locked = True
+            if result is None:
+                mark("probe", t0)
             if state.pending_plan is not None:
                 stage = "recover"
                 await self._recover(state.pending_plan)
                 self.known = None
                 state = await self._probe()
-            plan = make_plan(files, state)
-            if state.digest == digest and not plan.changed and not plan.removed:
-                await self._release(keep_staging=True)
-                locked = False
-                self.applied_state = state
-                return done("unchanged")
+            if result is None:
+                plan = make_plan(files, state)
+                if state.digest == digest and not plan.changed and not plan.removed:
+                    await self._release(keep_staging=True)
+                    locked = False
+                    self.applied_state = state
+                    return done("unchanged")
 
+                stage = "upload"
+                t0 = time.perf_counter()
+                full = not state.hashes or (
+                    len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
+                )
+                if full:
+                    plan = make_plan(files, attrs.evolve(state, hashes={}))
+                archive = build_tar(files, plan)
+                self.uploaded_bytes, self.uploaded_files = len(archive), len(plan.changed)
+                result = await self._sh(
+                    _UPLOAD,
+                    self.config,
+                    self.staging,
+                    "1" if full else "0",
+                    p.bird,
+                    p.birdc,
+                    p.control_socket,
+                    stdin=archive,
+                )
+            assert plan is not None
             stage = "upload"
-            t0 = time.perf_counter()
-            full = not state.hashes or (
-                len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
-            )
-            if full:
-                plan = make_plan(files, attrs.evolve(state, hashes={}))
-            archive = build_tar(files, plan)
-            self.uploaded_bytes, self.uploaded_files = len(archive), len(plan.changed)
-            p = self.server.paths
-            result = await self._sh(
-                _UPLOAD,
-                self.config,
-                self.staging,
-                "1" if full else "0",
-                p.bird,
-                p.birdc,
-                p.control_socket,
-                stdin=archive,
-            )
             sections = _sections(result.stdout)
             if "parse" not in sections:
                 raise ApplyFailed("upload", (result.stdout + result.stderr).strip()[:500])
             if "check" not in sections:
                 raise ApplyFailed("parse", (sections["parse"] + result.stderr).strip()[:500])
-            mark("upload+parse+check", t0)
+            if "probe+upload+parse+check" not in self.timings:
+                mark("upload+parse+check", t0)
             stage = "check"
             reply = birdc.parse_reply(sections["check"] + "\n" + result.stderr)
             if not reply.has(birdc.CONFIG_OK):
