@@ -1,7 +1,9 @@
 """Safe apply of one route server's config set, the same over SSH and locally.
 
 Stages (one apply at a time per server, held by a lock directory on the server), in three
-round trips — the stage names are what a failed ApplyOutcome reports:
+round trips — two when the caller knows what the server has (its own last apply): then
+round trips 1 and 2 travel together. The stage names are what a failed ApplyOutcome
+reports:
 
 * round trip 1
     ``probe``     take the lock, read the manifest (``.ztix-applied``: digest and one sha256
