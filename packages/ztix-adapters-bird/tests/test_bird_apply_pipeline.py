@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
+import socket
+import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -509,6 +512,63 @@ def test_interrupted_apply_is_restored_by_the_next(lab: BirdLab, sshd: SshServer
         assert out[0].result == "applied", out
         assert d.files() == render_server(srv, peers(3))
         assert dot_entries(d) == {".ztix-applied", ".staging"}
+    finally:
+        fleet.close()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _plant_lock(d: BirdDaemon, owner: str) -> None:
+    """The lock an apply by the SSH account leaves behind when its worker dies."""
+    lock = d.config_dir / ".ztix-lock"
+    lock.mkdir()
+    (lock / "owner").write_text(owner + "\n")
+    account = pwd.getpwnam(TEST_USER)
+    for path in (lock, lock / "owner"):
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def test_a_lock_left_by_a_killed_worker_on_this_host_is_taken_over_at_once(
+    lab: BirdLab, sshd: SshServer
+) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    fleet = fleet_for(srv, options=ApplyOptions(lock_wait_s=3))  # stale only after 300 s
+    try:
+        assert fleet.apply(peers(1))[0].result == "applied"
+        _plant_lock(d, f"{socket.gethostname()}:{_dead_pid()}:deadbeef")
+        out = fleet.apply(peers(2))
+        assert out[0].result == "applied", out
+        assert d.files() == render_server(srv, peers(2))
+        assert ".ztix-lock" not in dot_entries(d)
+    finally:
+        fleet.close()
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        lambda: f"{socket.gethostname()}:{os.getppid()}:alive",  # a live process here
+        lambda: f"other-host.example:{_dead_pid()}:remote",  # cannot be judged from here
+    ],
+)
+def test_a_lock_whose_owner_may_be_alive_is_respected(
+    lab: BirdLab, sshd: SshServer, owner: Callable[[], str]
+) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    fleet = fleet_for(srv, options=ApplyOptions(lock_wait_s=1))
+    try:
+        assert fleet.apply(peers(1))[0].result == "applied"
+        before = d.files()
+        _plant_lock(d, owner())
+        out = fleet.apply(peers(2))
+        assert (out[0].result, out[0].stage) == ("failed", "lock"), out
+        assert d.files() == before
     finally:
         fleet.close()
 

@@ -549,6 +549,28 @@ def state_of(digest: str, files: Mapping[str, bytes]) -> RemoteState:
     )
 
 
+def owner_is_dead(locked_reply: str) -> bool:
+    """True when a lock's owner (``host:pid:tag`` after "locked by") is a process of this
+    host that no longer exists. Owners elsewhere are never judged: they wait to go stale."""
+    text = locked_reply.strip()
+    if not text.startswith("locked by "):
+        return False
+    host, _, rest = text.removeprefix("locked by ").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid in (0, os.getpid()):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 # --------------------------------------------------------------------------- the pipeline
 
 
@@ -625,12 +647,13 @@ class SafeApply:
     async def _probe(self) -> RemoteState:
         deadline = time.monotonic() + self.options.lock_wait_s
         delay = 0.05
+        stale_s = self.lock_stale_s
         while True:
             result = await self._sh(
                 _PROBE,
                 self.config,
                 self.lock,
-                str(self.lock_stale_s),
+                str(stale_s),
                 self.owner,
                 self.backup,
                 MANIFEST_HEADER + self.known.digest if self.known else "",
@@ -642,6 +665,11 @@ class SafeApply:
                 return state
             if result.exit_status != LOCKED_EXIT:
                 raise ApplyFailed("probe", (result.stdout + result.stderr).strip()[:500])
+            if owner_is_dead(result.stdout):
+                # A worker on this host was killed mid-apply: take its lock over now (the
+                # next probe recovers the half-done apply) instead of waiting until stale.
+                stale_s = 0
+                continue
             if time.monotonic() >= deadline:
                 raise ApplyFailed(
                     "lock", f"{result.stdout.strip()} (waited {self.options.lock_wait_s:.0f} s)"
