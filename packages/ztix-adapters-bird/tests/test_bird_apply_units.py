@@ -174,7 +174,8 @@ def test_bird_fleet_implements_the_port_and_is_registered() -> None:
     assert list(fleet.servers()) == []
     assert fleet.apply([]) == []
     reg = Plugins(build_plugin_manager()).route_server_fleets()["bird"]
-    made = reg.factory(Settings(sections={"bird": {"servers": []}}))
+    one = {"name": "rs1", "asn": 64999, "router_id": "10.0.0.1", "transport": "local"}
+    made = reg.factory(Settings(sections={"bird": {"servers": [one]}}))
     assert isinstance(made, BirdFleet)
     made.close()
     assert isinstance(fleet, BirdFleet)
@@ -204,3 +205,13 @@ def test_bird_section_round_trips_through_settings() -> None:
     )
     settings = Settings(sections={"bird": bird_section(servers)})
     assert settings.section("bird", BirdSettings) == BirdSettings(servers)
+
+
+def test_the_bird_fleet_refuses_to_start_without_route_servers() -> None:
+    from ztix_adapters_bird.plugin import make_fleet
+    from ztix_core.errors import SettingsError
+    from ztix_core.settings import Settings
+
+    with pytest.raises(SettingsError) as info:
+        make_fleet(Settings())
+    assert info.value.setting == "bird.servers"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ztix_adapters_bird.settings import BirdSettings
+from ztix_core.errors import SettingsError
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
 
@@ -16,10 +17,19 @@ if TYPE_CHECKING:
 
 def make_fleet(settings: Settings) -> BirdFleet:
     """Factory of the ``bird`` fleet: the ``[bird]`` section → BirdFleet (SettingsError
-    naming the bad key)."""
+    naming the bad key, or ``bird.servers`` when none is configured)."""
     from ztix_adapters_bird.fleet import BirdFleet
 
-    return BirdFleet(settings.section("bird", BirdSettings))
+    section = settings.section("bird", BirdSettings)
+    if not section.servers:
+        # With no server, "every route server applied it" would hold vacuously and requests
+        # would turn active with no BGP session anywhere.
+        raise SettingsError(
+            "bird.servers",
+            "no route server is configured: add [[bird.servers]] tables, or choose another "
+            "fleet with ZTIX_ROUTE_SERVER_FLEET",
+        )
+    return BirdFleet(section)
 
 
 @hookimpl
