@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ztix_adapters_bird.settings import BirdSettings
 from ztix_core.errors import SettingsError
 from ztix_core.hookspecs import hookimpl
@@ -29,7 +31,26 @@ def make_fleet(settings: Settings) -> BirdFleet:
             "no route server is configured: add [[bird.servers]] tables, or choose another "
             "fleet with ZTIX_ROUTE_SERVER_FLEET",
         )
-    return BirdFleet(section)
+    return BirdFleet(with_peering_lans(section, settings))
+
+
+def with_peering_lans(section: BirdSettings, settings: Settings) -> BirdSettings:
+    """Servers whose policy names no peering LAN get the configured networks' prefixes,
+    so members can never announce the exchange's own LAN through the route servers."""
+    v4 = tuple(n.ipv4_prefix for n in settings.networks)
+    v6 = tuple(n.ipv6_prefix for n in settings.networks)
+    servers = tuple(
+        attrs.evolve(
+            s,
+            policy=attrs.evolve(
+                s.policy,
+                peering_lan_v4=s.policy.peering_lan_v4 or v4,
+                peering_lan_v6=s.policy.peering_lan_v6 or v6,
+            ),
+        )
+        for s in section.servers
+    )
+    return attrs.evolve(section, servers=servers)
 
 
 @hookimpl

@@ -311,12 +311,24 @@ def _render_main(server: RouteServerSettings, policy: PolicyKnobs) -> bytes:
         log_file=log_file,
         policy=policy,
         bogons_v4=[
-            (sep(b.bird()), comment_text(b.reason))
-            for b in bogons.bogon_prefixes(4, allow_documentation=allow_doc)
+            *(
+                (sep(b.bird()), comment_text(b.reason))
+                for b in bogons.bogon_prefixes(4, allow_documentation=allow_doc)
+            ),
+            *(
+                (sep(f"{lan}+"), comment_text("this exchange's peering LAN"))
+                for lan in sorted(set(policy.peering_lan_v4))
+            ),
         ],
         bogons_v6=[
-            (sep(b.bird()), comment_text(b.reason))
-            for b in bogons.bogon_prefixes(6, allow_documentation=allow_doc)
+            *(
+                (sep(b.bird()), comment_text(b.reason))
+                for b in bogons.bogon_prefixes(6, allow_documentation=allow_doc)
+            ),
+            *(
+                (sep(f"{lan}+"), comment_text("this exchange's peering LAN"))
+                for lan in sorted(set(policy.peering_lan_v6))
+            ),
         ],
         bogon_asns=[
             (sep(r.bird()), comment_text(r.reason))

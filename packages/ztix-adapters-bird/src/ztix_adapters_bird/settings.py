@@ -79,6 +79,10 @@ class PolicyKnobs:
     confirm_timeout_s: int = 60
     #: Test-only: accept documentation prefixes/ASNs (labs announce them). Never in production.
     allow_documentation_ranges: bool = False
+    #: The exchange's own peering-LAN prefixes: never accepted from a member (nor anything
+    #: inside them). Default: the prefixes of the configured networks.
+    peering_lan_v4: tuple[ipaddress.IPv4Network, ...] = ()
+    peering_lan_v6: tuple[ipaddress.IPv6Network, ...] = ()
 
 
 @attrs.frozen
