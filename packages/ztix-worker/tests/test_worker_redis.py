@@ -12,7 +12,7 @@ import redis
 
 from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus as S
-from ztix_worker.coalesce import RedisSyncCoordinator
+from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator
 from ztix_worker.runtime import WorkerRuntime
 from ztix_worker.settings import WorkerSettings
 from ztix_worker.testing import (
@@ -168,3 +168,72 @@ def test_pending_flag_coalesces_requests(redis_ns: str) -> None:
     with pytest.raises(redis.ConnectionError):
         c.request(broken)
     assert c.request(lambda: sent.append(1))  # the failed send did not leave the flag set
+
+
+def _batching_case(
+    coordinator: LocalSyncCoordinator | RedisSyncCoordinator,
+) -> tuple[float, float, float]:
+    """Seconds one sync waited: with nothing in flight, with its own attempt in flight,
+    and while another thread's attempt finishes after 0.3 s."""
+
+    def timed_hold() -> float:
+        started = time.monotonic()
+        with coordinator.hold():
+            return time.monotonic() - started
+
+    alone = timed_hold()
+    with coordinator.in_flight():
+        own = timed_hold()  # embedded mode runs the sync inside the provisioning thread
+    release = threading.Event()
+
+    def other() -> None:
+        with coordinator.in_flight():
+            release.wait(5)
+
+    t = threading.Thread(target=other)
+    t.start()
+    time.sleep(0.05)
+    threading.Timer(0.3, release.set).start()
+    others = timed_hold()
+    t.join(5)
+    return alone, own, others
+
+
+@pytest.mark.parametrize("kind", ["local", "redis"])
+def test_a_sync_waits_for_provisioning_in_flight_but_never_for_a_lone_approval(
+    redis_ns: str, kind: str
+) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    coordinator: LocalSyncCoordinator | RedisSyncCoordinator = (
+        LocalSyncCoordinator(batch_window_s=2.0)
+        if kind == "local"
+        else RedisSyncCoordinator(client, redis_ns, batch_window_s=2.0)
+    )
+    alone, own, others = _batching_case(coordinator)
+    assert alone < 0.1 and own < 0.1
+    assert 0.2 < others < 1.5  # waited for the other attempt, not the whole window
+
+
+def test_the_batch_window_caps_the_wait_and_dead_entries_age_out(redis_ns: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    c = RedisSyncCoordinator(client, redis_ns, batch_window_s=0.3)
+    # an attempt left behind by a SIGKILLed worker: an entry that expired a second ago
+    client.zadd(c.flying_key, {"dead:1:x": time.time() - 1})
+    with c.in_flight():
+        pass
+    started = time.monotonic()
+    blocker = threading.Event()
+
+    def stuck() -> None:
+        with c.in_flight():
+            blocker.wait(5)
+
+    t = threading.Thread(target=stuck)
+    t.start()
+    time.sleep(0.05)
+    with c.hold():
+        waited = time.monotonic() - started
+    blocker.set()
+    t.join(5)
+    assert 0.25 < waited < 1.0  # capped by the window
+    assert client.zcard(c.flying_key) == 0  # the dead entry was pruned, ours removed

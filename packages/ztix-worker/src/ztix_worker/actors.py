@@ -16,6 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from ztix_core.errors import ProviderError
+from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, TOPIC_SYNC
 from ztix_worker.logs import current_request_id, request_context
 
@@ -77,7 +78,10 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
             attempt = _attempt()
             final = attempt >= ws.max_retries
             try:
-                status = runtime.provisioner.provision(rid, final_attempt=final)
+                with runtime.coordinator.in_flight():
+                    status = runtime.provisioner.provision(rid, final_attempt=final, sync=False)
+                if status is RequestStatus.PROVISIONING:  # authorized: its peers are due
+                    runtime.request_sync()
             except ProviderError as exc:
                 log.warning(
                     "transient controller error on attempt %d: %s; retrying",

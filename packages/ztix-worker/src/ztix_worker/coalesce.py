@@ -6,14 +6,21 @@ the lock and *before* it reads the member set: any change committed after that p
 the flag again and gets its own sync, so nothing is missed. ``hold()`` is the
 ``sync_lock`` of :class:`~ztix_core.usecases.Provisioner`: one sync at a time over every
 worker process, optionally no closer together than ``min_interval_s``.
+
+Batching: while other provisioning attempts are in flight (``in_flight()``), a sync that
+holds the lock waits for them — at most ``batch_window_s`` — before it reads the member
+set. A lone approval finds nothing in flight and is not delayed; a burst is applied in a
+few large batches instead of one apply per sync cycle.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
@@ -36,18 +43,43 @@ class SyncCoordinator(Protocol):
     def allocation(self) -> AbstractContextManager[object]:
         """Hold the address-allocation lock (short: one IPAM transaction)."""
 
+    def in_flight(self) -> AbstractContextManager[object]:
+        """Mark one provisioning attempt under way (until its member is authorized): a
+        sync about to start waits, up to its batch window, for the others to finish, so
+        a burst of approvals lands in few applies."""
+
 
 class LocalSyncCoordinator:
     """For one process (embedded mode): a threading lock and an in-memory flag."""
 
-    def __init__(self, min_interval_s: float = 0.0) -> None:
+    def __init__(self, min_interval_s: float = 0.0, batch_window_s: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._flag_lock = threading.Lock()
         self._pending = False
         self._last_start = 0.0
         self._alloc = threading.Lock()
+        self._flying: dict[int, int] = {}  # thread id → attempts under way
         self.min_interval_s = min_interval_s
+        self.batch_window_s = batch_window_s
         self.sent = 0
+
+    @contextmanager
+    def in_flight(self) -> Iterator[object]:
+        me = threading.get_ident()
+        with self._flag_lock:
+            self._flying[me] = self._flying.get(me, 0) + 1
+        try:
+            yield self
+        finally:
+            with self._flag_lock:
+                self._flying[me] -= 1
+                if not self._flying[me]:
+                    del self._flying[me]
+
+    def _others_in_flight(self) -> int:
+        me = threading.get_ident()
+        with self._flag_lock:
+            return sum(n for tid, n in self._flying.items() if tid != me)
 
     def allocation(self) -> AbstractContextManager[object]:
         return self._alloc
@@ -72,10 +104,21 @@ class LocalSyncCoordinator:
             wait = self._last_start + self.min_interval_s - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            wait_for_batch(self._others_in_flight, self.batch_window_s)
             self._last_start = time.monotonic()
             with self._flag_lock:
                 self._pending = False
             yield self
+
+
+def wait_for_batch(others: Callable[[], int], window_s: float, poll_s: float = 0.02) -> float:
+    """Wait while ``others()`` reports attempts in flight, at most ``window_s``; returns
+    the seconds waited."""
+    started = time.monotonic()
+    deadline = started + window_s
+    while time.monotonic() < deadline and others() > 0:
+        time.sleep(poll_s)
+    return time.monotonic() - started
 
 
 class RedisSyncCoordinator:
@@ -94,8 +137,14 @@ class RedisSyncCoordinator:
         lock_ttl_s: float = 30.0,
         pending_ttl_s: float = 30.0,
         min_interval_s: float = 0.0,
+        batch_window_s: float = 0.0,
+        in_flight_ttl_s: float = 60.0,
     ) -> None:
         self.client = client
+        self.flying_key = f"{namespace}:sync:in_flight"
+        self.batch_window_s = batch_window_s
+        self.in_flight_ttl_s = in_flight_ttl_s
+        self._mine = threading.local()
         self.pending_key = f"{namespace}:sync:pending"
         self.lock_key = f"{namespace}:sync:lock"
         self.last_key = f"{namespace}:sync:last_start_ms"
@@ -115,6 +164,26 @@ class RedisSyncCoordinator:
             raise
         self.sent += 1
         return True
+
+    @contextmanager
+    def in_flight(self) -> Iterator[object]:
+        # A sorted set scored by expiry: a SIGKILLed worker's entries age out by themselves.
+        member = f"{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+        mine: set[str] = self._mine.__dict__.setdefault("members", set())
+        self.client.zadd(self.flying_key, {member: time.time() + self.in_flight_ttl_s})
+        mine.add(member)
+        try:
+            yield self
+        finally:
+            mine.discard(member)
+            self.client.zrem(self.flying_key, member)
+
+    def _others_in_flight(self) -> int:
+        now = time.time()
+        self.client.zremrangebyscore(self.flying_key, "-inf", now)
+        live = int(self.client.zcount(self.flying_key, now, "+inf"))
+        mine: set[str] = self._mine.__dict__.get("members", set())
+        return live - len(mine)
 
     @contextmanager
     def allocation(self) -> Iterator[object]:
@@ -157,6 +226,9 @@ class RedisSyncCoordinator:
                 wait = last_ms / 1000 + self.min_interval_s - time.time()
                 if wait > 0:
                     time.sleep(min(wait, self.min_interval_s))
+            waited = wait_for_batch(self._others_in_flight, self.batch_window_s)
+            if waited > 0.05:
+                log.debug("sync waited %.2f s for provisioning in flight", waited)
             self.client.set(self.last_key, str(int(time.time() * 1000)), ex=3600)
             self.client.delete(self.pending_key)
             log.debug("sync starting after %.2f s", time.monotonic() - started)

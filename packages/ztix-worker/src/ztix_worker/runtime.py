@@ -95,9 +95,10 @@ class WorkerRuntime:
                 lock_ttl_s=ws.sync_lock_ttl_s,
                 pending_ttl_s=ws.sync_pending_ttl_s,
                 min_interval_s=ws.sync_min_interval_s,
+                batch_window_s=ws.sync_batch_window_s,
             )
         else:
-            self.coordinator = LocalSyncCoordinator(ws.sync_min_interval_s)
+            self.coordinator = LocalSyncCoordinator(ws.sync_min_interval_s, ws.sync_batch_window_s)
         self.provisioner = CoalescingProvisioner(
             app.uow_factory,
             app.clock,

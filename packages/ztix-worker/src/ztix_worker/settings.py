@@ -52,6 +52,7 @@ class WorkerSettings:
     relay_interval_s: float = attrs.field(default=0.1, validator=_positive)
     relay_batch: int = attrs.field(default=200, validator=_positive)
     sync_min_interval_s: float = attrs.field(default=0.0, validator=_not_negative)
+    sync_batch_window_s: float = attrs.field(default=1.0, validator=_not_negative)
     sync_lock_ttl_s: float = attrs.field(default=15.0, validator=_positive)
     sync_pending_ttl_s: float = attrs.field(default=30.0, validator=_positive)
     reconcile_interval_s: float = attrs.field(default=30.0, validator=_positive)
