@@ -25,10 +25,11 @@ def _applying(lab: ExchangeLab) -> bool:
 
 
 def test_worker_sigkilled_mid_provisioning_then_restarted() -> None:
-    # Syncs at least 1.5 s apart, so that the kill can land between applies: a kill in the
-    # middle of an apply leaves the route server's lock directory, which the BIRD adapter
-    # takes over only after lock_stale_s (300 s) — see the report.
-    with ExchangeLab(worker_settings={"sync_min_interval_s": 1.5}) as lab:
+    # Syncs at least 1.5 s apart and no batch window, so that some requests are active and
+    # others still provisioning when the kill lands between two applies.
+    with ExchangeLab(
+        worker_settings={"sync_min_interval_s": 1.5, "sync_batch_window_s": 0.0}
+    ) as lab:
         worker = lab.worker()
         asns = [30000 + i for i in range(40)]
         rids = _approve_all(lab, asns)
