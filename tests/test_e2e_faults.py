@@ -48,6 +48,25 @@ def test_worker_sigkilled_mid_provisioning_then_restarted() -> None:
         lab.check_consistent(rids, asns)
 
 
+def test_worker_sigkilled_during_an_apply_recovers_without_waiting_for_the_lock() -> None:
+    # The kill lands while an apply holds its lock on the route servers; the restarted
+    # worker sees the owner (this host, a dead pid) and takes the lock over at once instead
+    # of failing at stage "lock" until it goes stale (300 s).
+    with ExchangeLab(worker_settings={"sync_batch_window_s": 0.0}) as lab:
+        worker = lab.worker()
+        asns = [33000 + i for i in range(40)]
+        rids = _approve_all(lab, asns)
+        wait_for(lambda: _applying(lab), timeout=60, interval=0.001, what="an apply")
+        worker.kill()
+        assert _applying(lab), "the kill left no lock behind"
+        started = time.monotonic()
+        worker.start()
+        lab.wait_status(rids, S.ACTIVE, timeout=90)
+        assert time.monotonic() - started < 60
+        assert not _applying(lab)
+        lab.check_consistent(rids, asns)
+
+
 def test_route_server_down_then_back_retry_replays_only_it() -> None:
     with ExchangeLab(worker_settings={"reconcile_interval_s": 3600.0}) as lab:
         lab.worker()
