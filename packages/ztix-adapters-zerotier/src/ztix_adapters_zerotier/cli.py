@@ -85,18 +85,15 @@ class ControllerCommand:
         drill.add_argument(
             "archive", nargs="?", type=Path, help="archive to drill (default: the newest)"
         )
-        try:
-            from ztix_adapters_zerotier.emulator.cli import configure_emulate_parser
-        except ImportError:  # emulator not installed: no `emulate`
-            pass
-        else:
-            configure_emulate_parser(
-                sub.add_parser(
-                    "emulate",
-                    help="run the controller emulator (tests, demo, drills)",
-                    description="Serve an emulated ZeroTier controller (or Central) API.",
-                )
+        from ztix_adapters_zerotier.emulator.cli import configure_emulate_parser
+
+        configure_emulate_parser(
+            sub.add_parser(
+                "emulate",
+                help="run the controller emulator (tests, demo, drills)",
+                description="Serve an emulated ZeroTier controller (or Central) API.",
             )
+        )
         self._parser = parser
 
     def run(self, args: argparse.Namespace) -> int:
