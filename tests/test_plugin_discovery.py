@@ -48,3 +48,20 @@ def test_bad_setting_stops_the_cli_with_its_name() -> None:
     )
     assert proc.returncode == 2
     assert "ZT_CONTROLLER_BACKUP_RETENTION_COUNT" in proc.stderr
+
+
+def test_listing_plugins_loads_no_adapter_stack() -> None:
+    """Every ztix command loads every plugin module; those must stay light so that
+    `ztix plugins` or `ztix db current` do not pay for SQLAlchemy, asyncssh or Dramatiq."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from ztix_core.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['plugins'])\n"
+        "heavy = ('sqlalchemy', 'alembic', 'asyncssh', 'dramatiq', 'httpx', 'jinja2')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -67,6 +67,10 @@ def ztix_route_server_fleets() -> list[Registration]:
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    from ztix_adapters_bird.cli import RsCommand
+    return [Registration("rs", _rs_command, None, "route servers: render, apply, status")]
 
-    return [Registration("rs", RsCommand, None, "route servers: render, apply, status")]
+
+def _rs_command() -> object:
+    from ztix_adapters_bird.cli import RsCommand  # asyncssh and the rest only when chosen
+
+    return RsCommand()

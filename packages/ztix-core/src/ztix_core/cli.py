@@ -60,16 +60,27 @@ class SettingsCommand:
         return 0
 
 
-def build_parser(plugins: Plugins) -> tuple[argparse.ArgumentParser, dict[str, CliCommand]]:
-    """The top parser and the command objects, from the CLI hook."""
+def build_parser(
+    plugins: Plugins, argv: Sequence[str] | None = None
+) -> tuple[argparse.ArgumentParser, dict[str, CliCommand]]:
+    """The top parser and the command objects, from the CLI hook.
+
+    Only the command named in ``argv`` is built and configured (all of them when ``argv``
+    is None): building one may import a whole adapter stack (SQLAlchemy, asyncssh, ...),
+    which ``ztix plugins`` should not pay for.
+    """
     parser = argparse.ArgumentParser(prog="ztix", description="ztix: a virtual IX on ZeroTier")
     parser.add_argument("--config", help="settings file (TOML); default $ZTIX_CONFIG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    registered = plugins.cli_commands()
+    wanted = set(registered) if argv is None else set(argv) & set(registered)
     commands: dict[str, CliCommand] = {}
-    for name, reg in plugins.cli_commands().items():
-        command: CliCommand = reg.factory()
-        commands[name] = command
-        command.configure(sub.add_parser(name, help=reg.description))
+    for name, reg in registered.items():
+        command_parser = sub.add_parser(name, help=reg.description)
+        if name in wanted:
+            command: CliCommand = reg.factory()
+            commands[name] = command
+            command.configure(command_parser)
     return parser, commands
 
 
@@ -77,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ztix`` console script."""
     try:
         plugins = Plugins(build_plugin_manager())
-        parser, commands = build_parser(plugins)
+        argv = sys.argv[1:] if argv is None else argv
+        parser, commands = build_parser(plugins, argv)
         args = parser.parse_args(argv)
         if not args.command:
             parser.print_help()

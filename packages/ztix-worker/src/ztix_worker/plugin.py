@@ -6,14 +6,18 @@ from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
 
 
+def _worker_command() -> object:
+    from ztix_worker.cli import WorkerCommand  # Dramatiq and the rest only when chosen
+
+    return WorkerCommand()
+
+
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    from ztix_worker.cli import WorkerCommand
-
     return [
         Registration(
             "worker",
-            WorkerCommand,
+            _worker_command,
             None,
             "run the provisioning worker (outbox relay, actors, reconciler)",
         )
