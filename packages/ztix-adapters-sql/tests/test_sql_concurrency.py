@@ -44,7 +44,13 @@ def _setup(factory: SqlUnitOfWorkFactory) -> tuple[User, User, ZtNetwork]:
 
 
 def _workflow(factory: Callable[[], Any]) -> RequestWorkflow:
-    return RequestWorkflow(factory, FixedClock(), ManualAdminPolicy(), InMemoryRegistry())
+    return RequestWorkflow(
+        factory,
+        FixedClock(),
+        ManualAdminPolicy(),
+        InMemoryRegistry(),
+        allow_documentation_asns=True,
+    )
 
 
 class _PauseAfterGet:

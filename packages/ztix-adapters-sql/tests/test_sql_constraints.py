@@ -81,7 +81,13 @@ def test_wrong_length_ids_through_the_use_case_change_nothing(
     sql_factory: SqlUnitOfWorkFactory,
 ) -> None:
     user, network, _ = _seed(sql_factory)
-    workflow = RequestWorkflow(sql_factory, FixedClock(), ManualAdminPolicy(), InMemoryRegistry())
+    workflow = RequestWorkflow(
+        sql_factory,
+        FixedClock(),
+        ManualAdminPolicy(),
+        InMemoryRegistry(),
+        allow_documentation_asns=True,
+    )
     before = row_counts(sql_factory.engine)
     with pytest.raises(InvalidValue, match="node_id"):
         workflow.submit(user.id, 64501, network.id, "abc")

@@ -43,7 +43,9 @@ class Exchange(RuleBasedStateMachine):
             ]
         )
         registry = InMemoryRegistry()
-        self.workflow = RequestWorkflow(self.store, self.clock, ManualAdminPolicy(), registry)
+        self.workflow = RequestWorkflow(
+            self.store, self.clock, ManualAdminPolicy(), registry, allow_documentation_asns=True
+        )
         self.prov = Provisioner(self.store, self.clock, self.provider, self.fleet, registry)
         # a /30 holds 2 hosts, 1 reserved for rs1: exhaustion happens in these runs
         self.networks = [

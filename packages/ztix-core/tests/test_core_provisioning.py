@@ -134,9 +134,9 @@ def test_route_server_down_fails_naming_it_and_retry_replays_only_it(world: Worl
 
 def test_burst_coalesces_into_one_apply_per_server(world: World) -> None:
     ids = [_approved(world, 64500 + i, f"abcdef{i:04d}") for i in range(2)]
-    bob = world.add_user("bob", *range(65000, 65020))
+    bob = world.add_user("bob", *range(200000, 200020))
     ids += [
-        world.workflow.submit(bob.id, 65000 + i, world.network.id, f"bbbbbb{i:04d}").id
+        world.workflow.submit(bob.id, 200000 + i, world.network.id, f"bbbbbb{i:04d}").id
         for i in range(20)
     ]
     for rid in ids[2:]:

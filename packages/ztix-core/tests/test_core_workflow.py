@@ -172,7 +172,9 @@ def _auto_world(world: World, verified: bool = True) -> RequestWorkflow:
             b.link(world.user.id, 13335, source=LinkSource.PEERINGDB, can_manage_sessions=True)
         )
         uow.commit()
-    return RequestWorkflow(world.store, world.clock, AutoPolicy(), registry)
+    return RequestWorkflow(
+        world.store, world.clock, AutoPolicy(), registry, allow_documentation_asns=True
+    )
 
 
 def test_policy_auto_approves_and_queues_with_reasons_in_the_audit(world: World) -> None:
@@ -219,13 +221,13 @@ def test_policy_auto_rate_cap_counts_its_own_approvals(world: World) -> None:
 def test_queries_filter_and_scope(world: World) -> None:
     r1 = world.workflow.submit(world.user.id, 64500, world.network.id, NODE)
     world.clock.advance(hours=2)
-    bob = world.add_user("bob", 64600)
-    r2 = world.workflow.submit(bob.id, 64600, world.network.id, "abcdef0999")
+    bob = world.add_user("bob", 13335)
+    r2 = world.workflow.submit(bob.id, 13335, world.network.id, "abcdef0999")
     world.workflow.approve(ADMIN, r2.id)
     page = world.queries.list_requests(ADMIN)
     assert [r.id for r in page.items] == [r2.id, r1.id] and page.total == 2
     assert world.queries.list_requests(ADMIN, statuses=frozenset({S.PENDING})).total == 1
-    assert world.queries.list_requests(ADMIN, asn=Asn(64600)).items[0].id == r2.id
+    assert world.queries.list_requests(ADMIN, asn=Asn(13335)).items[0].id == r2.id
     assert world.queries.list_requests(ADMIN, older_than=dt.timedelta(hours=1)).total == 1
     assert world.queries.list_requests(ADMIN, newer_than=dt.timedelta(hours=1)).total == 1
     mine = world.queries.list_requests(Actor.user(bob))
@@ -236,3 +238,48 @@ def test_queries_filter_and_scope(world: World) -> None:
         world.queries.detail(Actor.user(bob), r1.id)
     with pytest.raises(NotFound):
         world.queries.detail(ADMIN, b.request(bob.id, world.network.id).id)
+
+
+def _strict(w: World) -> RequestWorkflow:
+    """The workflow as production builds it: documentation ASNs are not members."""
+    return RequestWorkflow(w.store, w.clock, w.workflow.policy, w.registry)
+
+
+@pytest.mark.parametrize(
+    ("asn", "why"),
+    [
+        (64512, "private use"),
+        (65534, "private use"),
+        (4_200_000_000, "private use"),
+        (64496, "documentation"),
+        (65551, "documentation"),
+        (65552, "IANA reserved"),
+        (131071, "IANA reserved"),
+    ],
+)
+def test_submit_refuses_an_asn_no_route_server_would_accept(
+    world: World, asn: int, why: str
+) -> None:
+    user = world.add_user("bob", asn)
+    before = _counts(world)
+    with pytest.raises(NotEligible, match=why):
+        _strict(world).submit(user.id, asn, world.network.id, NODE)
+    assert _counts(world) == before
+
+
+def test_public_asns_at_the_edges_of_special_ranges_may_join(world: World) -> None:
+    for i, asn in enumerate((64495, 131072, 4_199_999_999)):
+        user = world.add_user(f"u{i}", asn)
+        req = _strict(world).submit(user.id, asn, world.network.id, f"abcdef01{i:02d}")
+        assert req.status is S.PENDING
+
+
+def test_approve_refuses_a_pending_request_whose_asn_may_not_join(world: World) -> None:
+    # Filed while documentation ASNs were allowed; the exchange then turned that off.
+    req = world.workflow.submit(world.user.id, 64500, world.network.id, NODE)
+    before = _counts(world)
+    with pytest.raises(NotEligible, match="documentation"):
+        _strict(world).approve(ADMIN, req.id)
+    assert _counts(world) == before
+    with world.store() as uow:
+        assert uow.requests.get(req.id).status is S.PENDING  # type: ignore[union-attr]

@@ -60,7 +60,7 @@ def test_two_workers_provision_a_burst_with_few_applies(redis_ns: str) -> None:
     for i, w in enumerate(workers):
         w.start(relay=True, reconcile=i == 0)  # two relays on purpose
     try:
-        rids = [ex.approved(64500 + i) for i in range(80)]
+        rids = [ex.approved(20000 + i) for i in range(80)]
         wait_for(lambda: _all(ex, rids, S.ACTIVE), timeout=60, what="all active")
         assert max(ex.fleet.apply_count.values()) <= 12, ex.fleet.apply_count
         for rid in rids[:5]:

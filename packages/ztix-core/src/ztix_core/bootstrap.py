@@ -68,7 +68,13 @@ def bootstrap(
     registry: NetworkRegistry = plugins.select(
         "network_registries", settings.network_registry, "ZTIX_NETWORK_REGISTRY"
     ).factory(settings)
-    workflow = RequestWorkflow(uow_factory, clock, policy, registry)
+    workflow = RequestWorkflow(
+        uow_factory,
+        clock,
+        policy,
+        registry,
+        allow_documentation_asns=settings.allow_documentation_asns,
+    )
     queries = RequestQueries(uow_factory, clock)
     if not with_provisioning:
         return App(settings, uow_factory, clock, policy, registry, workflow, queries)

@@ -70,6 +70,8 @@ class Settings:
     zt_controller_backup_retention_count: int = _env("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", 7)
     peeringdb_api_key: str | None = _secret("PEERINGDB_API_KEY")
     approval_policy: str = _env("ZTIX_APPROVAL_POLICY", "manual_admin")
+    #: Admit RFC 5398 documentation ASNs as members (labs and demos; never production).
+    allow_documentation_asns: bool = _env("ZTIX_ALLOW_DOCUMENTATION_ASNS", False)
     route_server_fleet: str = _env("ZTIX_ROUTE_SERVER_FLEET", "bird")
     network_registry: str = _env("ZTIX_NETWORK_REGISTRY", "memory")
     networks: tuple[NetworkSettings, ...] = ()

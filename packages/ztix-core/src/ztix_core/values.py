@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from ztix_core.asns import SPECIAL_ASNS
 from ztix_core.errors import InvalidValue
 
 ASN_MAX = 4_294_967_294
@@ -30,13 +31,11 @@ class AsnKind(enum.Enum):
 
 
 def _classify(value: int) -> AsnKind:
-    if 64512 <= value <= 65534 or 4_200_000_000 <= value <= ASN_MAX:
-        return AsnKind.PRIVATE
-    if 64496 <= value <= 64511 or 65536 <= value <= 65551:
-        return AsnKind.DOCUMENTATION
-    # RFC 7300 / IANA: 65552-131071 reserved.
-    if 65552 <= value <= 131071:
-        return AsnKind.RESERVED
+    for rng in SPECIAL_ASNS:
+        if value in rng:
+            if rng.documentation:
+                return AsnKind.DOCUMENTATION
+            return AsnKind.PRIVATE if "private" in rng.reason else AsnKind.RESERVED
     return AsnKind.PUBLIC
 
 

@@ -282,7 +282,9 @@ class ExchangeLab:
 
     def _config_text(self) -> str:
         parts = [
-            'storage = "sql"\nroute_server_fleet = "bird"\napproval_policy = "manual_admin"\n',
+            'storage = "sql"\nroute_server_fleet = "bird"\napproval_policy = "manual_admin"\n'
+            # the lab's members use RFC 5398 documentation ASNs
+            "allow_documentation_asns = true\n",
             _table("worker", self.worker_settings),
             _table("zerotier", self.zerotier),
             "[[networks]]\n"

@@ -179,7 +179,7 @@ def memory_exchange(
         clock,
         policy,
         registry,
-        RequestWorkflow(uows, clock, policy, registry),
+        RequestWorkflow(uows, clock, policy, registry, allow_documentation_asns=True),
         RequestQueries(uows, clock),
         provider,
         fleet,

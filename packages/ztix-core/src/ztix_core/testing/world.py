@@ -68,7 +68,9 @@ def make_world() -> World:
             ),
         ]
     )
-    workflow = RequestWorkflow(store, clock, ManualAdminPolicy(), registry)
+    workflow = RequestWorkflow(
+        store, clock, ManualAdminPolicy(), registry, allow_documentation_asns=True
+    )
     provisioner = Provisioner(store, clock, provider, fleet, registry)
     network = b.network()
     provider.ensure_network(network)

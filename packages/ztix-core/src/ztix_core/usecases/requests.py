@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from ztix_core.asns import join_refusal
 from ztix_core.errors import (
     Conflict,
     InvalidValue,
@@ -48,11 +49,19 @@ class RequestWorkflow:
         clock: Clock,
         policy: ApprovalPolicy,
         registry: NetworkRegistry,
+        *,
+        allow_documentation_asns: bool = False,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.policy = policy
         self.registry = registry
+        self.allow_documentation_asns = allow_documentation_asns
+
+    def _check_joinable(self, asn: Asn) -> None:
+        refusal = join_refusal(asn.value, allow_documentation=self.allow_documentation_asns)
+        if refusal is not None:
+            raise NotEligible(refusal, asn=asn.value)
 
     def submit(
         self,
@@ -72,6 +81,7 @@ class RequestWorkflow:
         parsed_asn = Asn.parse(asn)
         parsed_net = network_id if isinstance(network_id, NetworkId) else NetworkId(network_id)
         parsed_node = node_id if isinstance(node_id, NodeId) else NodeId(node_id)
+        self._check_joinable(parsed_asn)
         if len(notes) > MAX_NOTES:
             raise InvalidValue("notes", f"at most {MAX_NOTES} characters")
         with self.uow_factory() as uow:
@@ -195,14 +205,20 @@ class RequestWorkflow:
             )
 
     def approve(self, actor: Actor, request_id: uuid.UUID) -> JoinRequest:
-        """An admin approves a pending request; provisioning is queued via the outbox."""
+        """An admin approves a pending request; provisioning is queued via the outbox.
+
+        An ASN that may not join (private, reserved, documentation) is refused here too:
+        the request may predate the rule or a change of settings."""
         _require_admin(actor)
         with self.uow_factory() as uow:
             now = self.clock.now()
+            current = _load(uow, request_id)
+            if current.status is RequestStatus.PENDING:
+                self._check_joinable(current.asn)
             request = move(
                 uow,
                 self.clock,
-                _load(uow, request_id),
+                current,
                 RequestStatus.APPROVED,
                 actor,
                 decided_at=now,
