@@ -216,6 +216,18 @@ class BirdFleet:
         """The digest of a rendered config set (what ``.ztix-applied`` records)."""
         return self._digest(files)
 
+    def refused_peers(self, peers: Sequence[PeerSpec]) -> Mapping[int, str]:
+        """The members some server refuses to render, by index, with the renderer's reason."""
+        out: dict[int, str] = {}
+        for i, peer in enumerate(peers):
+            for server in sorted(self._by_name.values(), key=lambda s: s.name):
+                try:
+                    self._render(server, [peer])
+                except InvalidValue as exc:
+                    out[i] = f"route server {server.name}: {exc.message}".replace("peers[0] ", "")
+                    break
+        return out
+
     def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
         """Per server, file name → bytes (raises InvalidValue for bad members)."""
         return {

@@ -402,7 +402,12 @@ class PeerSpec:
 
 @attrs.frozen
 class ApplyOutcome:
-    """What happened on one server: ``applied``, ``unchanged`` or ``failed``."""
+    """What happened on one server: ``applied``, ``unchanged`` or ``failed``.
+
+    ``transient`` marks a failure that may pass by itself (daemon restarting, connection
+    refused or dropped); ``retried`` lists, oldest first, the transient failures the fleet
+    already retried past before this outcome (each is audited by the core).
+    """
 
     server: str
     result: str
@@ -410,6 +415,8 @@ class ApplyOutcome:
     stage: str = ""
     message: str = ""
     duration_s: float = 0.0
+    transient: bool = False
+    retried: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -443,11 +450,19 @@ class RouteServerFleet(Protocol):
     def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
         """Per server, file name → bytes; deterministic for the same input."""
 
+    def refused_peers(self, peers: Sequence[PeerSpec]) -> Mapping[int, str]:
+        """The members no server of this fleet can configure, by index into ``peers``,
+        each with the reason (bogon ASN, the route server's own address, ...).
+
+        The core leaves these out of the desired state and fails their requests, so one
+        member's bad data never stops the others: the rest must render."""
+
     def apply(
         self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
     ) -> list[ApplyOutcome]:
         """Render and safely apply to the named servers (all when None), in parallel.
-        Never raises for a server's failure: it becomes that server's outcome."""
+        Never raises for a server's failure: it becomes that server's outcome. A server
+        that is briefly unreachable is retried with back-off for a bounded time first."""
 
     def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
         """Live BGP session state per member and server."""

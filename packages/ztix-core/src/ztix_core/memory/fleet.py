@@ -12,7 +12,8 @@ from ztix_core.values import Asn
 
 class InMemoryFleet:
     """Route servers that only remember the peers applied to them. Put a server name in
-    ``down`` to make its applies fail at stage ``connect``."""
+    ``down`` to make its applies fail at stage ``connect``; put an ASN in ``refuse`` (with
+    the reason) to make the fleet refuse that member."""
 
     def __init__(self, servers: Sequence[RouteServer]) -> None:
         self._servers = tuple(sorted(servers, key=lambda s: s.name))
@@ -20,9 +21,20 @@ class InMemoryFleet:
         self.digests: dict[str, str] = {}
         self.down: set[str] = set()
         self.apply_count: dict[str, int] = {s.name: 0 for s in self._servers}
+        self.refuse: dict[int, str] = {}
 
     def servers(self) -> Sequence[RouteServer]:
         return self._servers
+
+    def refused_peers(self, peers: Sequence[PeerSpec]) -> Mapping[int, str]:
+        own = {a for s in self._servers for a in (s.ipv4, s.ipv6) if a is not None}
+        out: dict[int, str] = {}
+        for i, p in enumerate(peers):
+            if p.asn.value in self.refuse:
+                out[i] = self.refuse[p.asn.value]
+            elif p.ipv4 in own or p.ipv6 in own:
+                out[i] = f"{p.asn}: an address is a route server's own"
+        return out
 
     def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
         ordered = sorted(peers, key=lambda p: (p.asn, p.network_id))
@@ -41,6 +53,9 @@ class InMemoryFleet:
     def apply(
         self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
     ) -> list[ApplyOutcome]:
+        bad = self.refused_peers(peers)
+        if bad:
+            raise ValueError(f"refused members reached apply: {sorted(bad.values())}")
         rendered = self.render(peers)
         names = [s.name for s in self._servers if servers is None or s.name in servers]
         outcomes = []
