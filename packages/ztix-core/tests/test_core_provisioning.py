@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 
+import attrs
 import pytest
 
 from ztix_core.errors import ProviderError
@@ -243,3 +244,102 @@ def test_address_exhaustion_fails_the_request_clearly(world: World) -> None:
         assert req is not None and "no free address left in 10.1.0.0/30" in (req.last_error or "")
         assert uow.allocations.for_network(small.id) == set()
         assert uow.memberships.list() == []
+
+
+def _link(w: World, *asns: int) -> None:
+    from ztix_core.testing import builders as b
+
+    with w.store() as uow:
+        for asn in asns:
+            uow.asn_links.add(b.link(w.user.id, asn))
+        uow.commit()
+
+
+def test_a_member_the_route_servers_refuse_fails_alone(world: World) -> None:
+    _link(world, 64502)
+    good = _approved(world, 64500, "abcdef0123")
+    world.fleet.refuse[64501] = "AS64501 is a bogon ASN"
+    bad = _approved(world, 64501, "abcdef0124")
+    later = _approved(world, 64502, "abcdef0125")
+    for rid in (good, bad, later):
+        world.provisioner.provision(rid)
+    assert (_status(world, good), _status(world, bad), _status(world, later)) == (
+        S.ACTIVE,
+        S.FAILED,
+        S.ACTIVE,
+    )
+    for name in ("rs1", "rs2"):
+        assert [p.asn.value for p in world.fleet.applied[name]] == [64500, 64502]
+    with world.store() as uow:
+        req = uow.requests.get(bad)
+        assert req is not None and req.last_error is not None
+        assert "bogon" in req.last_error and req.last_error.startswith("route servers refuse")
+        (event,) = [
+            e for e in uow.audit.for_target("request", str(bad)) if e.action == "request.failed"
+        ]
+        assert event.metadata["stage"] == "route_server_config"
+        assert "remediation" in event.metadata
+
+
+def test_an_active_member_that_becomes_refused_is_left_out_and_audited(world: World) -> None:
+    _link(world, 64502)
+    a, b_ = _approved(world, 64500, "abcdef0123"), _approved(world, 64501, "abcdef0124")
+    world.provisioner.provision(a)
+    world.provisioner.provision(b_)
+    world.fleet.refuse[64500] = "policy changed"
+    c = _approved(world, 64502, "abcdef0125")
+    assert world.provisioner.provision(c) is S.ACTIVE
+    assert [p.asn.value for p in world.fleet.applied["rs1"]] == [64501, 64502]
+    assert _status(world, a) is S.ACTIVE  # its status is not rewritten …
+    assert "route_server.member_refused" in _actions(world, a)  # … but it is audited
+    world.provisioner.sync_route_servers()  # nothing changed: no second audit event
+    assert _actions(world, a).count("route_server.member_refused") == 1
+
+
+def test_a_failed_request_settles_to_active_once_its_servers_catch_up(world: World) -> None:
+    world.fleet.down.add("rs2")
+    rid = _approved(world)
+    assert world.provisioner.provision(rid) is S.FAILED
+    world.fleet.down.clear()
+    result = world.provisioner.sync_route_servers()
+    assert rid in result.activated and _status(world, rid) is S.ACTIVE
+    with world.store() as uow:
+        event = uow.audit.for_target("request", str(rid))[-1]
+        req = uow.requests.get(rid)
+    assert event.action == "request.active" and event.metadata["from"] == "failed"
+    assert "controller has it authorized" in str(event.metadata["reason"])
+    assert "rs2" in str(event.metadata["failed_with"])
+    assert req is not None and req.last_error is None
+
+
+def test_a_failed_request_stays_failed_without_the_controllers_word(world: World) -> None:
+    world.fleet.down.add("rs2")
+    rid = _approved(world)
+    assert world.provisioner.provision(rid) is S.FAILED
+    world.fleet.down.clear()
+    world.provider.deauthorize_member(world.network.id, NodeId("abcdef0123"))
+    world.provisioner.sync_route_servers()
+    assert _status(world, rid) is S.FAILED
+
+
+def test_retries_past_a_transient_fault_are_audited(world: World) -> None:
+    from ztix_core.ports import ApplyOutcome
+
+    real_apply = world.fleet.apply
+
+    def flaky_apply(peers, servers=None):  # type: ignore[no-untyped-def]
+        return [
+            attrs.evolve(o, retried=("check: Unable to connect to server control socket",))
+            for o in real_apply(peers, servers)
+        ]
+
+    world.fleet.apply = flaky_apply  # type: ignore[method-assign]
+    rid = _approved(world)
+    assert world.provisioner.provision(rid) is S.ACTIVE
+    with world.store() as uow:
+        retried = [e for e in uow.audit.recent(100) if e.action == "route_server.retried"]
+        applied = [e for e in uow.audit.recent(100) if e.action == "route_server.applied"]
+    assert sorted(e.target_id for e in retried) == ["rs1", "rs2"]
+    assert retried[0].metadata["message"].startswith("check: Unable")
+    assert all(e.metadata["retries"] == 1 for e in applied)
+    assert isinstance(ApplyOutcome("x", "applied").retried, tuple)

@@ -25,12 +25,14 @@ S = RequestStatus
 
 #: Allowed moves. ``failed → deprovisioning`` lets an admin or the owner give up on a
 #: failed request whose member was already authorized, so its addresses and route-server
-#: peers are released instead of held forever.
+#: peers are released instead of held forever. ``failed → active`` is the worker settling
+#: a request that failed on a route-server fault once the evidence shows the member is
+#: configured after all (every server applied it, the controller has it authorized).
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.PENDING: frozenset({S.APPROVED, S.REJECTED}),
     S.APPROVED: frozenset({S.PROVISIONING}),
     S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED}),
-    S.FAILED: frozenset({S.APPROVED, S.DEPROVISIONING}),
+    S.FAILED: frozenset({S.APPROVED, S.DEPROVISIONING, S.ACTIVE}),
     S.ACTIVE: frozenset({S.DEPROVISIONING}),
     S.DEPROVISIONING: frozenset({S.REMOVED}),
     S.REJECTED: frozenset(),

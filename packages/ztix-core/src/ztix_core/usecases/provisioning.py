@@ -7,6 +7,7 @@ simply be run again. No unit of work stays open across a call to the provider or
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from ztix_core.ports import (
     ApplyOutcome,
     Clock,
     MembershipProvider,
+    MemberState,
     NetworkRegistry,
     PeerSpec,
     RouteServerFleet,
@@ -42,6 +44,17 @@ WORKER = Actor.system("worker")
 ACTIVE_CONFIG = frozenset(
     {RequestStatus.PROVISIONING, RequestStatus.ACTIVE, RequestStatus.FAILED, RequestStatus.APPROVED}
 )
+
+
+def _holds(member: MemberState, m: Membership) -> bool:
+    """True when the controller's member carries the membership's two addresses."""
+    held = set()
+    for raw in member.ip_assignments:
+        try:
+            held.add(ipaddress.ip_address(raw))
+        except ValueError:
+            continue
+    return {m.ipv4, m.ipv6} <= held
 
 
 @attrs.frozen
@@ -329,24 +342,29 @@ class Provisioner:
                 outcomes = self.fleet.apply(peers, behind)
                 self._record_outcomes(generation, outcomes)
             activated, failed, removed = self.settle()
-            return SyncResult(generation, tuple(outcomes), activated, failed, removed)
+            recovered = self.settle_recovered()
+            return SyncResult(generation, tuple(outcomes), activated + recovered, failed, removed)
 
     def _plan_generation(self, force: bool) -> tuple[int, list[PeerSpec], list[str]]:
         names = [s.name for s in self.fleet.servers()]
         with self.uow_factory() as uow:
             pairs = self._memberships_with_requests(uow)
-            desired = self._desired(pairs)
+            desired, refused = self._isolate(self._desired(pairs))
             peers = [p for _, p in desired]
             digest = hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
             states = {n: uow.route_servers.get(n) or RouteServerState(n) for n in names}
             generation = max((s.desired_generation for s in states.values()), default=0)
-            if any(s.desired_digest != digest for s in states.values()):
+            changed = any(s.desired_digest != digest for s in states.values())
+            if changed:
                 generation += 1
                 for name, state in states.items():
                     states[name] = attrs.evolve(
                         state, desired_generation=generation, desired_digest=digest
                     )
                     uow.route_servers.put(states[name])
+            requests = {m.id: request for m, request in pairs}
+            for m, reason in refused:
+                self._refuse(uow, m, requests[m.id], reason, generation, announce=changed)
             included = {m.id for m, _ in desired}
             for m, _ in desired:
                 if m.config_generation is None:
@@ -361,6 +379,59 @@ class Provisioner:
             uow.commit()
         behind = [n for n, s in states.items() if force or s.applied_generation < generation]
         return generation, peers, behind
+
+    def _isolate(
+        self, desired: list[tuple[Membership, PeerSpec]]
+    ) -> tuple[list[tuple[Membership, PeerSpec]], list[tuple[Membership, str]]]:
+        """Split off the members the fleet cannot configure, so that one member's bad data
+        never fails the others' generation."""
+        refused = self.fleet.refused_peers([p for _, p in desired])
+        if not refused:
+            return desired, []
+        kept = [pair for i, pair in enumerate(desired) if i not in refused]
+        return kept, [(desired[i][0], reason) for i, reason in sorted(refused.items())]
+
+    def _refuse(
+        self,
+        uow: UnitOfWork,
+        m: Membership,
+        request: JoinRequest,
+        reason: str,
+        generation: int,
+        *,
+        announce: bool,
+    ) -> None:
+        """A provisioning request whose member the route servers refuse fails with the
+        reason; any other holder (active, failed) is left out of the config and audited
+        each time the desired state changes."""
+        meta: JsonDict = {
+            "stage": "route_server_config",
+            "error": reason,
+            "generation": generation,
+            "remediation": "correct the member's data (or the route-server policy), then "
+            "retry the request; the other members are configured without it",
+        }
+        if request.status is RequestStatus.PROVISIONING:
+            move(
+                uow,
+                self.clock,
+                request,
+                RequestStatus.FAILED,
+                WORKER,
+                meta,
+                last_error=f"route servers refuse this member: {reason}",
+                retry_count=request.retry_count + 1,
+            )
+        elif announce:
+            audit(
+                uow,
+                self.clock.now(),
+                WORKER,
+                "route_server.member_refused",
+                "request",
+                str(request.id),
+                {**meta, "status": request.status.value},
+            )
 
     def _record_outcomes(self, generation: int, outcomes: Sequence[ApplyOutcome]) -> None:
         with self.uow_factory() as uow:
@@ -386,6 +457,16 @@ class Provisioner:
                         last_attempt_at=now,
                     )
                 uow.route_servers.put(state)
+                for attempt, message in enumerate(out.retried, start=1):
+                    audit(
+                        uow,
+                        now,
+                        WORKER,
+                        "route_server.retried",
+                        "route_server",
+                        out.server,
+                        {"generation": generation, "attempt": attempt, "message": message},
+                    )
                 audit(
                     uow,
                     now,
@@ -399,6 +480,8 @@ class Provisioner:
                         "message": out.message,
                         "duration_s": round(out.duration_s, 3),
                         "digest": out.digest,
+                        "transient": out.transient,
+                        "retries": len(out.retried),
                     },
                 )
             uow.commit()
@@ -468,6 +551,61 @@ class Provisioner:
             uow.commit()
         removed = tuple(rid for rid in leaving if self._finish_leave(rid))
         return tuple(activated), tuple(failed), removed
+
+    def settle_recovered(self) -> tuple[uuid.UUID, ...]:
+        """Move failed requests to active when the evidence says they are configured after
+        all: every server has applied a generation that includes the member, and the
+        controller has it authorized with its addresses (a request that failed on a
+        route-server fault which later passed). Audited with the reason; a failed request
+        without that evidence stays failed."""
+        names = [s.name for s in self.fleet.servers()]
+        with self.uow_factory() as uow:
+            states = [uow.route_servers.get(n) or RouteServerState(n) for n in names]
+            candidates = [
+                m
+                for m, request in self._memberships_with_requests(uow)
+                if request.status is RequestStatus.FAILED
+                and m.authorized
+                and m.config_generation is not None
+                and all(s.applied_generation >= m.config_generation for s in states)
+            ]
+        confirmed: list[tuple[Membership, MemberState]] = []
+        for m in candidates:
+            try:
+                member = self.provider.read_member(m.network_id, m.node_id)
+            except ProviderError:
+                continue
+            if member is not None and member.authorized and _holds(member, m):
+                confirmed.append((m, member))
+        if not confirmed:
+            return ()
+        settled: list[uuid.UUID] = []
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            for m, member in confirmed:
+                request = uow.requests.get(m.request_id)
+                if request is None or request.status is not RequestStatus.FAILED:
+                    continue
+                move(
+                    uow,
+                    self.clock,
+                    request,
+                    RequestStatus.ACTIVE,
+                    WORKER,
+                    {
+                        "reason": "every route server applied a generation that includes "
+                        "the member and the controller has it authorized",
+                        "generation": m.config_generation,
+                        "servers": names,
+                        "ip_assignments": list(member.ip_assignments),
+                        "failed_with": request.last_error,
+                    },
+                    provisioned_at=request.provisioned_at or now,
+                    last_error=None,
+                )
+                settled.append(request.id)
+            uow.commit()
+        return tuple(settled)
 
     # ------------------------------------------------------------------ deprovision
 
