@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 import attrs
+import pytest
 
+from ztix_core.errors import ProviderError
 from ztix_core.status import RequestStatus as S
 from ztix_core.values import NodeId
 from ztix_worker.reconciler import Reconciler
@@ -32,24 +34,89 @@ def _runtime(ex: MemoryExchange, **kw: Any) -> WorkerRuntime:
     return rt
 
 
-def test_stuck_request_is_redispatched_once_per_period() -> None:
+def test_a_lost_message_is_redispatched_at_once_and_only_once() -> None:
     ex = memory_exchange()
     rid = ex.approved(64500)
     with ex.store() as uow:  # the message was "sent" but lost with a crashed broker
         for m in list(uow.tables.outbox.values()):
             uow.outbox.mark_sent(m.id, ex.app.clock.now())
         uow.commit()
-    rt = _runtime(ex)
+    rt = _runtime(ex, stuck_after_s=3600)
     try:
         rec = rt.reconciler
-        assert rec.run_once().redispatched == ()  # not stuck yet
-        rt.stop_event.wait(0.25)
+        # no age threshold: the evidence (no unsent row, no message) is enough
         assert rec.run_once().redispatched == (rid,)
-        assert rec.run_once().redispatched == ()  # not again within stuck_after
+        assert rec.run_once().redispatched == ()  # its new message is on its way
         rt.drain()
         assert ex.status(rid) is S.ACTIVE
         assert ex.actions(rid).count("request.redispatched") == 1
         assert ex.actions(rid).count("request.provisioning") == 1
+    finally:
+        rt.stop()
+
+
+def _pending(ex: MemoryExchange) -> int:
+    with ex.store() as uow:
+        return uow.outbox.pending_count()
+
+
+def test_a_queued_message_is_never_redispatched_however_old() -> None:
+    ex = memory_exchange()
+    rt = WorkerRuntime(ex.app, attrs.evolve(FAST, stuck_after_s=0.01))
+    rt.start(consume=False)  # the relay publishes; nobody consumes yet (a busy worker)
+    try:
+        rid = ex.approved(64500)
+        wait_for(lambda: _pending(ex) == 0, what="the relay")
+        rt.stop_event.wait(0.05)  # older than stuck_after: age must not matter
+        assert rt.reconciler.run_once().redispatched == ()
+        assert ex.status(rid) is S.APPROVED
+    finally:
+        rt.stop()
+
+
+def test_redispatch_memory_is_shared_between_reconcilers() -> None:
+    ex = memory_exchange()
+    rid = ex.approved(64500)
+    with ex.store() as uow:
+        for m in list(uow.tables.outbox.values()):
+            uow.outbox.mark_sent(m.id, ex.app.clock.now())
+        uow.commit()
+    first = WorkerRuntime(ex.app, attrs.evolve(FAST, stuck_after_s=3600))
+    second = WorkerRuntime(ex.app, attrs.evolve(FAST, stuck_after_s=3600))
+    assert first.reconciler.run_once().redispatched == (rid,)
+    with ex.store() as uow:  # that message is lost too
+        for m in list(uow.tables.outbox.values()):
+            uow.outbox.mark_sent(m.id, ex.app.clock.now())
+        uow.commit()
+    # another instance (the lease moved): it knows from the audit trail
+    assert second.reconciler.run_once().redispatched == ()
+    assert ex.actions(rid).count("request.redispatched") == 1
+
+
+def test_a_failed_request_whose_servers_caught_up_is_settled_by_the_reconciler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ex = memory_exchange()
+    rt = _runtime(ex)
+    try:
+        ex.fleet.down.add("rs2")
+        rid = ex.approved(64500)
+        rt.drain()
+        assert ex.status(rid) is S.FAILED
+        ex.fleet.down.clear()
+
+        def unreachable(*args: object) -> None:
+            raise ProviderError("controller unreachable", kind="network", transient=True)
+
+        # rs2 catches up while the controller cannot confirm the member: stays failed
+        monkeypatch.setattr(ex.provider, "read_member", unreachable)
+        assert rt.reconciler.run_once().sync_requested
+        rt.drain()
+        assert ex.status(rid) is S.FAILED
+        monkeypatch.undo()
+        assert rt.reconciler.run_once().recovered == (rid,)
+        assert ex.status(rid) is S.ACTIVE
+        assert ex.actions(rid)[-1] == "request.active"
     finally:
         rt.stop()
 

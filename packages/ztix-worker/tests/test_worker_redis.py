@@ -237,3 +237,28 @@ def test_the_batch_window_caps_the_wait_and_dead_entries_age_out(redis_ns: str) 
     t.join(5)
     assert 0.25 < waited < 1.0  # capped by the window
     assert client.zcard(c.flying_key) == 0  # the dead entry was pruned, ours removed
+
+
+def test_reconciler_asks_redis_whether_a_message_is_still_on_its_way(redis_ns: str) -> None:
+    ex = _exchange()
+    rt = WorkerRuntime(ex.app, _ws(redis_ns, stuck_after_s=3600))
+    rt.start(consume=False)  # queued in Redis, nobody consuming (a busy worker pool)
+    try:
+        rid = ex.approved(64500)
+
+        def relayed() -> bool:
+            with ex.store() as uow:
+                return uow.outbox.pending_count() == 0
+
+        wait_for(relayed, what="the relay")
+        assert rt.reconciler.run_once().redispatched == ()  # queued: not stuck
+        client = redis.Redis.from_url(REDIS_URL)
+        # the queue is lost (a Redis restart without persistence)
+        client.delete(f"{redis_ns}:{redis_ns}-q", f"{redis_ns}:{redis_ns}-q.msgs")
+        assert rt.reconciler.run_once().redispatched == (rid,)
+        wait_for(relayed, what="the relay")
+        other = WorkerRuntime(ex.app, _ws(redis_ns, stuck_after_s=3600))
+        assert other.reconciler.run_once().redispatched == ()  # the new one is queued
+    finally:
+        rt.stop()
+    assert ex.actions(rid).count("request.redispatched") == 1

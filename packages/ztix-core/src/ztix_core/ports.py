@@ -220,6 +220,10 @@ class OutboxRepository(Protocol):
     def record_attempt(self, message_id: uuid.UUID) -> None:
         """Count a failed delivery attempt."""
 
+    def unsent_correlation_ids(self) -> set[str]:
+        """The correlation ids (request ids) of the messages not yet sent: work that is
+        on its way, which the reconciler must not dispatch a second time."""
+
     def pending_count(self) -> int:
         """How many messages wait."""
 

@@ -2,11 +2,17 @@
 
 Each pass:
 
-1. requests stuck in approved / provisioning / deprovisioning longer than ``stuck_after``
-   are re-dispatched (a new outbox row + an audit event, at most once per ``stuck_after``);
-2. when a route server's applied generation is behind its desired one, or an authorized
-   member has no generation yet, a coalesced sync is requested;
-3. active memberships are compared with the controller; a difference (deauthorized or
+1. a request in approved / provisioning / deprovisioning that nothing will move — no
+   unsent outbox row names it, the broker holds no message for it (see :mod:`.delivery`),
+   and it is not simply waiting for the route servers — is re-dispatched: a new outbox
+   row and an audit event, at most once per ``stuck_after`` per request (judged from the
+   audit trail, so every worker instance shares that memory). Age alone never makes a
+   request stuck: under load a message may wait in its queue for a minute;
+2. when a route server's applied generation is behind its desired one, or a provisioning
+   member is authorized but not yet in a generation, a coalesced sync is requested;
+3. failed requests whose members turn out to be configured after all (every server applied
+   them, the controller has them authorized) are settled to active;
+4. active memberships are compared with the controller; a difference (deauthorized or
    deleted by hand, addresses changed) is audited, and repaired when the setting says
    ``repair``.
 """
@@ -18,13 +24,13 @@ import ipaddress
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
 from ztix_core.errors import ProviderError
 from ztix_core.ports import Clock, MembershipProvider, RequestFilter, UnitOfWorkFactory
-from ztix_core.records import Membership, OutboxMessage, new_id
+from ztix_core.records import JoinRequest, Membership, OutboxMessage, new_id
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION
 from ztix_worker.audit import RECONCILER, audit
@@ -58,6 +64,7 @@ class ReconcilePass:
     redispatched: tuple[uuid.UUID, ...] = ()
     sync_requested: bool = False
     drift: tuple[Drift, ...] = ()
+    recovered: tuple[uuid.UUID, ...] = ()
 
 
 def _addresses(values: object) -> tuple[str, ...]:
@@ -81,6 +88,8 @@ class Reconciler:
         request_sync: Callable[[], object],
         *,
         stuck_after: dt.timedelta,
+        alive: Callable[[Collection[str]], set[str]] = lambda keys: set(),
+        settle_recovered: Callable[[], Sequence[uuid.UUID]] = lambda: (),
         drift_mode: DriftMode = DriftMode.REPORT_ONLY,
         interval_s: float = 30.0,
     ) -> None:
@@ -89,34 +98,80 @@ class Reconciler:
         self.provider = provider
         self.request_sync = request_sync
         self.stuck_after = stuck_after
+        self.alive = alive
+        self.settle_recovered = settle_recovered
         self.drift_mode = drift_mode
         self.interval_s = interval_s
-        self._redispatched_at: dict[uuid.UUID, dt.datetime] = {}
         self._reported: set[tuple[uuid.UUID, str, tuple[str, ...]]] = set()
 
     def run_once(self) -> ReconcilePass:
-        """One pass over stuck requests, lagging servers and membership drift."""
+        """One pass over stuck requests, lagging servers, recovered failures and drift."""
         redispatched = self._redispatch_stuck()
         sync = self._resync_behind()
+        recovered = tuple(self.settle_recovered())
         drift = self._check_drift()
-        return ReconcilePass(tuple(redispatched), sync, tuple(drift))
+        return ReconcilePass(tuple(redispatched), sync, tuple(drift), recovered)
 
     # ------------------------------------------------------------------ stuck requests
 
+    @staticmethod
+    def _waiting_for_servers(
+        request: JoinRequest, m: Membership | None, applied: Sequence[int]
+    ) -> bool:
+        """True when the request's next step is a route-server sync (asked for below)."""
+        if m is None:
+            return False
+        if request.status is RequestStatus.PROVISIONING and m.authorized:
+            gen = m.config_generation
+            return gen is None or any(a < gen for a in applied)
+        if request.status is RequestStatus.DEPROVISIONING and m.removal_generation is not None:
+            return any(a < m.removal_generation for a in applied)
+        return False
+
+    def _candidates(self) -> list[JoinRequest]:
+        """Requests that nothing is moving: no unsent outbox row, not waiting for the
+        route servers, and (asked last, of the few left) no message in the broker."""
+        with self.uow_factory() as uow:
+            requests = uow.requests.query(RequestFilter(statuses=frozenset(_STUCK), limit=10_000))
+            if not requests:
+                return []
+            unsent = uow.outbox.unsent_correlation_ids()
+            members = {m.request_id: m for m in uow.memberships.list()}
+            applied = [s.applied_generation for s in uow.route_servers.list()]
+        idle = [
+            r
+            for r in requests
+            if str(r.id) not in unsent
+            and not self._waiting_for_servers(r, members.get(r.id), applied)
+        ]
+        alive = self.alive([str(r.id) for r in idle]) if idle else set()
+        return [r for r in idle if str(r.id) not in alive]
+
     def _redispatch_stuck(self) -> list[uuid.UUID]:
-        now = self.clock.now()
-        cutoff = now - self.stuck_after
+        candidates = self._candidates()
+        if not candidates:
+            return []
         done: list[uuid.UUID] = []
         with self.uow_factory() as uow:
-            stuck = [
-                r
-                for r in uow.requests.query(
-                    RequestFilter(statuses=frozenset(_STUCK), submitted_before=cutoff, limit=10_000)
+            now = self.clock.now()
+            for seen in candidates:
+                request = uow.requests.get(seen.id)
+                if request is None or (request.status, request.updated_at) != (
+                    seen.status,
+                    seen.updated_at,
+                ):
+                    continue  # it moved while we looked: not stuck
+                m = uow.memberships.get_for_request(request.id)
+                if m is not None and m.authorized and request.status is RequestStatus.PROVISIONING:
+                    continue
+                last = max(
+                    (
+                        e.at
+                        for e in uow.audit.for_target("request", str(request.id))
+                        if e.action == "request.redispatched"
+                    ),
+                    default=None,
                 )
-                if r.updated_at <= cutoff
-            ]
-            for request in stuck:
-                last = self._redispatched_at.get(request.id)
                 if last is not None and now - last < self.stuck_after:
                     continue
                 topic = _STUCK[request.status]
@@ -138,15 +193,19 @@ class Reconciler:
                     {
                         "status": request.status.value,
                         "topic": topic,
-                        "stuck_since": request.updated_at.isoformat(),
+                        "reason": "no unsent outbox row and no message in the broker",
+                        "idle_since": request.updated_at.isoformat(),
                     },
                     actor=RECONCILER,
                 )
                 done.append(request.id)
             uow.commit()
         for rid in done:
-            self._redispatched_at[rid] = now
-            log.warning("re-dispatched stuck request %s", rid, extra={"request_id": str(rid)})
+            log.warning(
+                "re-dispatched request %s: no message on its way",
+                rid,
+                extra={"request_id": str(rid)},
+            )
         return done
 
     # ------------------------------------------------------------------ lagging servers
@@ -158,9 +217,12 @@ class Reconciler:
                 for s in uow.route_servers.list()
                 if s.applied_generation < s.desired_generation
             ]
-            unplanned = any(
-                m.authorized and m.config_generation is None for m in uow.memberships.list()
-            )
+            waiting = [
+                m for m in uow.memberships.list() if m.authorized and m.config_generation is None
+            ]
+            # A refused member keeps no generation; only a provisioning one awaits a sync.
+            statuses = uow.requests.get_many([m.request_id for m in waiting]) if waiting else {}
+            unplanned = any(r.status is RequestStatus.PROVISIONING for r in statuses.values())
         if not behind and not unplanned:
             return False
         log.info(

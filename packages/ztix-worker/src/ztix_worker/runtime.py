@@ -28,6 +28,7 @@ from ztix_core.records import JsonDict, ZtNetwork
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
 from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
+from ztix_worker.delivery import DeliveryTracker, LocalDeliveryTracker, RedisDeliveryTracker
 from ztix_worker.gate import GateClosed, ReadinessGate
 from ztix_worker.provisioner import CoalescingProvisioner
 from ztix_worker.reconciler import Reconciler
@@ -49,7 +50,12 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
-def build_broker(app: App, ws: WorkerSettings, client: redis.Redis | None) -> dramatiq.Broker:
+def build_broker(
+    app: App,
+    ws: WorkerSettings,
+    client: redis.Redis | None,
+    extra: Sequence[dramatiq.Middleware] = (),
+) -> dramatiq.Broker:
     """RedisBroker when ``client`` is given, else StubBroker; no time or age limit (the
     readiness gate may hold a message for as long as the controller is not ready)."""
     middleware = [
@@ -58,6 +64,7 @@ def build_broker(app: App, ws: WorkerSettings, client: redis.Redis | None) -> dr
         Retries(
             max_retries=ws.max_retries, min_backoff=ws.min_backoff_ms, max_backoff=ws.max_backoff_ms
         ),
+        *extra,
     ]
     if client is None:
         return StubBroker(middleware=middleware)
@@ -86,7 +93,15 @@ class WorkerRuntime:
         self.started = threading.Event()
         self.stats = Stats()
         self.redis = redis_client(app.settings.redis_url) if app.settings.redis_url else None
-        self.broker = build_broker(app, ws, self.redis)
+        self.delivery: DeliveryTracker
+        if self.redis is not None:
+            remote = RedisDeliveryTracker(self.redis, ws.redis_namespace)
+            self.delivery = remote
+            self.broker = build_broker(app, ws, self.redis, [remote])
+        else:
+            local = LocalDeliveryTracker()
+            self.delivery = local
+            self.broker = build_broker(app, ws, None, [local])
         self.coordinator: SyncCoordinator
         if self.redis is not None:
             self.coordinator = RedisSyncCoordinator(
@@ -134,6 +149,8 @@ class WorkerRuntime:
             app.provider,
             self.request_sync,
             stuck_after=dt.timedelta(seconds=ws.stuck_after_s),
+            alive=self.delivery.alive,
+            settle_recovered=self.provisioner.settle_recovered,
             drift_mode=ws.membership_drift,
             interval_s=ws.reconcile_interval_s,
         )
@@ -183,7 +200,11 @@ class WorkerRuntime:
         actor = self.actors.for_topic(topic)
         if actor is None:
             raise UnknownTopic(topic)
-        actor.send_with_options(kwargs={**payload, "correlation_id": correlation_id})
+        message = actor.send_with_options(kwargs={**payload, "correlation_id": correlation_id})
+        request_id = payload.get("request_id")
+        if isinstance(request_id, str):
+            # before the relay marks the row sent: the reconciler never sees neither
+            self.delivery.record(request_id, message)
 
     def request_sync(self) -> None:
         """Ask for a coalesced route-server sync."""

@@ -90,6 +90,10 @@ class SqlOutboxRepository(SqlRepository):
     def record_attempt(self, message_id: uuid.UUID) -> None:
         self._change(message_id, attempts=OutboxRow.attempts + 1)
 
+    def unsent_correlation_ids(self) -> set[str]:
+        stmt = select(OutboxRow.correlation_id).where(OutboxRow.sent_at.is_(None)).distinct()
+        return set(self.session.scalars(stmt))
+
     def pending_count(self) -> int:
         total = self.session.scalar(
             select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))

@@ -320,6 +320,9 @@ class _Outbox(_Repo):
     def pending_count(self) -> int:
         return sum(1 for m in self.t.outbox.values() if m.sent_at is None)
 
+    def unsent_correlation_ids(self) -> set[str]:
+        return {m.correlation_id for m in self.t.outbox.values() if m.sent_at is None}
+
 
 class _RouteServers(_Repo):
     def get(self, name: str) -> RouteServerState | None:

@@ -433,6 +433,7 @@ def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
         uow.commit()
     with uow_factory() as uow:
         assert uow.outbox.pending_count() == 2
+        assert uow.outbox.unsent_correlation_ids() == {"corr"}
         claimed = uow.outbox.claim_unsent(10)
         assert [m.id for m in claimed] == [first.id, second.id]
         assert claimed[0].payload == first.payload and claimed[0].correlation_id == "corr"
@@ -443,6 +444,10 @@ def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
         (left,) = uow.outbox.claim_unsent(10)
         assert left.id == first.id and left.attempts == 1
         assert uow.outbox.pending_count() == 1
+        uow.outbox.mark_sent(first.id, b.T0 + dt.timedelta(seconds=6))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.unsent_correlation_ids() == set()
 
 
 def test_route_server_state(uow_factory: UnitOfWorkFactory) -> None:
