@@ -41,7 +41,14 @@ def ztix_storage_backends() -> list[Registration]:
 
 @hookimpl
 def ztix_route_server_fleets() -> list[Registration]:
-    return [Registration("memory", _memory_fleet, None, "in-memory route servers, for tests")]
+    from ztix_core.fleets import NoRouteServers
+
+    return [
+        Registration("memory", _memory_fleet, None, "in-memory route servers, for tests"),
+        Registration(
+            "none", lambda s: NoRouteServers(), None, "no route servers: bilateral peering only"
+        ),
+    ]
 
 
 @hookimpl

@@ -1,0 +1,48 @@
+"""``none``: an exchange without route servers (bilateral peering only).
+
+An explicit choice, not an accident of configuration: with this fleet a request turns
+active as soon as its member is authorized on the controller, and every surface says
+"no route servers". A route-server fleet (``bird``) with zero servers stays refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ztix_core.errors import InvalidValue
+from ztix_core.ports import ApplyOutcome, PeerSpec, SessionStatus
+from ztix_core.records import RouteServer
+from ztix_core.values import Asn
+
+#: What pages and the CLI print for this fleet.
+NO_ROUTE_SERVERS = "no route servers (route_server_fleet = none): members peer bilaterally"
+
+
+class NoRouteServers:
+    """The RouteServerFleet of an exchange that has none: nothing to render or apply."""
+
+    description = NO_ROUTE_SERVERS
+
+    def servers(self) -> Sequence[RouteServer]:
+        """No servers."""
+        return ()
+
+    def refused_peers(self, peers: Sequence[PeerSpec]) -> Mapping[int, str]:
+        """Nothing is refused: there is nothing to configure."""
+        return {}
+
+    def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
+        """No server, no files."""
+        return {}
+
+    def apply(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[ApplyOutcome]:
+        """Nothing to apply; naming a server is an error (there are none)."""
+        if servers:
+            raise InvalidValue("servers", f"{NO_ROUTE_SERVERS}; got {', '.join(servers)}")
+        return []
+
+    def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
+        """No sessions."""
+        return []
