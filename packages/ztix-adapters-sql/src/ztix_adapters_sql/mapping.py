@@ -97,6 +97,7 @@ def network_values(network: ZtNetwork) -> Values:
         "ipv4_prefix": str(network.ipv4_prefix),
         "ipv6_prefix": str(network.ipv6_prefix),
         "description": network.description,
+        "retired": network.retired,
     }
 
 
@@ -107,6 +108,7 @@ def network_record(row: NetworkRow) -> ZtNetwork:
         ipv4_prefix=ipaddress.IPv4Network(row.ipv4_prefix),
         ipv6_prefix=ipaddress.IPv6Network(row.ipv6_prefix),
         description=row.description,
+        retired=row.retired,
     )
 
 

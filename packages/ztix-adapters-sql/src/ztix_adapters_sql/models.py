@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -137,6 +138,7 @@ class NetworkRow(Base):
     ipv4_prefix: Mapped[str] = mapped_column(String(18))
     ipv6_prefix: Mapped[str] = mapped_column(String(43))
     description: Mapped[str] = mapped_column(Text, default="")
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (CheckConstraint(_hex_check("id", 16), name="id_hex16"),)
 

@@ -111,6 +111,9 @@ class NetworkRepository(Protocol):
     def get(self, network_id: NetworkId) -> ZtNetwork | None:
         """The network, or None."""
 
+    def update(self, network: ZtNetwork) -> None:
+        """Replace the stored network of the same id; raises NotFound when there is none."""
+
     def list(self) -> list[ZtNetwork]:
         """Every network, by id."""
 

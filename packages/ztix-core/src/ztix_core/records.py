@@ -84,6 +84,8 @@ class ZtNetwork:
     ipv4_prefix: ipaddress.IPv4Network
     ipv6_prefix: ipaddress.IPv6Network
     description: str = ""
+    #: Taken out of the settings: kept for its history, closed to new requests.
+    retired: bool = False
 
 
 @attrs.frozen

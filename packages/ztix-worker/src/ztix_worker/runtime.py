@@ -25,6 +25,7 @@ from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 from ztix_core.bootstrap import App, configured_networks
 from ztix_core.ports import ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
+from ztix_core.usecases import sync_networks
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
 from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
@@ -229,8 +230,19 @@ class WorkerRuntime:
         self._threads.append(thread)
 
     def start(self, *, consume: bool = True, relay: bool = True, reconcile: bool = True) -> None:
-        """Start the relay now; wait for the readiness gate in the background, then start
-        consuming messages and reconciling."""
+        """Bring the stored exchange networks in line with the settings (Conflict, with
+        nothing written, when that would strand members); start the relay; wait for the
+        readiness gate in the background, then start consuming messages and reconciling."""
+        synced = sync_networks(
+            self.app.uow_factory, self.app.clock, configured_networks(self.app.settings)
+        )
+        if synced.changed:
+            log.info(
+                "exchange networks from the settings: created %s, updated %s, retired %s",
+                list(synced.created),
+                list(synced.updated),
+                list(synced.retired),
+            )
         if relay:
             self._thread("outbox-relay", lambda: self.relay.run_forever(self.stop_event))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import builtins
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ztix_adapters_sql.mapping import network_record, network_values
 from ztix_adapters_sql.models import NetworkRow
 from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
-from ztix_core.errors import DuplicateRecord
+from ztix_core.errors import DuplicateRecord, NotFound
 from ztix_core.records import ZtNetwork
 from ztix_core.values import NetworkId
 
@@ -28,6 +28,17 @@ class SqlNetworkRepository(SqlRepository):
     def get(self, network_id: NetworkId) -> ZtNetwork | None:
         row = self._get(NetworkRow, network_id.value)
         return network_record(row) if row is not None else None
+
+    def update(self, network: ZtNetwork) -> None:
+        values = network_values(network)
+        result = self.session.execute(
+            update(NetworkRow)
+            .where(NetworkRow.id == values.pop("id"))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"network {network.id} not found")
 
     def list(self) -> builtins.list[ZtNetwork]:
         return sorted(

@@ -143,6 +143,11 @@ class _Networks(_Repo):
     def get(self, network_id: NetworkId) -> ZtNetwork | None:
         return self.t.networks.get(network_id)
 
+    def update(self, network: ZtNetwork) -> None:
+        if network.id not in self.t.networks:
+            raise NotFound(f"network {network.id} not found")
+        self.t.networks[network.id] = network
+
     def list(self) -> list[ZtNetwork]:
         return sorted(self.t.networks.values(), key=lambda n: n.id)
 

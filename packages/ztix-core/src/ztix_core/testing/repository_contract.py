@@ -28,7 +28,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import LIVE_STATUSES, RequestStatus
 from ztix_core.testing import builders as b
-from ztix_core.values import Asn, NodeId
+from ztix_core.values import Asn, NetworkId, NodeId
 
 __all__ = [name for name in dir() if name.startswith("test_")]  # refreshed at the end
 
@@ -173,6 +173,13 @@ def test_networks(uow_factory: UnitOfWorkFactory) -> None:
         assert uow.networks.list() == [n]
         with pytest.raises(DuplicateRecord):
             uow.networks.add(n)
+        changed = attrs.evolve(n, name="renamed", description="d", retired=True)
+        uow.networks.update(changed)
+        with pytest.raises(NotFound):
+            uow.networks.update(attrs.evolve(n, id=NetworkId("ffffffffff000001")))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.networks.get(n.id) == changed
 
 
 def test_network_access(uow_factory: UnitOfWorkFactory) -> None:

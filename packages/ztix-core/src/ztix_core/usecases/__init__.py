@@ -1,10 +1,12 @@
 """Public use cases of ztix."""
 
+from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
 from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
 from ztix_core.usecases.requests import RequestWorkflow
 
 __all__ = [
+    "NetworkSync",
     "Provisioner",
     "ProvisioningSettings",
     "RequestDetail",
@@ -12,4 +14,5 @@ __all__ = [
     "RequestQueries",
     "RequestWorkflow",
     "SyncResult",
+    "sync_networks",
 ]

@@ -94,7 +94,8 @@ class RequestWorkflow:
                 raise NotEligible(
                     f"{parsed_asn} is not linked to your account", asn=parsed_asn.value
                 )
-            if uow.networks.get(parsed_net) is None:
+            network = uow.networks.get(parsed_net)
+            if network is None or network.retired:
                 raise NotFound(f"network {parsed_net} is not an exchange network")
             access = uow.network_access.list_for_user(user_id)
             if access and parsed_net not in {a.network_id for a in access}:
