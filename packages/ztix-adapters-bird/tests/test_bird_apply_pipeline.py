@@ -21,6 +21,7 @@ import pytest
 
 from ztix_adapters_bird import apply as apply_mod
 from ztix_adapters_bird.apply import ApplyOptions
+from ztix_adapters_bird.faults import DyingApply
 from ztix_adapters_bird.fleet import BirdFleet, default_transport
 from ztix_adapters_bird.render import config_digest, protocol_names, render_server
 from ztix_adapters_bird.settings import (
@@ -38,7 +39,7 @@ from ztix_adapters_bird.testing import (
     read_files,
     simple_config,
 )
-from ztix_adapters_bird.transport import Transport
+from ztix_adapters_bird.transport import CommandResult, Transport, TransportError
 from ztix_core.errors import InvalidValue, SettingsError
 from ztix_core.ports import PeerSpec
 from ztix_core.values import Asn, NetworkId
@@ -456,62 +457,149 @@ def test_a_fleet_notices_when_another_one_changed_the_server(lab: BirdLab, sshd:
         fleet_b.close()
 
 
-def test_interrupted_apply_is_restored_by_the_next(lab: BirdLab, sshd: SshServer) -> None:
+class DiesAfterConfigure:
+    """Loses the connection once, right after `configure timeout` (the remote script dies
+    there, as it does once its client is gone). The rest of that apply's commands (its
+    roll-back) are lost too; the next apply's probe reconnects."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.armed = True
+        self.dead = False
+
+    async def run(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        marker = b'echo "@@health"'
+        if self.armed and tuple(argv) == ("sh", "-s") and stdin and marker in stdin:
+            self.armed = False
+            self.dead = True
+            await self.inner.run(
+                argv, stdin=stdin.replace(marker, b"kill -KILL $$\n" + marker), timeout=timeout
+            )
+            raise TransportError("connection lost", kind="lost")
+        if self.dead:
+            if kind(tuple(argv)) not in ("probe", "probe+upload+parse+check"):
+                raise TransportError("connection lost", kind="lost")
+            self.dead = False
+        return await self.inner.run(argv, stdin=stdin, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def test_an_apply_whose_connection_dropped_mid_commit_is_recovered_by_the_next(
+    lab: BirdLab, sshd: SshServer
+) -> None:
+    # Default lock timings: the lock the dropped apply left is this fleet's own, so the
+    # next apply (a retry) takes it over at once, restores the files and applies.
     d = started(lab)
     srv = server_for(d, sshd)
-    # The dead apply's lock is taken over once older than lock_stale_s.
-    fleet = fleet_for(srv, options=ApplyOptions(lock_stale_s=2, lock_wait_s=10))
+    log: Log = []
+    transports: list[DiesAfterConfigure] = []
+
+    def factory(server: RouteServerSettings) -> Transport:
+        def hook(_desc: str, argv: tuple[str, ...]) -> None:
+            log.append((server.name, time.monotonic(), argv))
+
+        transports.append(DiesAfterConfigure(default_transport(server, hook=hook)))
+        return transports[-1]
+
+    fleet = BirdFleet(BirdSettings((srv,)), transport_factory=factory)
     try:
-        assert fleet.apply(peers(1))[0].result == "applied"
-        before = d.files()
-
-        class DiesAfterConfigure:
-            """Loses the connection for good right after `configure timeout`."""
-
-            def __init__(self, inner: Transport) -> None:
-                self.inner = inner
-                self.description = inner.description
-                self.dead = False
-
-            async def run(
-                self,
-                argv: Sequence[str],
-                *,
-                stdin: bytes | None = None,
-                timeout: float | None = None,
-            ) -> object:
-                from ztix_adapters_bird.transport import TransportError
-
-                if self.dead:
-                    raise TransportError("connection lost", kind="lost")
-                marker = b'echo "@@health"'
-                if tuple(argv) == ("sh", "-s") and stdin and marker in stdin:
-                    # the script runs up to `configure timeout`, then the link drops
-                    await self.inner.run(argv, stdin=stdin.split(marker)[0], timeout=timeout)
-                    self.dead = True
-                    raise TransportError("connection lost", kind="lost")
-                return await self.inner.run(argv, stdin=stdin, timeout=timeout)
-
-            async def close(self) -> None:
-                await self.inner.close()
-
-        dying = BirdFleet(
-            BirdSettings((srv,)),
-            transport_factory=lambda s: DiesAfterConfigure(default_transport(s)),  # type: ignore[arg-type,return-value]
-        )
-        try:
-            out = dying.apply(peers(2))
-        finally:
-            dying.close()
-        assert (out[0].result, out[0].stage) == ("failed", "swap"), out
-        assert "roll-back interrupted" in out[0].message
-        assert d.files() != before  # the new files are live; the backup waits on disk
+        first = fleet.apply(peers(1))  # the first commit script dies after configure
+        assert (first[0].result, first[0].stage) == ("failed", "swap"), first
+        assert "roll-back interrupted" in first[0].message
+        assert d.files() == render_server(srv, peers(1))  # the new files are live
         assert {".ztix-backup", ".ztix-lock"} <= dot_entries(d)
-        # The next apply restores and reloads the old files first, then applies.
+        log.clear()
         out = fleet.apply(peers(3))
         assert out[0].result == "applied", out
         assert d.files() == render_server(srv, peers(3))
         assert dot_entries(d) == {".ztix-applied", ".staging"}
+        assert "lock_wait" not in fleet.last_stats["rs1"].timings
+        assert kinds(log) == ["probe", "script", "birdc configure", *APPLY_SEQUENCE]
+        assert set(protocol_names(peers(3))) <= running_protocols(d)
+    finally:
+        fleet.close()
+
+
+@pytest.mark.parametrize(
+    ("point", "cut_after"),
+    [
+        ("swap", ""),
+        ("configure", ""),
+        # the script arrives cut: after its backup is complete, in the middle of the swap
+        ("delivery", "/.complete\n"),
+        # ... or cut in the middle of finalize's `rm -rf -- CONFIG/.ztix-backup`
+        ("delivery", "\nrm -rf -- {config}"),
+    ],
+)
+def test_an_apply_killed_mid_commit_is_recovered_by_the_next_at_once(
+    lab: BirdLab, sshd: SshServer, point: str, cut_after: str
+) -> None:
+    # The worker process dies (SIGKILL) at a point of its commit, leaving its lock and,
+    # once the swap ran, a complete backup. The next apply, with the default lock timings,
+    # sees the owner is dead, takes the lock over, recovers and applies without waiting.
+    d = started(lab)
+    srv = server_for(d, sshd)
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    try:
+        assert fleet.apply(peers(1))[0].result == "applied"
+        before = d.files()
+        cut_after = cut_after.format(config=d.config_dir)
+        dying = DyingApply(srv, render_server(srv, peers(2)), point, cut_after=cut_after)
+        try:
+            dying.wait_reached()
+        finally:
+            dying.kill()
+        owner = (d.config_dir / ".ztix-lock" / "owner").read_text()
+        assert f":{dying.pid}:" in owner
+        if point == "delivery":
+            # a script cut short runs nothing at all: no backup, the old files
+            assert d.files() == before
+            assert ".ztix-backup" not in dot_entries(d)
+        else:
+            assert d.files() == render_server(srv, peers(2))
+            assert (d.config_dir / ".ztix-backup" / ".complete").exists()
+        log.clear()
+        out = fleet.apply(peers(3))
+        assert out[0].result == "applied", out
+        assert "lock_wait" not in fleet.last_stats["rs1"].timings
+        # the optimistic probe finds the lock, the probe judges its owner dead, the next
+        # takes the lock over (and finds the backup to recover, once a swap ran)
+        taken = ["probe+upload+parse+check", "probe"]
+        if point == "delivery":
+            assert kinds(log) == [*taken, *APPLY_SEQUENCE], kinds(log)
+        else:
+            recovery = ["probe", "script", "birdc configure"]
+            assert kinds(log) == [*taken, *recovery, *APPLY_SEQUENCE], kinds(log)
+        assert d.files() == render_server(srv, peers(3))
+        assert dot_entries(d) == {".ztix-applied", ".staging"}
+        assert set(protocol_names(peers(3))) <= running_protocols(d)
+        assert "AS200001_v4" in running_protocols(d)
+    finally:
+        fleet.close()
+
+
+def test_an_unwritable_config_dir_is_reported_at_once(lab: BirdLab, sshd: SshServer) -> None:
+    # config dir owned by root (group bird, 2750): the SSH account may read, not write
+    d = lab.daemon("rs1", simple_config("10.0.0.1", {}))
+    srv = server_for(d, sshd)
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    try:
+        before = d.files()
+        out = fleet.apply(peers(1))
+        assert (out[0].result, out[0].stage) == ("failed", "lock"), out
+        assert "Permission denied" in out[0].message
+        assert "write access to config_dir" in out[0].message
+        assert "locked by" not in out[0].message
+        assert kinds(log) == ["probe"]  # asked once, no waiting for a lock nobody holds
+        assert "lock_wait" not in fleet.last_stats["rs1"].timings
+        assert d.files() == before and not dot_entries(d)
     finally:
         fleet.close()
 

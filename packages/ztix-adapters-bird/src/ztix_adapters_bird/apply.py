@@ -61,6 +61,8 @@ BACKUP = ".ztix-backup"
 LOCK = ".ztix-lock"
 PLAN = ".ztix-plan"
 LOCKED_EXIT = 75
+#: The lock step could not create the lock directory although nobody holds it.
+LOCK_ERROR_EXIT = 76
 
 # Top-level dot names are ztix's own (manifest, lock, backup, staging); deeper ones (e.g.
 # ``peers/.keep``) are config files like any other.
@@ -68,13 +70,38 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.][A-Za-z0-9_.+-]
 _PATH_BAD = re.compile(r"[\"'\s\\;]")
 
 
+#: What birdc (or the health check) says when the daemon is not there to answer: it is
+#: restarting or stopped. Anything else BIRD says about a config is its verdict.
+_DAEMON_UNREACHABLE = (
+    "Unable to connect to server control socket",
+    "Connection closed by server",
+    "Server read error",
+    "Server write error",
+    "the daemon does not answer",
+)
+
+
+def daemon_unreachable(message: str) -> bool:
+    """True when ``message`` says the BIRD daemon could not be asked (a transient state:
+    restarting, stopped), as opposed to an answer refusing something."""
+    return any(text in message for text in _DAEMON_UNREACHABLE)
+
+
 class ApplyFailed(Exception):
-    """A stage failed; carries the stage and BIRD's (or the shell's) message."""
+    """A stage failed; carries the stage and BIRD's (or the shell's) message.
+
+    ``transient`` when the daemon could not be asked at all (see :func:`daemon_unreachable`):
+    the same apply may succeed once it is back."""
 
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(f"{stage}: {message}")
         self.stage = stage
         self.message = message
+        self.transient = stage in _DAEMON_STAGES and daemon_unreachable(message)
+
+
+#: Stages that ask the daemon (``lock`` and ``parse`` never do: their failures stand).
+_DAEMON_STAGES = frozenset({"check", "recover", "configure", "health", "confirm"})
 
 
 def validate_file_names(files: Iterable[str]) -> None:
@@ -192,14 +219,25 @@ def make_plan(files: Mapping[str, bytes], state: RemoteState) -> Plan:
 
 # --------------------------------------------------------------------------- remote scripts
 
+# Take the lock. Held by this very apply already (``$OWNER``: after recovering an
+# interrupted apply it probes again): keep it. Not held by anyone, yet ``mkdir`` fails
+# (permissions, a read-only file system): say why at once (exit 76), never "locked".
 _LOCK = r"""
 [ -d "$C" ] || { echo "config dir $C does not exist"; exit 1; }
 if ! mkdir -- "$L" 2>/dev/null; then
-  now=$(date +%s); t=$(stat -c %Y -- "$L" 2>/dev/null || echo "$now")
-  if [ $((now - t)) -lt "$STALE" ]; then
-    echo "locked by $(cat -- "$L/owner" 2>/dev/null)"; exit 75
+  o=
+  read -r o 2>/dev/null < "$L/owner" || o=
+  if [ -n "$o" ] && [ "$o" = "$OWNER" ]; then
+    :
+  elif [ ! -e "$L" ]; then
+    err=$(mkdir -- "$L" 2>&1) || { echo "cannot take the lock: $err"; exit 76; }
+  else
+    now=$(date +%s); t=$(stat -c %Y -- "$L" 2>/dev/null || echo "$now")
+    if [ $((now - t)) -lt "$STALE" ]; then
+      echo "locked by $o"; exit 75
+    fi
+    rm -rf -- "$L"; mkdir -- "$L" 2>/dev/null || exit 75
   fi
-  rm -rf -- "$L"; mkdir -- "$L" 2>/dev/null || exit 75
 fi
 printf '%s\n' "$OWNER" > "$L/owner"
 """
@@ -451,6 +489,15 @@ echo "@@finalize"
 """
 
 
+def whole_or_nothing(script: str) -> str:
+    """``script`` as one brace group: ``sh -s`` parses a compound command completely
+    before running any of it, so a script cut short in transit (the sender killed, the
+    connection dropped) is a syntax error that runs nothing. Unguarded, ``sh`` would run
+    every line it received, the last one cut anywhere: ``rm -rf -- /etc/bird/ztix/.ztix-backup``
+    cut after ``ztix`` empties the config dir."""
+    return "{\n" + script + "\n}\n"
+
+
 def _sections(output: str) -> dict[str, str]:
     """Split script output at ``@@name`` marker lines."""
     out: dict[str, list[str]] = {}
@@ -596,6 +643,8 @@ class SafeApply:
         transport: Transport,
         options: ApplyOptions | None = None,
         known: RemoteState | None = None,
+        *,
+        owner_tag: str = "",
     ) -> None:
         validate_paths(server.paths)
         self.server = server
@@ -606,7 +655,10 @@ class SafeApply:
         self.staging = staging_dir(p).rstrip("/")
         self.backup = f"{self.config}/{BACKUP}"
         self.lock = f"{self.config}/{LOCK}"
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        #: The lock's owner, ``host:pid:tag``. A caller that serialises its applies to this
+        #: server passes the same tag each time: a lock it left behind (its connection
+        #: dropped mid-commit) is then its own, recovered at once rather than waited for.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{owner_tag or uuid.uuid4().hex[:12]}"
         ssh = server.ssh
         command_s = ssh.command_timeout_s if ssh else 60.0
         #: Default: longer than any live apply can hold the lock (confirm window plus its
@@ -631,7 +683,7 @@ class SafeApply:
         return await self.transport.run(["sh", "-c", script, "sh", *args], stdin=stdin)
 
     async def _script(self, script: str) -> CommandResult:
-        return await self.transport.run(["sh", "-s"], stdin=script.encode())
+        return await self.transport.run(["sh", "-s"], stdin=whole_or_nothing(script).encode())
 
     async def birdc(self, *command: str) -> birdc.Reply:
         """Run one birdc command (``-v``) and parse its reply."""
@@ -648,6 +700,7 @@ class SafeApply:
         deadline = time.monotonic() + self.options.lock_wait_s
         delay = 0.05
         stale_s = self.lock_stale_s
+        waiting_since: float | None = None
         while True:
             result = await self._sh(
                 _PROBE,
@@ -663,6 +716,8 @@ class SafeApply:
                 if "\n@@same" in "\n" + result.stdout and self.known is not None:
                     return attrs.evolve(self.known, pending_plan=state.pending_plan)
                 return state
+            if result.exit_status == LOCK_ERROR_EXIT:
+                raise self._lock_error(result)
             if result.exit_status != LOCKED_EXIT:
                 raise ApplyFailed("probe", (result.stdout + result.stderr).strip()[:500])
             if owner_is_dead(result.stdout):
@@ -674,8 +729,20 @@ class SafeApply:
                 raise ApplyFailed(
                     "lock", f"{result.stdout.strip()} (waited {self.options.lock_wait_s:.0f} s)"
                 )
+            if waiting_since is None:
+                waiting_since = time.perf_counter()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+            # Evidence for callers (and tests) that this apply waited for another's lock.
+            self.timings["lock_wait"] = time.perf_counter() - waiting_since
+
+    def _lock_error(self, result: CommandResult) -> ApplyFailed:
+        text = (result.stdout + result.stderr).strip()[:400]
+        return ApplyFailed(
+            "lock",
+            f"{text} (the account ztix uses on the route server needs write access to "
+            f"config_dir {self.config}; nothing was changed)",
+        )
 
     async def _recover(self, pending: Mapping[str, list[str]]) -> None:
         plan = Plan(
@@ -720,9 +787,17 @@ class SafeApply:
         stage = "connect"
         name = self.server.name
 
-        def done(result: str, stage: str = "", message: str = "") -> ApplyOutcome:
+        def done(
+            result: str, stage: str = "", message: str = "", *, transient: bool = False
+        ) -> ApplyOutcome:
             return ApplyOutcome(
-                name, result, digest, stage, message, round(time.perf_counter() - started, 4)
+                name,
+                result,
+                digest,
+                stage,
+                message,
+                round(time.perf_counter() - started, 4),
+                transient=transient,
             )
 
         def mark(stage_name: str, t0: float) -> None:
@@ -765,6 +840,8 @@ class SafeApply:
                         p.control_socket,
                         stdin=archive,
                     )
+                    if answer.exit_status == LOCK_ERROR_EXIT:
+                        raise self._lock_error(answer)
                     if answer.exit_status != LOCKED_EXIT:
                         locked = True
                         if "\n@@same" in "\n" + answer.stdout:
@@ -888,16 +965,19 @@ class SafeApply:
         except ApplyFailed as exc:
             message = exc.message
             stage = exc.stage
+            transient = exc.transient
         except TransportError as exc:
             message = str(exc)
-            if stage == "probe" and exc.kind in ("config", "host_key", "connect", "timeout"):
+            transient = exc.transient
+            if stage == "probe" and exc.kind != "lost":
                 stage = "connect"
         except Exception as exc:  # never let one server's failure escape
             message = f"{type(exc).__name__}: {exc}"
+            transient = False
         message = await self._roll_back(message, plan, swapped, configured)
         if locked:
             await self._release()
-        return done("failed", stage, message)
+        return done("failed", stage, message, transient=transient)
 
     async def _roll_back(
         self, message: str, plan: Plan | None, swapped: bool, configured: bool

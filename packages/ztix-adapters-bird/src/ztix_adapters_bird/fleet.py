@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -137,6 +138,10 @@ class BirdFleet:
         self._transports: dict[str, Transport] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: _LoopThread | None = None
+        # The tag of this fleet's locks on the servers: its applies to one server never
+        # overlap (the asyncio lock), so a lock with this tag is one its own earlier apply
+        # left behind, and the next apply takes it over and recovers at once.
+        self._owner_tag = uuid.uuid4().hex[:12]
         # Per server, the state this fleet last applied: lets the probe skip the file list.
         self._known: dict[str, RemoteState] = {}
         #: Per server, what the last apply did (stage timings, upload size).
@@ -272,20 +277,32 @@ class BirdFleet:
         and the benchmark use it to apply hand-made configs)."""
         server = self._by_name[name]
         async with self._lock(name):
-            try:
-                transport = self._transport(server)
-            except SettingsError as exc:
-                return ApplyOutcome(name, "failed", digest, "connect", str(exc))
-            safe = SafeApply(server, transport, self.options, known=self._known.get(name))
-            outcome = await safe.apply(files, digest)
-            if safe.applied_state is not None:
-                self._known[name] = safe.applied_state
-            else:
-                self._known.pop(name, None)
-            self.last_stats[name] = ApplyStats(
-                dict(safe.timings), safe.uploaded_files, safe.uploaded_bytes
-            )
-            return outcome
+            return await self._attempt(server, files, digest)
+
+    async def _attempt(
+        self, server: RouteServerSettings, files: Mapping[str, bytes], digest: str
+    ) -> ApplyOutcome:
+        name = server.name
+        try:
+            transport = self._transport(server)
+        except SettingsError as exc:
+            return ApplyOutcome(name, "failed", digest, "connect", str(exc))
+        safe = SafeApply(
+            server,
+            transport,
+            self.options,
+            known=self._known.get(name),
+            owner_tag=self._owner_tag,
+        )
+        outcome = await safe.apply(files, digest)
+        if safe.applied_state is not None:
+            self._known[name] = safe.applied_state
+        else:
+            self._known.pop(name, None)
+        self.last_stats[name] = ApplyStats(
+            dict(safe.timings), safe.uploaded_files, safe.uploaded_bytes
+        )
+        return outcome
 
     def apply_rendered(self, configs: Mapping[str, Mapping[str, bytes]]) -> list[ApplyOutcome]:
         """Apply ready config sets (server name → files), all servers in parallel."""

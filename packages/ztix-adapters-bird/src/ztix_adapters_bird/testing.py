@@ -303,6 +303,13 @@ class SshServer:
         self.port = free_port()
         host_pub = Path(f"{self.host_key}.pub").read_text().split()
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n")
+        self._launch(timeout)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Start sshd again after :meth:`stop`: the same port, keys and config."""
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
         config = self.root / "sshd_config"
         config.write_text(
             "\n".join(
@@ -331,7 +338,7 @@ class SshServer:
             )
         )
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        with open(self.log, "wb") as log:
+        with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
             )

@@ -24,9 +24,11 @@ from ztix_core.errors import ZtixError
 class TransportError(ZtixError):
     """Reaching the server or running a command failed.
 
-    ``kind`` is ``config`` (bad SSH settings), ``host_key`` (unknown or changed host key),
-    ``connect`` (unreachable, refused, authentication failed), ``timeout`` or ``lost``
-    (the connection dropped while a command ran).
+    ``kind`` is ``config`` (bad SSH settings, a local command that cannot be started),
+    ``host_key`` (unknown or changed host key), ``auth`` (authentication refused),
+    ``connect`` (unreachable, refused, reset), ``timeout`` or ``lost`` (the connection
+    dropped while a command ran). The last three are :attr:`transient`: they may pass by
+    themselves (a restarting server, a network blip); the others need a person.
     """
 
     code = "transport_error"
@@ -34,6 +36,15 @@ class TransportError(ZtixError):
     def __init__(self, message: str, *, kind: str) -> None:
         super().__init__(message, kind=kind)
         self.kind = kind
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed without anyone changing anything."""
+        return self.kind in TRANSIENT_KINDS
+
+
+#: TransportError kinds that may pass by themselves.
+TRANSIENT_KINDS = frozenset({"connect", "timeout", "lost"})
 
 
 @attrs.frozen
@@ -97,7 +108,7 @@ class LocalTransport:
                 stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
-            raise TransportError(f"cannot run {args[0]}: {exc.strerror}", kind="connect") from None
+            raise TransportError(f"cannot run {args[0]}: {exc.strerror}", kind="config") from None
         try:
             out, err = await asyncio.wait_for(
                 proc.communicate(stdin or b""), timeout or self.command_timeout_s
@@ -181,7 +192,7 @@ class SshTransport:
                 ) from None
             except asyncssh.PermissionDenied as exc:
                 raise TransportError(
-                    f"{self.description}: authentication refused ({exc.reason})", kind="connect"
+                    f"{self.description}: authentication refused ({exc.reason})", kind="auth"
                 ) from None
             except asyncssh.Error as exc:
                 raise TransportError(f"{self.description}: {exc.reason}", kind="connect") from None
