@@ -14,6 +14,7 @@ import pytest
 from ztix_adapters_zerotier.emulator import EmulatorServer, Identity, IdentityError, read_identity
 from ztix_adapters_zerotier.emulator.identity import derive_address
 from ztix_adapters_zerotier.emulator.testing import api_client, running_emulator
+from ztix_adapters_zerotier.testing import REAL_ADDRESS, REAL_IDENTITY_SECRET
 
 NODE = "0a1b2c3d4e"
 
@@ -62,7 +63,7 @@ def test_home_layout(tmp_path: Path) -> None:
     assert member["nwid"] == nwid
 
 
-def test_identity_files_agree_and_address_derives_from_the_key(tmp_path: Path) -> None:
+def test_identity_files_agree_and_a_generated_address_derives_from_the_key(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with running_emulator(home) as zt:
         address = zt.address
@@ -123,18 +124,36 @@ def test_mismatched_identity_files_are_refused(tmp_path: Path) -> None:
         EmulatorServer(home)
 
 
-@pytest.mark.parametrize("text", ["", "garbage", "0123456789:0:abcd:ef01", "tampered"], ids=str)
-def test_malformed_or_tampered_identity_is_refused(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["", "garbage", "0123456789:0:abcd:ef01", "reserved", "pair_differs"], ids=str
+)
+def test_malformed_or_inconsistent_identity_is_refused(tmp_path: Path, text: str) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    if text == "tampered":
+    if text == "reserved":
         ident = Identity.generate()
-        other = "0" + ident.address[1:] if ident.address[0] != "0" else "1" + ident.address[1:]
-        text = f"{other}:0:{ident.public_key}:{ident.private_key}"
+        text = f"ff{ident.address[2:]}:0:{ident.public_key}:{ident.private_key}"
+    elif text == "pair_differs":  # the public part of the secret is not identity.public
+        ident, other = Identity.generate(), Identity.generate()
+        text = ident.secret
+        (home / "identity.public").write_text(f"{ident.address}:0:{other.public_key}")
     (home / "identity.secret").write_text(text)
     with pytest.raises(IdentityError):
         EmulatorServer(home)
     assert not (home / "authtoken.secret").exists()  # nothing was written
+
+
+def test_a_real_zerotier_identity_is_accepted(tmp_path: Path) -> None:
+    """A real zerotier-one identity's address comes from a memory-hard hash, not the
+    emulator's SHA-512 rule: the emulator must serve it (regression: it refused it)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "identity.secret").write_text(REAL_IDENTITY_SECRET)
+    assert derive_address(REAL_IDENTITY_SECRET.split(":")[2]) != REAL_ADDRESS
+    with running_emulator(home) as zt, api_client(zt) as client:
+        assert zt.address == REAL_ADDRESS
+        assert client.get("/status").json()["address"] == REAL_ADDRESS
+    assert (home / "identity.public").read_text() == REAL_IDENTITY_SECRET.rsplit(":", 1)[0]
 
 
 def test_unreadable_records_are_skipped_like_filedb(tmp_path: Path) -> None:

@@ -185,8 +185,25 @@ def test_ip_assignment_pools(zt: EmulatorServer, client: httpx.Client) -> None:
         {"ipRangeStart": "10.0.0.10", "ipRangeEnd": "10.0.0.20"},
         {"ipRangeStart": "fd00::1", "ipRangeEnd": "fd00::ff"},
     ]
+    # like zerotier-one 1.14.1: a bad entry is skipped, the others kept
     one_bad = [*good, {"ipRangeStart": "not-an-ip", "ipRangeEnd": "10.0.0.1"}]
-    assert client.post(path, json={"ipAssignmentPools": one_bad}).json()["ipAssignmentPools"] == []
+    stored = client.post(path, json={"ipAssignmentPools": one_bad}).json()["ipAssignmentPools"]
+    assert stored == [
+        {"ipRangeStart": "10.0.0.10", "ipRangeEnd": "10.0.0.20"},
+        {"ipRangeStart": "fd00::1", "ipRangeEnd": "fd00::ff"},
+    ]
+    # the entries zerotier-one 1.14.1 answered to: kept, skipped, mixed family, bad end
+    mixed = [
+        {"ipRangeStart": "10.0.0.1", "ipRangeEnd": "10.0.0.9"},
+        {"ipRangeStart": "x"},
+        {"ipRangeStart": "10.0.0.1", "ipRangeEnd": "2001:db8::1"},
+        {"ipRangeStart": "10.9.0.1", "ipRangeEnd": "bad.x"},
+    ]
+    stored = client.post(path, json={"ipAssignmentPools": mixed}).json()["ipAssignmentPools"]
+    assert stored == [
+        {"ipRangeStart": "10.0.0.1", "ipRangeEnd": "10.0.0.9"},
+        {"ipRangeStart": "10.9.0.1", "ipRangeEnd": "0.0.0.0"},
+    ]
 
 
 def test_routes_are_normalised(zt: EmulatorServer, client: httpx.Client) -> None:

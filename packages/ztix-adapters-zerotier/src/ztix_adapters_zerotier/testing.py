@@ -15,6 +15,20 @@ from ztix_core.records import ZtNetwork
 from ztix_core.settings import NetworkSettings, Settings
 from ztix_core.values import NetworkId
 
+#: A throwaway identity made by a real zerotier-one 1.14.1 (``zerotier-one -i generate``;
+#: it passes ``zerotier-one -i validate``): its address comes from ZeroTier's memory-hard
+#: hash, so tests can show the emulator and the drill accept real identities.
+REAL_ADDRESS = "9eae2c43f9"
+REAL_IDENTITY_SECRET = (
+    REAL_ADDRESS
+    + ":0:"
+    + "d843898c04a91ddb9a58d1207ac60885d3cecd04c95a21ca044060e16276c055"
+    + "7c09ff64c94d500ce8f00b5a06c47ed050ee67e235d2931ab437c91afea1b56b"
+    + ":"
+    + "83fc1a61ca269193d78e9c78574df6385cbf2f51cf74986dacd618f0853c7376"
+    + "949e4dc91126ffc345ca880aac352fd874c40ca64ad70d649ae544c7b7eabf93"
+)
+
 #: Retries that keep tests fast: 3 tries, 10-50 ms apart, server waits capped at 0.2 s.
 FAST_RETRY = RetryPolicy(attempts=3, backoff_s=0.01, backoff_max_s=0.05, max_retry_wait_s=0.2)
 

@@ -20,7 +20,7 @@ from ztix_adapters_zerotier.emulator.http_types import (
 )
 from ztix_adapters_zerotier.emulator.state import ControllerState
 
-VERSION = (1, 14, 2)
+VERSION = (1, 14, 1)
 API_VERSION = 4
 PRIMARY_PORT = 9993
 #: paths the service answers without a token (from an allowed source address)

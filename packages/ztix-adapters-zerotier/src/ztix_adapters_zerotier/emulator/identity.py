@@ -1,9 +1,14 @@
 """The emulator's node identity, stored like zerotier-one's ``identity.secret`` / ``.public``.
 
-The format is the real one (``address:0:public-hex[:private-hex]``, 64-byte keys). The keys
-are random bytes rather than Curve25519/Ed25519 keys, and the address is the first five
-bytes of SHA-512 of the public key instead of ZeroTier's memory-hard hash; that keeps the
-address *derived from* the public key, so a tampered or mismatched pair is detectable.
+The format is the real one (``address:0:public-hex[:private-hex]``, 64-byte keys), and any
+well-formed identity is accepted, including a real zerotier-one's: its public part and
+``identity.public`` must agree, but the address is *not* re-derived from the key.
+ZeroTier derives it with a memory-hard hash (2 MiB of Salsa20 output per check, see
+``node/Identity.cpp``), far too slow to reproduce in pure Python; a real controller binary
+checks it (``zerotier-one -i validate``, run by the restore drill when one is configured).
+
+Identities the emulator generates itself have random keys (not Curve25519/Ed25519) and
+an address taken from SHA-512 of the public key.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ class IdentityError(ValueError):
 
 
 def derive_address(public_key_hex: str) -> str:
-    """The 10-hex node address of a public key (emulator rule: SHA-512, first 5 bytes)."""
+    """The address the emulator gives an identity it generates (SHA-512 of the public key,
+    first 5 bytes). Not ZeroTier's rule, so never used to check an identity."""
     return hashlib.sha512(bytes.fromhex(public_key_hex)).hexdigest()[:10]
 
 
@@ -66,24 +72,26 @@ class Identity:
 
     @classmethod
     def parse_secret(cls, text: str) -> Identity:
-        """Parse ``identity.secret`` text; IdentityError when malformed or inconsistent."""
+        """Parse ``identity.secret`` text; IdentityError when malformed or the address is
+        reserved (zero or ``ff…``)."""
         match = _SECRET_RE.fullmatch(text.strip())
         if match is None:
             raise IdentityError("identity.secret is not address:0:public:private")
         address, public_key, private_key = match.groups()
-        if derive_address(public_key) != address:
-            raise IdentityError(f"identity.secret: address {address} does not match its public key")
+        if not _address_usable(address):
+            raise IdentityError(f"identity.secret: {address} is a reserved address")
         return cls(address, public_key, private_key)
 
     @classmethod
     def parse_public(cls, text: str) -> Identity:
-        """Parse ``identity.public`` text; IdentityError when malformed or inconsistent."""
+        """Parse ``identity.public`` text; IdentityError when malformed or the address is
+        reserved."""
         match = _PUBLIC_RE.fullmatch(text.strip())
         if match is None:
             raise IdentityError("identity.public is not address:0:public")
         address, public_key = match.groups()
-        if derive_address(public_key) != address:
-            raise IdentityError(f"identity.public: address {address} does not match its public key")
+        if not _address_usable(address):
+            raise IdentityError(f"identity.public: {address} is a reserved address")
         return cls(address, public_key)
 
 
@@ -106,7 +114,7 @@ def read_identity(home: Path) -> Identity:
     if public_path.is_file():
         public = Identity.parse_public(public_path.read_text())
         if public.public != ident.public:
-            raise IdentityError("identity.public does not match identity.secret")
+            raise IdentityError("identity.public does not match the public part of identity.secret")
     return ident
 
 

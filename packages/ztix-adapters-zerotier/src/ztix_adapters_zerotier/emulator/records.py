@@ -93,12 +93,13 @@ def clean(record: Record) -> None:
 
 
 def normalise_ip_assignments(value: list[Any]) -> list[str]:
-    """The controller's ``ipAssignments`` rules: a non-string element raises (a 500),
-    invalid strings are dropped, ``/len`` is stripped, IPv6 is normalised, duplicates stay."""
+    """The controller's ``ipAssignments`` rules: a non-string element raises (a 500), a
+    malformed string with ``.`` or ``:`` is stored as ``0.0.0.0`` / ``::`` and one with
+    neither is dropped, ``/len`` is stripped, IPv6 is normalised, duplicates stay."""
     out: list[str] = []
     for item in value:
         text = zt_json.get_string(item)
-        parsed = zt_json.parse_inet(text)
+        parsed = zt_json.parse_inet_lenient(text)
         if parsed is not None:
             out.append(zt_json.ip_string(parsed[0]))
             if len(out) >= MAX_ARRAY:
@@ -163,18 +164,22 @@ def _route(item: Any) -> Record | None:
 
 
 def _pools(value: list[Any]) -> list[Record]:
+    # a bad entry is skipped, the others kept; a malformed address with "." or ":" becomes
+    # 0.0.0.0 / :: (see parse_inet_lenient)
     pools: list[Record] = []
     for item in value:
         if not isinstance(item, dict) or "ipRangeStart" not in item or "ipRangeEnd" not in item:
-            return []  # one bad entry silently empties the whole list
-        start = zt_json.parse_inet(zt_json.json_string(item["ipRangeStart"], ""))
-        end = zt_json.parse_inet(zt_json.json_string(item["ipRangeEnd"], ""))
+            continue
+        start = zt_json.parse_inet_lenient(zt_json.json_string(item["ipRangeStart"], ""))
+        end = zt_json.parse_inet_lenient(zt_json.json_string(item["ipRangeEnd"], ""))
         if start is None or end is None or start[0].version != end[0].version:
-            return []
+            continue
         pools.append(
             {"ipRangeStart": zt_json.ip_string(start[0]), "ipRangeEnd": zt_json.ip_string(end[0])}
         )
-    return pools[:MAX_ARRAY]
+        if len(pools) >= MAX_ARRAY:
+            break
+    return pools
 
 
 def _v6_assign_mode(value: Any) -> Record:

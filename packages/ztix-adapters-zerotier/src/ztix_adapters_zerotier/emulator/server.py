@@ -142,13 +142,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         self._served += 1
-        last = self._served >= owner.keepalive_max
+        # like cpp-httplib: "Keep-Alive: timeout=T, max=N" on every answer but the last of
+        # a connection (the N-th, or one the client asked to close), which says close
+        last = (
+            self._served >= owner.keepalive_max
+            or self.headers.get("Connection", "").lower() == "close"
+        )
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         if last:
             self.send_header("Connection", "close")
+        else:
+            timeout = f"{owner.keepalive_timeout:g}"
+            self.send_header("Keep-Alive", f"timeout={timeout}, max={owner.keepalive_max}")
         self.end_headers_and_body(reply.body if self.command != "HEAD" else b"")
         if last:
             self.close_connection = True

@@ -40,15 +40,114 @@ def parse(body: bytes) -> JsonValue:
         pos = exc.pos if isinstance(exc, json.JSONDecodeError) else len(text)
         line = text.count("\n", 0, pos) + 1
         column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        truncated = _end_of_input_message(text) if not text[pos:].strip() else None
+        if truncated is not None:  # cut between tokens: no quote in it, valid JSON
+            end = len(text)
+            line = text.count("\n") + 1
+            column = end - (text.rfind("\n") + 1) + 1
+            raise JsonError(
+                f"[json.exception.parse_error.101] parse error at line {line}, column "
+                f"{column}: syntax error while parsing {truncated}"
+            ) from None
+        if "Extra data" in str(exc) and text[pos] in _PUNCTUATION:
+            raise JsonError(
+                f"[json.exception.parse_error.101] parse error at line {line}, column "
+                f"{column}: syntax error while parsing value - unexpected "
+                f"{_PUNCTUATION[text[pos]]}; expected end of input"
+            ) from None
         # nlohmann quotes the token it read verbatim; the controller does not escape it
         if "Unterminated string" in str(exc):
             problem, last_read = "invalid string: missing closing quote", text[pos:]
+            # the lexer reports where it stopped: the end of the input
+            line = text.count("\n") + 1
+            column = len(text) - (text.rfind("\n") + 1) + 1
         else:
             problem, last_read = "invalid literal", text[max(0, pos - 20) : pos + 1]
         raise JsonError(
             f"[json.exception.parse_error.101] parse error at line {line}, column {column}: "
             f"syntax error while parsing value - {problem}; last read: '{last_read}'"
         ) from None
+
+
+_PUNCTUATION = {"}": "'}'", "]": "']'", ",": "','", ":": "':'", "{": "'{'", "[": "'['"}
+_LITERAL = "value - unexpected end of input; expected '[', '{', or a literal"
+_AT_EOF = {
+    "top": _LITERAL,
+    "key_or_end": "object key - unexpected end of input; expected string literal",
+    "key": "object key - unexpected end of input; expected string literal",
+    "colon": "object separator - unexpected end of input; expected ':'",
+    "value": _LITERAL,
+    "comma": "object - unexpected end of input; expected '}'",
+    "item_or_end": _LITERAL,
+    "item": _LITERAL,
+    "item_comma": "array - unexpected end of input; expected ']'",
+}
+
+
+def _complete_literal(token: str) -> bool:
+    if token in ("true", "false", "null"):
+        return True
+    return re.fullmatch(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?", token) is not None
+
+
+def _end_of_input_message(text: str) -> str | None:
+    """nlohmann's "while parsing <context> - unexpected end of input; expected …" for a
+    body cut off between tokens (None when it ends inside a string or literal, or is
+    complete). Tracks what each open object/array expects next."""
+    stack: list[list[str]] = []  # [kind, what it expects next]
+    top = "top"
+    i, n = 0, len(text)
+
+    def value_done() -> None:
+        nonlocal top
+        if not stack:
+            top = "done"
+        else:
+            stack[-1][1] = "comma" if stack[-1][0] == "obj" else "item_comma"
+
+    while i < n:
+        c = text[i]
+        if c in " \t\r\n":
+            i += 1
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                return None  # cut inside a string: "missing closing quote"
+            i = j + 1
+            if stack and stack[-1][1] in ("key_or_end", "key"):
+                stack[-1][1] = "colon"
+            else:
+                value_done()
+        elif c in "{[":
+            stack.append(["obj", "key_or_end"] if c == "{" else ["arr", "item_or_end"])
+            i += 1
+        elif c in "}]":
+            if not stack:
+                return None
+            stack.pop()
+            value_done()
+            i += 1
+        elif c == ":":
+            if stack:
+                stack[-1][1] = "value"
+            i += 1
+        elif c == ",":
+            if stack:
+                stack[-1][1] = "key" if stack[-1][0] == "obj" else "item"
+            i += 1
+        else:
+            j = i
+            while j < n and (text[j].isalnum() or text[j] in "+-."):
+                j += 1
+            if j >= n and not _complete_literal(text[i:j]):
+                return None  # cut inside a literal: the lexer's "invalid literal"
+            i = max(j, i + 1)
+            value_done()
+    if not stack:
+        return _AT_EOF["top"] if top == "top" else None
+    return _AT_EOF[stack[-1][1]]
 
 
 def type_name(value: JsonValue) -> str:
@@ -132,6 +231,28 @@ def parse_inet(text: str) -> tuple[Address, int] | None:
             return ipaddress.IPv4Address(ip_text), number
     except ValueError:
         return None
+    return None
+
+
+def parse_inet_lenient(text: str) -> tuple[Address, int] | None:
+    """``InetAddress(const char *)`` as the controller uses it for ``ipAssignments`` and
+    ``ipAssignmentPools``: text with ``:`` is IPv6 and text with ``.`` IPv4 even when
+    ``inet_pton`` fails (the address then stays all-zero: ``::`` / ``0.0.0.0``); text with
+    neither, or 64 characters or more, is no address (None)."""
+    if len(text) >= 64:
+        return None
+    ip_text, slash, rest = text.partition("/")
+    number = _str_to_u64(rest) & 0xFFFF if slash else 0
+    if ":" in ip_text:
+        try:
+            return ipaddress.IPv6Address(ip_text), number
+        except ValueError:
+            return ipaddress.IPv6Address(0), number
+    if "." in ip_text:
+        try:
+            return ipaddress.IPv4Address(ip_text), number
+        except ValueError:
+            return ipaddress.IPv4Address(0), number
     return None
 
 
