@@ -219,13 +219,21 @@ def test_restore_brings_back_lost_state_with_owner_only_files(
 def test_drill_passes_on_a_good_backup(zt: EmulatorServer, tmp_path: Path) -> None:
     archive = create_backup(zt.home, tmp_path / "backups", retention=3, now=T0).path
     net = peering_network(zt.address)
-    report = run_drill(archive, required_ids=["000001"], networks=[network_settings(net)])
+    report = run_drill(archive, required_ids=["abcdef"], networks=[network_settings(net)])
     assert report.passed, report.summary()
-    assert report.reconcile is not None
-    assert report.reconcile.created == [f"{zt.address}000001"]  # only in the scratch home
-    assert f"{zt.address}000001" not in self_hosted_provider(zt).list_network_ids()
+    assert report.controller_kind == "emulator"
+    assert report.records is not None and report.records.networks == {str(net.id): 1}
     refused = run_drill(archive, required_ids=["4444444444000001"])
     assert not refused.passed and "refused" in refused.summary()
+
+
+def test_drill_fails_when_a_required_network_is_not_in_the_backup(
+    zt: EmulatorServer, tmp_path: Path
+) -> None:
+    archive = create_backup(zt.home, tmp_path / "backups", retention=3, now=T0).path
+    report = run_drill(archive, required_ids=["000001"])
+    assert not report.passed and report.stage == "networks"
+    assert f"{zt.address}000001" in report.summary()
 
 
 def test_lifecycle_backup_restore_drill_are_audited(zt: EmulatorServer, tmp_path: Path) -> None:

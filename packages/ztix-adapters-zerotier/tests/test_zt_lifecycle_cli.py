@@ -69,14 +69,36 @@ def test_reconcile_refuses_a_foreign_id(
 
 
 def test_bad_token_fails_with_remediation_and_no_secret(
-    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ZT_CONTROLLER_AUTH_TOKEN", "clisecrettoken999")
+    stale = tmp_path / "stale-token"
+    stale.write_text("clisecrettoken999\n")
+    monkeypatch.setenv("ZT_CONTROLLER_AUTH_TOKEN_FILE", str(stale))
     assert run(env, "check") == 1
     captured = capsys.readouterr()
     assert "FAIL token_accepted" in captured.out
     assert "ZT_CONTROLLER_AUTH_TOKEN_FILE" in captured.out
     assert "clisecrettoken999" not in captured.out + captured.err
+
+
+def test_token_file_wins_over_a_stale_env_token_with_a_warning(
+    zt: EmulatorServer,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: start-up preferred the env token and reload the file, so `check` used
+    a stale env token while `reload-token` reported ready. One precedence: the file."""
+    monkeypatch.setenv("ZT_CONTROLLER_AUTH_TOKEN", "stalesecrettoken42")
+    assert run(env, "reconcile") == 0
+    assert run(env, "check") == 0
+    assert run(env, "reload-token") == 0
+    captured = capsys.readouterr()
+    assert "token re-read from file" in captured.out
+    assert "stalesecrettoken42" not in captured.out + captured.err + caplog.text
+    warnings = [r.getMessage() for r in caplog.records if "both set and differ" in r.getMessage()]
+    assert warnings and all("using the file" in w for w in warnings)
 
 
 def test_missing_url_is_named(
@@ -126,13 +148,56 @@ def test_reload_token(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(env, "reload-token") == 0
 
 
-def test_reload_token_signals_a_running_process(env: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+FAKE_WORKER = """
+import signal, sys, time
+if sys.argv[2] == "handles":
+    signal.signal(signal.SIGHUP, lambda *a: (print("reloaded", flush=True), sys.exit(0)))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _process(tmp_path: Path, name: str, mode: str) -> subprocess.Popen[str]:
+    script = tmp_path / name
+    script.write_text(FAKE_WORKER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "worker", mode], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_reload_token_signals_only_a_ztix_worker_that_handles_sighup(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: --pid sent SIGHUP to anything, which killed a worker without a handler
+    (exit 129) while the CLI printed success."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for name, mode, why in [
+        ("a/ztix", "ignores", "no SIGHUP handler"),  # a ztix worker without a handler
+        ("b/other", "handles", "not a ztix worker"),  # handles it, but is not ztix
+    ]:
+        proc = _process(tmp_path, name, mode)
+        try:
+            assert run(env, "reload-token", "--pid", str(proc.pid)) == 2
+            assert why in capsys.readouterr().err
+            assert proc.poll() is None  # still alive: nothing was sent
+        finally:
+            proc.kill()
+            proc.wait()
+    assert run(env, "reload-token", "--pid", "999999999") == 2
+    assert "no process" in capsys.readouterr().err
+    (tmp_path / "c").mkdir()
+    proc = _process(tmp_path, "c/ztix", "handles")
     try:
-        assert run(env, "reload-token", "--pid", str(child.pid)) == 0
-        assert child.wait(10) == -signal.SIGHUP
+        assert run(env, "reload-token", "--pid", str(proc.pid)) == 0
+        assert "sent SIGHUP" in capsys.readouterr().out
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "reloaded"
+        assert proc.wait(10) == 0
     finally:
-        child.kill()
+        proc.kill()
+        proc.wait()
 
 
 def test_check_with_central_selected_uses_the_central_provider(

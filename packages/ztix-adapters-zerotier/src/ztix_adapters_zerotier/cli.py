@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ztix_adapters_zerotier.backup import BackupError
+from ztix_adapters_zerotier import audit as _audit
 from ztix_adapters_zerotier.drill import DrillReport
-from ztix_adapters_zerotier.lifecycle import ControllerLifecycle
+from ztix_adapters_zerotier.lifecycle import ControllerLifecycle, failure_metadata
 from ztix_adapters_zerotier.readiness import readiness_metadata
 from ztix_adapters_zerotier.reconcile import reconcile_metadata
 from ztix_adapters_zerotier.self_hosted import NAME, SelfHostedControllerProvider
-from ztix_core.errors import ProviderError, SettingsError, ZtixError
+from ztix_core.errors import SettingsError, ZtixError
+from ztix_core.memory.clock import SystemClock
 from ztix_core.plugins import Plugins
 from ztix_core.ports import MembershipProvider, ReadinessReport, UnitOfWorkFactory
 from ztix_core.settings import Settings, load_settings
@@ -63,7 +62,12 @@ class ControllerCommand:
             "reload-token",
             help="re-read the token and re-run readiness (or SIGHUP a running worker with --pid)",
         )
-        reload.add_argument("--pid", type=int, help="send SIGHUP to this process instead")
+        reload.add_argument(
+            "--pid",
+            type=int,
+            help="instead, make this running `ztix worker` re-read its token (SIGHUP; "
+            "refused unless the process is a ztix worker with a SIGHUP handler)",
+        )
         sub.add_parser("backup", help="back up controller.d and the identity files")
         restore = sub.add_parser(
             "restore", help="restore a backup into ZT_CONTROLLER_HOME (stop the controller first)"
@@ -72,15 +76,17 @@ class ControllerCommand:
             "archive", nargs="?", type=Path, help="archive to restore (default: the newest)"
         )
         restore.add_argument(
-            "--force", action="store_true", help="restore even if the backup holds another identity"
+            "--force",
+            action="store_true",
+            help="restore even if the backup holds another identity or the controller runs",
         )
         restore.add_argument(
             "--skip-drill", action="store_true", help="do not run the drill before restoring"
         )
         drill = sub.add_parser(
             "drill",
-            help="restore a backup into a scratch home, start "
-            "the emulator on it, pass readiness and reconciliation",
+            help="prove a backup restorable on a scratch copy (checksums, identity, "
+            "records, required networks, then zerotier-one or the emulator started on it)",
         )
         drill.add_argument(
             "archive", nargs="?", type=Path, help="archive to drill (default: the newest)"
@@ -105,10 +111,6 @@ class ControllerCommand:
             from ztix_adapters_zerotier.emulator.cli import run_emulate
 
             return run_emulate(args)
-        if action == "reload-token" and args.pid:
-            os.kill(args.pid, signal.SIGHUP)
-            print(f"sent SIGHUP to {args.pid}")
-            return 0
         settings = load_settings(args.config)
         plugins: Plugins | None = getattr(args, "plugins", None)
         if action == "check" and settings.zt_provider != NAME:
@@ -120,25 +122,62 @@ class ControllerCommand:
             report = provider.check_readiness(())
             _print_report(report, args.json)
             return 0 if report.ready else 1
-        lifecycle = build_lifecycle(
-            settings, None if args.no_audit else _storage(settings, plugins)
-        )
+        storage = None if args.no_audit else _storage(settings, plugins)
         try:
-            code = _ACTIONS[action](lifecycle, args)
+            lifecycle = build_lifecycle(settings, storage)
+        except ZtixError as exc:  # e.g. no URL or token: still leave the audit trail
+            _audit_unbuilt(storage, action, exc)
+            return _refused(exc)
+        try:
+            return _ACTIONS[action](lifecycle, args)
+        except ZtixError as exc:  # audited by the lifecycle
+            return _refused(exc)
+        except Exception as exc:  # audited too; an operator gets a line, not a traceback
+            print(f"ztix: error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        finally:
             for failure in lifecycle.audit_failures:
                 print(
                     f"ztix: warning: audit event not written ({failure}); is the "
                     "database migrated?",
                     file=sys.stderr,
                 )
-            return code
-        except (BackupError, ProviderError) as exc:
-            print(f"ztix: error: {exc}", file=sys.stderr)
-            if exc.remediation:
-                print(f"  remediation: {exc.remediation}", file=sys.stderr)
-            return 2
-        finally:
             lifecycle.provider.close()
+
+
+def _refused(exc: ZtixError) -> int:
+    print(f"ztix: error: {exc}", file=sys.stderr)
+    remediation = getattr(exc, "remediation", "")
+    if remediation:
+        print(f"  remediation: {remediation}", file=sys.stderr)
+    return 2
+
+
+#: the audit action of each command when it fails before it could start
+_FAILED = {
+    "check": _audit.READINESS_FAILED,
+    "reconcile": _audit.RECONCILE_FAILED,
+    "reload-token": _audit.TOKEN_RELOAD_FAILED,
+    "backup": _audit.BACKUP_FAILED,
+    "restore": _audit.RESTORE_REFUSED,
+    "drill": _audit.DRILL_FAILED,
+}
+
+
+def _audit_unbuilt(storage: UnitOfWorkFactory | None, action: str, exc: ZtixError) -> None:
+    try:
+        _audit.record(
+            storage,
+            SystemClock(),
+            _FAILED[action],
+            NAME,
+            failure_metadata(exc, stage="settings"),
+        )
+    except Exception as audit_exc:
+        print(
+            f"ztix: warning: audit event not written ({type(audit_exc).__name__})",
+            file=sys.stderr,
+        )
 
 
 def _plugins(plugins: Plugins | None) -> Plugins:
@@ -196,6 +235,13 @@ def _reconcile(lifecycle: ControllerLifecycle, args: argparse.Namespace) -> int:
 
 
 def _reload_token(lifecycle: ControllerLifecycle, args: argparse.Namespace) -> int:
+    if args.pid is not None:
+        target = lifecycle.signal_reload(args.pid)
+        print(
+            f"sent SIGHUP to {target.pid} ({target.command}); it re-reads the token, re-runs "
+            "readiness and logs and audits the outcome"
+        )
+        return 0
     outcome = lifecycle.reload_token()
     if outcome.reload is not None:
         print(

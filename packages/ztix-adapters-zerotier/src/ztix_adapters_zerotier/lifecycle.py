@@ -16,9 +16,13 @@ from ztix_adapters_zerotier import backup as _backup
 from ztix_adapters_zerotier.drill import DrillReport, drill_metadata, run_drill
 from ztix_adapters_zerotier.readiness import readiness_metadata
 from ztix_adapters_zerotier.reconcile import ReconcileReport, reconcile_metadata, reconcile_networks
+from ztix_adapters_zerotier.running import running_controller
+from ztix_adapters_zerotier.scratch_controller import find_binary
 from ztix_adapters_zerotier.self_hosted import NAME, SelfHostedControllerProvider
+from ztix_adapters_zerotier.settings import configured_binary
+from ztix_adapters_zerotier.sighup_target import SighupTarget, send_sighup
 from ztix_adapters_zerotier.token import TokenReload, install_sighup_handler
-from ztix_core.errors import ProviderError, SettingsError
+from ztix_core.errors import SettingsError, ZtixError
 from ztix_core.memory.clock import SystemClock
 from ztix_core.ports import Clock, ReadinessReport, UnitOfWorkFactory
 from ztix_core.records import JsonDict, ZtNetwork
@@ -40,6 +44,22 @@ class TokenReloadOutcome:
     @property
     def ok(self) -> bool:
         return self.reload is not None and self.report.ready
+
+
+def failure_metadata(exc: BaseException, **extra: object) -> JsonDict:
+    """Audit metadata of an action that raised: its kind, message and remediation (and,
+    for an unexpected exception, its type). Never a secret: the messages carry none."""
+    meta: JsonDict = {
+        "kind": str(getattr(exc, "kind", "") or getattr(exc, "code", "") or "unexpected"),
+        "message": str(exc),
+        "remediation": str(getattr(exc, "remediation", "") or ""),
+    }
+    if not isinstance(exc, ZtixError | OSError):
+        meta["error_type"] = type(exc).__name__
+    if isinstance(exc, SettingsError):
+        meta["setting"] = exc.setting
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    return meta
 
 
 def token_reload_metadata(outcome: TokenReloadOutcome) -> JsonDict:
@@ -97,7 +117,11 @@ class ControllerLifecycle:
 
     def check(self, networks: Sequence[ZtNetwork] = ()) -> ReadinessReport:
         """Run the readiness gate and audit its verdict."""
-        report = self.provider.check_readiness(networks)
+        try:
+            report = self.provider.check_readiness(networks)
+        except Exception as exc:  # the gate never raises on purpose; audit it if it does
+            self._record(_audit.READINESS_FAILED, failure_metadata(exc))
+            raise
         self._record(
             _audit.READINESS_OK if report.ready else _audit.READINESS_FAILED,
             readiness_metadata(report),
@@ -109,11 +133,8 @@ class ControllerLifecycle:
         controller that cannot be read raises ProviderError (audited)."""
         try:
             report = reconcile_networks(self.provider, networks)
-        except ProviderError as exc:
-            self._record(
-                _audit.RECONCILE_FAILED,
-                {"kind": exc.kind, "message": exc.message, "remediation": exc.remediation},
-            )
+        except Exception as exc:
+            self._record(_audit.RECONCILE_FAILED, failure_metadata(exc))
             raise
         self._record(
             _audit.RECONCILED if report.ok else _audit.RECONCILE_FAILED, reconcile_metadata(report)
@@ -130,12 +151,28 @@ class ControllerLifecycle:
             error = ""
         except SettingsError as exc:
             reload, error = None, exc.message
-        outcome = TokenReloadOutcome(reload, self.provider.check_readiness(()), error)
+        try:
+            report = self.provider.check_readiness(())
+        except Exception as exc:
+            self._record(_audit.TOKEN_RELOAD_FAILED, failure_metadata(exc))
+            raise
+        outcome = TokenReloadOutcome(reload, report, error)
         self._record(
             _audit.TOKEN_RELOADED if outcome.ok else _audit.TOKEN_RELOAD_FAILED,
             token_reload_metadata(outcome),
         )
         return outcome
+
+    def signal_reload(self, pid: int) -> SighupTarget:
+        """Ask a running ztix worker to reload its token (SIGHUP) after checking that
+        ``pid`` is one that handles it (see :mod:`sighup_target`); audited either way."""
+        try:
+            target = send_sighup(pid)
+        except Exception as exc:
+            self._record(_audit.TOKEN_RELOAD_SIGNAL_REFUSED, failure_metadata(exc, pid=pid))
+            raise
+        self._record(_audit.TOKEN_RELOAD_SIGNALLED, {"pid": target.pid, "command": target.command})
+        return target
 
     def install_sighup(
         self, on_done: Callable[[TokenReloadOutcome], object] | None = None
@@ -165,15 +202,15 @@ class ControllerLifecycle:
     def backup(self) -> _backup.BackupResult:
         """Back up ZT_CONTROLLER_HOME into ZT_CONTROLLER_BACKUP_DIR, keep the newest
         ZT_CONTROLLER_BACKUP_RETENTION_COUNT; audited."""
-        retention = self.settings.zt_controller_backup_retention_count
-        if retention < 1:
-            raise SettingsError("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", "must be at least 1")
         try:
+            retention = self.settings.zt_controller_backup_retention_count
+            if retention < 1:
+                raise SettingsError("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", "must be at least 1")
             result = _backup.create_backup(
                 self._home(), self._backup_dir(), retention=retention, now=self.clock.now()
             )
-        except _backup.BackupError as exc:
-            self._record(_audit.BACKUP_FAILED, {"kind": exc.kind, "message": exc.message})
+        except Exception as exc:
+            self._record(_audit.BACKUP_FAILED, failure_metadata(exc))
             raise
         self._record(_audit.BACKUP_CREATED, _backup.backup_metadata(result))
         return result
@@ -192,12 +229,28 @@ class ControllerLifecycle:
     def restore(
         self, archive: Path | None = None, *, force: bool = False, drill_first: bool = True
     ) -> _backup.RestoreResult:
-        """Restore an archive (the newest when None) into ZT_CONTROLLER_HOME. With
-        ``drill_first`` the drill must pass on a scratch home before the real home is
-        touched. Stop the controller first and start it afterwards. Audited."""
-        archive = archive or self.latest_backup()
+        """Restore an archive (the newest when None) into ZT_CONTROLLER_HOME. Refused while
+        the controller runs (its ``zerotier-one.pid`` names a live process, or its
+        ``/status`` answers) unless ``force``. With ``drill_first`` the drill must pass on
+        a scratch home before the real home is touched. Stop the controller first and
+        start it afterwards. Audited, whatever the outcome."""
+        name = archive.name if archive is not None else None
         try:
+            archive = archive or self.latest_backup()
+            name = archive.name
             _backup.verify_backup(archive)  # a corrupt archive is refused as such, first
+            home = self._home()
+            if not force:
+                running = running_controller(home, self.provider)
+                if running:
+                    raise _backup.BackupError(
+                        f"the controller is running ({running}); a restore under it would "
+                        "be overwritten or ignored until it restarts",
+                        kind="controller_running",
+                        remediation="stop zerotier-one (e.g. `systemctl stop zerotier-one`), "
+                        "run the restore again, start it, then `ztix controller check`; "
+                        "--force restores anyway",
+                    )
             if drill_first:
                 drill = self.drill(archive)
                 if not drill.passed:
@@ -206,28 +259,32 @@ class ControllerLifecycle:
                         kind="drill_failed",
                         remediation="fix what the drill reports, or restore another backup",
                     )
-            result = _backup.restore_backup(archive, self._home(), force=force)
-        except _backup.BackupError as exc:
-            self._record(
-                _audit.RESTORE_REFUSED,
-                {
-                    "archive": archive.name,
-                    "kind": exc.kind,
-                    "message": exc.message,
-                    "remediation": exc.remediation,
-                },
-            )
+            result = _backup.restore_backup(archive, home, force=force)
+        except Exception as exc:
+            self._record(_audit.RESTORE_REFUSED, failure_metadata(exc, archive=name))
             raise
         self._record(_audit.RESTORED, _backup.restore_metadata(result))
         return result
 
     def drill(self, archive: Path | None = None) -> DrillReport:
-        """Restore an archive (the newest when None) into a scratch home, start a
-        controller on it, pass readiness and reconciliation; audited."""
-        archive = archive or self.latest_backup()
-        report = run_drill(
-            archive, required_ids=self.provider.required_ids, networks=self.settings.networks
-        )
+        """Prove an archive (the newest when None) restorable on a scratch copy (see
+        :mod:`drill`): a real zerotier-one when ``ZT_CONTROLLER_BINARY`` /
+        ``[zerotier] controller_binary`` names one or one is on PATH, else the emulator.
+        Audited, whatever the outcome."""
+        name = archive.name if archive is not None else None
+        try:
+            archive = archive or self.latest_backup()
+            name = archive.name
+            binary = find_binary(configured_binary(self.settings))
+            report = run_drill(
+                archive,
+                required_ids=self.provider.required_ids,
+                networks=self.settings.networks,
+                binary=binary,
+            )
+        except Exception as exc:
+            self._record(_audit.DRILL_FAILED, failure_metadata(exc, archive=name))
+            raise
         self._record(
             _audit.DRILL_PASSED if report.passed else _audit.DRILL_FAILED, drill_metadata(report)
         )

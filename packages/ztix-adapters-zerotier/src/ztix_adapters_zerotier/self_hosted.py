@@ -106,8 +106,14 @@ class SelfHostedControllerProvider:
     # ------------------------------------------------------------------ controller
 
     def status(self, *, attempts: int | None = None) -> dict[str, Any]:
-        """``GET /status``; caches the controller's address."""
-        body = self.api.request("GET", "/status", attempts=attempts)
+        """``GET /status``; caches the controller's address. A 404 means the base URL is
+        not a zerotier-one API root: ProviderError(kind="wrong_url") naming the setting."""
+        try:
+            body = self.api.request("GET", "/status", attempts=attempts)
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise self._wrong_url("/status") from None
+            raise
         if not isinstance(body, dict):
             raise _members.bad_response(WHAT, "/status is not an object")
         address = str(body.get("address", "")).lower()
@@ -118,11 +124,35 @@ class SelfHostedControllerProvider:
         return body
 
     def controller_info(self, *, attempts: int | None = None) -> dict[str, Any]:
-        """``GET /controller`` (a 503 means the database is not ready)."""
-        body = self.api.request("GET", "/controller", attempts=attempts)
+        """``GET /controller`` (a 503 means the database is not ready; a 404 that this
+        zerotier-one runs no network controller)."""
+        try:
+            body = self.api.request("GET", "/controller", attempts=attempts)
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise ProviderError(
+                    f"{self.api.base_url} answers /status but has no /controller: this "
+                    "zerotier-one does not run the network controller",
+                    kind="wrong_url",
+                    transient=False,
+                    status=404,
+                    remediation=f"point {URL_SETTING} at the zerotier-one that runs the "
+                    "network controller (a build with the controller, which 1.14 has)",
+                ) from None
+            raise
         if not isinstance(body, dict):
             raise _members.bad_response(WHAT, "/controller is not an object")
         return body
+
+    def _wrong_url(self, path: str) -> ProviderError:
+        return ProviderError(
+            f"no zerotier-one API at {self.api.base_url}: GET {path} answered 404",
+            kind="wrong_url",
+            transient=False,
+            status=404,
+            remediation=f"set {URL_SETTING} to the API root, e.g. http://127.0.0.1:9993 "
+            "(no path: zerotier-one serves /status and /controller at the root)",
+        )
 
     def controller_address(self) -> str:
         """This controller's 10-hex node address (the prefix of every network it owns)."""

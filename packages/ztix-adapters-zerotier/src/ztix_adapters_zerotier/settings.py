@@ -3,6 +3,7 @@ TOML table for HTTP knobs (timeouts, retries, backoff)."""
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 
 import attrs
@@ -11,6 +12,7 @@ from ztix_core.errors import SettingsError
 from ztix_core.settings import Settings
 
 SECTION = "zerotier"
+BINARY_ENV = "ZT_CONTROLLER_BINARY"
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -56,6 +58,8 @@ class ZeroTierSettings:
     backoff_s: float = attrs.field(default=0.2, validator=_non_negative)
     backoff_max_s: float = attrs.field(default=2.0, validator=_non_negative)
     max_retry_wait_s: float = attrs.field(default=30.0, validator=_non_negative)
+    #: the zerotier-one the restore drill starts on a copy ("" = look on PATH)
+    controller_binary: str = ""
 
     @property
     def retry(self) -> RetryPolicy:
@@ -70,6 +74,13 @@ def zerotier_settings(settings: Settings) -> ZeroTierSettings:
     section = settings.section(SECTION, ZeroTierSettings)
     section.retry  # noqa: B018 - validates retry_attempts early, naming the key
     return section
+
+
+def configured_binary(settings: Settings) -> str | None:
+    """The zerotier-one binary the drill should use: ``ZT_CONTROLLER_BINARY`` from the
+    environment, else ``[zerotier] controller_binary``, else None (look on PATH)."""
+    value = os.environ.get(BINARY_ENV, "").strip()
+    return value or zerotier_settings(settings).controller_binary.strip() or None
 
 
 def require(value: str | None, setting: str, why: str) -> str:

@@ -36,9 +36,10 @@ class TokenReload:
 class TokenSource:
     """Holds the current token and knows how to re-read it.
 
-    Reload order: the token file when one is configured (the runtime secret source that
-    rotation writes), else the ``ZT_CONTROLLER_AUTH_TOKEN`` environment variable, else the
-    value given at start.
+    The one precedence ztix uses everywhere (start-up in ``load_settings``, this reload,
+    ``ztix controller check``): the token file when one is configured (what rotation
+    rewrites), else the ``ZT_CONTROLLER_AUTH_TOKEN`` environment variable, else the value
+    given at start. When both are set and differ, a warning says so (never the values).
     """
 
     def __init__(
@@ -57,8 +58,9 @@ class TokenSource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenSource:
-        """The controller token as the settings give it (read from the token file when
-        only the file is set; SettingsError naming it when unreadable)."""
+        """The controller token as the settings give it (``load_settings`` already read
+        the file when one is set: the file wins); SettingsError naming the file when it
+        is unreadable."""
         source = cls(
             settings.secret("zt_controller_auth_token"),
             file=settings.zt_controller_auth_token_file,
@@ -88,6 +90,14 @@ class TokenSource:
                 raise SettingsError(
                     TOKEN_FILE_ENV, f"cannot read {self._file}: {exc.strerror}"
                 ) from None
+            environ = os.environ if self._environ is None else self._environ
+            env_token = environ.get(self._env_name, "").strip()
+            if env_token and text and env_token != text:
+                log.warning(
+                    "%s and %s are both set and differ; using the file (unset one of them)",
+                    self._env_name,
+                    TOKEN_FILE_ENV,
+                )
             return "file", text or None
         environ = os.environ if self._environ is None else self._environ
         if self._env_name in environ:

@@ -10,6 +10,7 @@ Plugin sections (any other TOML table) are kept raw and structured on demand by
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -196,13 +197,22 @@ def load_settings(
             known[name] = _from_env(env[env_name], field)
     settings = structure(known, Settings)
     settings = attrs.evolve(settings, sections=sections)
+    # One precedence, also used by a token reload: the file wins over the environment
+    # variable (the file is what rotation rewrites; a running process's environment
+    # cannot change). Both set and different: warn, never say which value.
     token_file = settings.zt_controller_auth_token_file
-    if settings.zt_controller_auth_token is None and token_file:
+    if token_file:
         try:
-            token = Path(token_file).read_text().strip()
+            token = Path(token_file).read_text().strip() or None
         except OSError as exc:
             raise SettingsError(
                 "ZT_CONTROLLER_AUTH_TOKEN_FILE", f"cannot read {token_file}: {exc.strerror}"
             ) from None
-        settings = attrs.evolve(settings, zt_controller_auth_token=token or None)
+        env_token = settings.zt_controller_auth_token
+        if env_token is not None and env_token.strip() != token:
+            logging.getLogger(__name__).warning(
+                "ZT_CONTROLLER_AUTH_TOKEN and ZT_CONTROLLER_AUTH_TOKEN_FILE are both set and "
+                "differ; using the file (unset one of them)"
+            )
+        settings = attrs.evolve(settings, zt_controller_auth_token=token)
     return settings

@@ -25,6 +25,7 @@ from ztix_core.settings import Settings, load_settings
 from ztix_worker.logs import configure_logging
 from ztix_worker.runtime import WorkerRuntime
 from ztix_worker.settings import WorkerSettings, load_worker_settings
+from ztix_worker.token_reload import install_token_reload
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def _consumer_process(config: str | None, threads: int, log_level: str) -> None:
     runtime = WorkerRuntime(bootstrap(settings, Plugins(build_plugin_manager())), ws)
     stop = threading.Event()
     _stop_on_signals(stop)
+    install_token_reload(runtime.app)
     runtime.start(relay=False, reconcile=False)
     stop.wait()
     runtime.stop()
@@ -111,6 +113,8 @@ def serve(
         return proc
 
     children = [spawn() for _ in range(extra)]
+    if threading.current_thread() is threading.main_thread():
+        install_token_reload(runtime.app, lambda: [proc.pid for proc in children])
     while not stop.wait(1.0):
         for i, proc in enumerate(children):
             if not proc.is_alive():
