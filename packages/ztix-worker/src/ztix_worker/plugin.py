@@ -12,6 +12,12 @@ def _worker_command() -> object:
     return WorkerCommand()
 
 
+def _health_command() -> object:
+    from ztix_worker.health_cli import WorkerHealthCommand
+
+    return WorkerHealthCommand()
+
+
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
     return [
@@ -20,5 +26,11 @@ def ztix_cli_commands() -> list[Registration]:
             _worker_command,
             None,
             "run the provisioning worker (outbox relay, actors, reconciler)",
-        )
+        ),
+        Registration(
+            "worker-health",
+            _health_command,
+            None,
+            "is the worker healthy? (exit 0 yes, 1 no or stale, 2 not running)",
+        ),
     ]

@@ -61,6 +61,7 @@ class OutboxRelay:
         self.batch = batch
         self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
+        self._failing = False
 
     def run_once(self) -> RelayPass:
         """Claim up to ``batch`` rows, publish them in order, mark the published ones sent;
@@ -100,13 +101,17 @@ class OutboxRelay:
                 )
                 return "dropped"
             except Exception as exc:
-                log.warning(
+                # once per outage: the health monitor reports the broker itself
+                log.log(
+                    logging.DEBUG if self._failing else logging.WARNING,
                     "broker refused outbox message %s (%s): %s; it waits",
                     message.id,
                     message.topic,
                     exc,
                 )
+                self._failing = True
                 return "failed"
+            self._failing = False
             log.info("relayed outbox message %s (%s)", message.id, message.topic)
             return "sent"
 

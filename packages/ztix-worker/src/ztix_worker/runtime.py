@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 import dramatiq
@@ -31,6 +32,13 @@ from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
 from ztix_worker.delivery import DeliveryTracker, LocalDeliveryTracker, RedisDeliveryTracker
 from ztix_worker.gate import GateClosed, ReadinessGate
+from ztix_worker.health import (
+    HealthMonitor,
+    default_health_file,
+    ping_redis,
+    probe_database,
+    quiet_dramatiq_connection_errors,
+)
 from ztix_worker.provisioner import CoalescingProvisioner
 from ztix_worker.reconciler import Reconciler
 from ztix_worker.relay import OutboxRelay, UnknownTopic
@@ -157,6 +165,15 @@ class WorkerRuntime:
         )
         self.worker: dramatiq.Worker | None = None
         self._threads: list[threading.Thread] = []
+        redis_url = app.settings.redis_url or ""
+        self.health = HealthMonitor(
+            lambda: ping_redis(self.redis, redis_url),
+            lambda: probe_database(app.uow_factory),
+            lambda: self.worker is not None and self._broker_ok,
+            Path(ws.health_file) if ws.health_file else default_health_file(ws.redis_namespace),
+            ws.health_interval_s,
+        )
+        self._broker_ok = True
 
     @property
     def embedded(self) -> bool:
@@ -243,10 +260,14 @@ class WorkerRuntime:
                 list(synced.updated),
                 list(synced.retired),
             )
+        quiet_dramatiq_connection_errors()
+        self._thread("health", self._watch_health)
         if relay:
             self._thread("outbox-relay", lambda: self.relay.run_forever(self.stop_event))
 
         def boot() -> None:
+            if not self._wait_for_broker():
+                return
             try:
                 self.gate.wait()
             except GateClosed:
@@ -272,6 +293,28 @@ class WorkerRuntime:
 
         self._thread("boot", boot)
 
+    def _watch_health(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                report = self.health.check()
+                self._broker_ok = report.broker.ok
+            except Exception as exc:
+                log.warning("health check failed: %s: %s", type(exc).__name__, exc)
+            self.stop_event.wait(self.health.interval_s)
+
+    def _wait_for_broker(self) -> bool:
+        """Block until the broker answers (a back-off from 0.5 s to 30 s; the health
+        monitor says once what is wrong). False when stopped meanwhile."""
+        delay = 0.5
+        while not self.stop_event.is_set():
+            check = ping_redis(self.redis, self.app.settings.redis_url or "")
+            if check.ok:
+                return True
+            self._broker_ok = False
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, 30.0)
+        return False
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop consuming (messages in flight are finished or requeued), stop the threads."""
         self.stop_event.set()
@@ -281,6 +324,7 @@ class WorkerRuntime:
             self.worker.stop(timeout=int(timeout_s * 1000))
             self.worker = None
         self.broker.close()
+        self.health.remove()
 
     def drain(self, timeout_s: float = 30.0) -> None:
         """Embedded mode: wait until the outbox is empty and no message is queued or in

@@ -62,6 +62,10 @@ class WorkerSettings:
     heartbeat_timeout_ms: int = attrs.field(default=60000, validator=_positive)
     maintenance_chance: int = attrs.field(default=10000, validator=_not_negative)
     worker_timeout_ms: int = attrs.field(default=100, validator=_positive)
+    #: Where the worker writes its health (``ztix worker-health`` reads it); empty: a
+    #: file named after ``redis_namespace`` in the system's temporary directory.
+    health_file: str = ""
+    health_interval_s: float = attrs.field(default=5.0, validator=_positive)
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
