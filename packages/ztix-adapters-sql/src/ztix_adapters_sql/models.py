@@ -192,6 +192,8 @@ class JoinRequestRow(Base):
         Index("ix_join_requests_queue", "network_id", "status", "requested_at", "id"),
         # Newest first without a status filter, and with only a status filter.
         Index("ix_join_requests_status_time", "status", "requested_at", "id"),
+        # The admin queue's counts: small, as PostgreSQL deduplicates its equal keys.
+        Index("ix_join_requests_status_network", "status", "network_id"),
         Index("ix_join_requests_requested_at", "requested_at", "id"),
         # An operator's dashboard.
         Index("ix_join_requests_user_time", "user_id", "requested_at", "id"),

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from collections.abc import Collection
 from typing import Any
 
 import attrs
-from sqlalchemy import ColumnElement, Select, func, select, union_all, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    func,
+    select,
+    union_all,
+    update,
+)
 
 from ztix_adapters_sql.mapping import request_record, request_values
 from ztix_adapters_sql.models import JoinRequestRow, NetworkRow, UserRow
@@ -18,30 +28,143 @@ from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTrans
 from ztix_core.ports import RequestFilter
 from ztix_core.records import JoinRequest
 from ztix_core.status import LIVE_STATUSES, RequestStatus
-from ztix_core.values import Asn, NetworkId
+from ztix_core.values import Asn, NetworkId, NodeId
 
 LIVE_INDEX = "uq_join_requests_live"
 _LIVE_VALUES = sorted(s.value for s in LIVE_STATUSES)
 
 
-def _conditions(flt: RequestFilter) -> list[ColumnElement[bool]]:
-    r = JoinRequestRow
+@attrs.frozen
+class _Shape:
+    """What a filter's SQL looks like, apart from its values: the statuses it names and
+    which other filters are set. Statements are built once per shape (and dialect) with
+    bound parameters; building one costs more than running it."""
+
+    dialect: str
+    statuses: tuple[str, ...] | None
+    asn: bool
+    network_id: bool
+    user_id: bool
+    node_id: bool
+    submitted_before: bool
+    submitted_after: bool
+
+    @classmethod
+    def of(cls, flt: RequestFilter, dialect: str) -> _Shape:
+        statuses = None if flt.statuses is None else tuple(sorted(s.value for s in flt.statuses))
+        return cls(
+            dialect,
+            statuses,
+            flt.asn is not None,
+            flt.network_id is not None,
+            flt.user_id is not None,
+            flt.node_id is not None,
+            flt.submitted_before is not None,
+            flt.submitted_after is not None,
+        )
+
+
+def _params(flt: RequestFilter) -> dict[str, Any]:
+    """The bound values of a filter (every name the statements of its shape use)."""
+    return {
+        "asn": flt.asn.value if flt.asn is not None else None,
+        "network_id": flt.network_id.value if flt.network_id is not None else None,
+        "user_id": flt.user_id,
+        "node_id": flt.node_id.value if flt.node_id is not None else None,
+        "submitted_before": flt.submitted_before,
+        "submitted_after": flt.submitted_after,
+        "window": flt.offset + flt.limit,
+        "limit": flt.limit,
+        "offset": flt.offset,
+    }
+
+
+_T = JoinRequestRow.__table__.c
+
+
+def _other_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    """Every condition but the status one, on bound parameters named as in ``_params``."""
     where: list[ColumnElement[bool]] = []
-    if flt.statuses is not None:
-        where.append(r.status.in_(sorted(s.value for s in flt.statuses)))
-    if flt.asn is not None:
-        where.append(r.asn == flt.asn.value)
-    if flt.network_id is not None:
-        where.append(r.network_id == flt.network_id.value)
-    if flt.user_id is not None:
-        where.append(r.user_id == flt.user_id)
-    if flt.node_id is not None:
-        where.append(r.node_id == flt.node_id.value)
-    if flt.submitted_before is not None:
-        where.append(r.requested_at < flt.submitted_before)
-    if flt.submitted_after is not None:
-        where.append(r.requested_at >= flt.submitted_after)
+    if shape.asn:
+        where.append(_T.asn == bindparam("asn"))
+    if shape.network_id:
+        where.append(_T.network_id == bindparam("network_id"))
+    if shape.user_id:
+        where.append(_T.user_id == bindparam("user_id"))
+    if shape.node_id:
+        where.append(_T.node_id == bindparam("node_id"))
+    if shape.submitted_before:
+        where.append(_T.requested_at < bindparam("submitted_before"))
+    if shape.submitted_after:
+        where.append(_T.requested_at >= bindparam("submitted_after"))
     return where
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    where = _other_conditions(shape)
+    if shape.statuses is not None:
+        where.insert(0, _T.status.in_(shape.statuses))
+    return where
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statement(shape: _Shape) -> Select[Any]:
+    """Newest first, one page. On PostgreSQL a filter on several statuses becomes one
+    index-ordered branch per status (each limited to the page's end) merged by a UNION
+    ALL: an ``IN`` list over the queue index would otherwise sort every matching row to
+    find the newest page."""
+    newest = (_T.requested_at.desc(), _T.id.desc())
+    if shape.dialect == "postgresql" and shape.statuses is not None and len(shape.statuses) > 1:
+        others = _other_conditions(shape)
+        branches = [
+            select(JoinRequestRow.__table__)
+            .where(_T.status == status, *others)
+            .order_by(*newest)
+            .limit(bindparam("window", type_=Integer))
+            for status in shape.statuses
+        ]
+        merged = union_all(*branches).subquery("by_status")
+        return (
+            select(merged)
+            .order_by(merged.c.requested_at.desc(), merged.c.id.desc())
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer))
+        )
+    return (
+        select(JoinRequestRow.__table__)
+        .where(*_conditions(shape))
+        .order_by(*newest)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _count_statement(shape: _Shape) -> Select[Any]:
+    """How many rows match (served by ``ix_join_requests_status_network`` when the filter
+    names statuses and perhaps a network: an index-only scan over a small index)."""
+    return select(func.count()).select_from(JoinRequestRow.__table__).where(*_conditions(shape))
+
+
+def _record(row: Row[Any]) -> JoinRequest:
+    """:func:`~ztix_adapters_sql.mapping.request_record` for a plain (Core) row."""
+    return JoinRequest(
+        id=row.id,
+        user_id=row.user_id,
+        asn=Asn(row.asn),
+        network_id=NetworkId(row.network_id),
+        node_id=NodeId(row.node_id),
+        status=RequestStatus(row.status),
+        requested_at=row.requested_at,
+        updated_at=row.updated_at,
+        notes=row.notes,
+        reject_reason=row.reject_reason,
+        last_error=row.last_error,
+        retry_count=row.retry_count,
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+        provisioned_at=row.provisioned_at,
+    )
 
 
 class SqlJoinRequestRepository(SqlRepository):
@@ -127,44 +250,19 @@ class SqlJoinRequestRepository(SqlRepository):
         )
         return request_record(row) if row is not None else None
 
-    def query_statement(self, flt: RequestFilter) -> Select[JoinRequestRow]:
-        """The SELECT behind :meth:`query` (the benchmark explains it).
-
-        On PostgreSQL a filter on several statuses becomes one index-ordered branch per
-        status (each limited to the page's end) merged by a UNION ALL: an ``IN`` list over
-        the queue index would otherwise sort every matching row to find the newest page.
-        """
-        r = JoinRequestRow
-        if self.dialect == "postgresql" and flt.statuses is not None and len(flt.statuses) > 1:
-            others = _conditions(attrs.evolve(flt, statuses=None))
-            window = flt.offset + flt.limit
-            branches = [
-                select(r)
-                .where(r.status == status, *others)
-                .order_by(r.requested_at.desc(), r.id.desc())
-                .limit(window)
-                for status in sorted(s.value for s in flt.statuses)
-            ]
-            merged = aliased(r, union_all(*branches).subquery("by_status"))
-            return (
-                select(merged)
-                .order_by(merged.requested_at.desc(), merged.id.desc())
-                .limit(flt.limit)
-                .offset(flt.offset)
-            )
-        return (
-            select(r)
-            .where(*_conditions(flt))
-            .order_by(r.requested_at.desc(), r.id.desc())
-            .limit(flt.limit)
-            .offset(flt.offset)
-        )
+    def query_statement(self, flt: RequestFilter) -> tuple[Select[Any], dict[str, Any]]:
+        """The SELECT behind :meth:`query` and its bound values (the benchmark explains it)."""
+        return _page_statement(_Shape.of(flt, self.dialect)), _params(flt)
 
     def query(self, flt: RequestFilter) -> builtins.list[JoinRequest]:
-        return [request_record(r) for r in self._all(self.query_statement(flt))]
+        # Plain rows, not ORM objects: a page is read-only and mapped straight to records.
+        stmt, params = self.query_statement(flt)
+        return [_record(row) for row in self.session.execute(stmt, params)]
+
+    def count_statement(self, flt: RequestFilter) -> tuple[Select[Any], dict[str, Any]]:
+        """The SELECT behind :meth:`count` and its bound values (the benchmark explains it)."""
+        return _count_statement(_Shape.of(flt, self.dialect)), _params(flt)
 
     def count(self, flt: RequestFilter) -> int:
-        total = self.session.scalar(
-            select(func.count()).select_from(JoinRequestRow).where(*_conditions(flt))
-        )
-        return int(total or 0)
+        stmt, params = self.count_statement(flt)
+        return int(self.session.scalar(stmt, params) or 0)
