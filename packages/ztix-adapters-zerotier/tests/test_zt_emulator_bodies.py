@@ -109,3 +109,63 @@ def test_parse_inet_and_ip_string() -> None:
     assert zt_json.ip_string(ipaddress.IPv6Address("::192.0.2.1")) == "::192.0.2.1"
     assert zt_json.ip_string(ipaddress.IPv6Address("::1")) == "::1"
     assert zt_json.ip_string(ipaddress.IPv6Address("2001:db8:0:1::")) == "2001:db8:0:1::"
+
+
+@pytest.mark.parametrize(
+    ("body", "description"),
+    [  # what zerotier-one 1.14.1 answered, byte for byte
+        (
+            '{"authorized": true',
+            "[json.exception.parse_error.101] parse error at line 1, column 20: syntax error "
+            "while parsing object - unexpected end of input; expected '}'",
+        ),
+        (
+            '{"a":',
+            "[json.exception.parse_error.101] parse error at line 1, column 6: syntax error "
+            "while parsing value - unexpected end of input; expected '[', '{', or a literal",
+        ),
+        (
+            "[1,2",
+            "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error "
+            "while parsing array - unexpected end of input; expected ']'",
+        ),
+        (
+            '{"a"',
+            "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error "
+            "while parsing object separator - unexpected end of input; expected ':'",
+        ),
+        (
+            '{"a":1,',
+            "[json.exception.parse_error.101] parse error at line 1, column 8: syntax error "
+            "while parsing object key - unexpected end of input; expected string literal",
+        ),
+        (
+            '{"name":"x"}}',
+            "[json.exception.parse_error.101] parse error at line 1, column 13: syntax error "
+            "while parsing value - unexpected '}'; expected end of input",
+        ),
+    ],
+)
+def test_a_truncated_body_gets_a_valid_json_500(
+    zt: EmulatorServer, client: httpx.Client, body: str, description: str
+) -> None:
+    """Regression: the emulator quoted the cut-off text unescaped (invalid JSON) where the
+    real controller reports "unexpected end of input" in a valid JSON body."""
+    nwid = zt.create_network("lan")
+    response = client.post(f"/controller/network/{nwid}/member/{NODE}", content=body.encode())
+    assert response.status_code == 500
+    assert response.json() == {"error": 500, "description": description}
+    assert client.get(f"/controller/network/{nwid}/member/{NODE}").status_code == 404
+
+
+def test_a_body_cut_inside_a_string_is_quoted_unescaped_like_the_real_one(
+    zt: EmulatorServer, client: httpx.Client
+) -> None:
+    nwid = zt.create_network("lan")
+    response = client.post(f"/controller/network/{nwid}/member/{NODE}", content=b'{"name": "ab')
+    assert response.status_code == 500
+    assert response.text == (
+        '{"error": 500, "description": "[json.exception.parse_error.101] parse error at line '
+        "1, column 13: syntax error while parsing value - invalid string: missing closing "
+        "quote; last read: '\"ab'\"}"
+    )

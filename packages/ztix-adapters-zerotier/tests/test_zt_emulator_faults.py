@@ -131,10 +131,22 @@ def test_keep_alive_closes_after_five_requests(zt: EmulatorServer) -> None:
             assert response.status == 200
             closing = response.getheader("Connection") == "close"
             assert closing is (i == 5), i
+            # like cpp-httplib in zerotier-one 1.14.1: the limits on every other answer
+            keep_alive = response.getheader("Keep-Alive")
+            limits = f"timeout={zt.keepalive_timeout:g}, max=5"  # 5 s unless a test says
+            assert keep_alive == (None if i == 5 else limits), i
             sock_open = conn.sock is not None
             assert sock_open is (i < 5)
     finally:
         conn.close()
+
+
+def test_a_client_asking_to_close_gets_connection_close(zt: EmulatorServer) -> None:
+    response = httpx.get(
+        f"{zt.url}/status", headers={"X-ZT1-Auth": zt.token, "Connection": "close"}
+    )
+    assert response.headers["Connection"] == "close" and "Keep-Alive" not in response.headers
+    assert response.json()["version"] == "1.14.1"  # the version this emulates
 
 
 def test_keep_alive_closes_an_idle_connection(zt: EmulatorServer) -> None:

@@ -15,6 +15,7 @@ import pytest
 from ztix_adapters_zerotier.backup import list_backups
 from ztix_adapters_zerotier.emulator.server import EmulatorServer
 from ztix_adapters_zerotier.emulator.testing import free_port, running_emulator
+from ztix_adapters_zerotier.testing import REAL_ADDRESS, REAL_IDENTITY_SECRET
 from ztix_core.cli import main
 
 
@@ -206,6 +207,38 @@ def test_check_with_central_selected_uses_the_central_provider(
     monkeypatch.setenv("ZT_PROVIDER", "central")
     assert run(env, "check") == 2
     assert "ZT_CENTRAL_API_TOKEN" in capsys.readouterr().err
+
+
+def test_restore_and_drill_of_a_real_identity_through_the_cli(
+    zt: EmulatorServer,
+    env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Regression: `drill` and the default `restore` crashed (traceback, exit 1, no audit)
+    on every real controller's backup; `restore` went ahead under a running controller."""
+    zt.stop()
+    home = tmp_path / "real"
+    home.mkdir()
+    (home / "identity.secret").write_text(REAL_IDENTITY_SECRET)
+    with running_emulator(home) as real:
+        monkeypatch.setenv("ZT_CONTROLLER_BASE_URL", real.url)
+        monkeypatch.setenv("ZT_CONTROLLER_AUTH_TOKEN_FILE", str(home / "authtoken.secret"))
+        monkeypatch.setenv("ZT_CONTROLLER_HOME", str(home))
+        monkeypatch.setenv("ZT_CONTROLLER_BINARY", "emulator")
+        assert run(env, "reconcile") == 0
+        assert run(env, "backup") == 0
+        assert run(env, "drill") == 0
+        assert "on emulator: passed" in capsys.readouterr().out
+        before = sorted(p.name for p in home.iterdir())
+        assert run(env, "restore") == 2
+        err = capsys.readouterr().err
+        assert "the controller is running" in err and "stop zerotier-one" in err
+        assert "Traceback" not in err
+        assert sorted(p.name for p in home.iterdir()) == before
+    assert run(env, "restore") == 0  # stopped now
+    assert f"controller {REAL_ADDRESS}" in capsys.readouterr().out
 
 
 def test_emulate_serves_until_terminated(tmp_path: Path) -> None:

@@ -171,3 +171,34 @@ def test_install_token_reload_for_composition_roots(zt: EmulatorServer, token_fi
     assert provider.token.get() == zt.token
     with store() as uow:
         assert uow.audit.recent(1)[0].action == audit.TOKEN_RELOADED
+
+
+def test_one_precedence_the_file_wins_and_a_difference_is_warned(
+    zt: EmulatorServer, token_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: start-up preferred ZT_CONTROLLER_AUTH_TOKEN, reload the file."""
+    from ztix_core.settings import load_settings
+
+    environ = {
+        "ZT_CONTROLLER_AUTH_TOKEN": "stale-env-token-1234",
+        "ZT_CONTROLLER_AUTH_TOKEN_FILE": str(token_file),
+        "ZT_CONTROLLER_BASE_URL": zt.url,
+    }
+    caplog.set_level(logging.WARNING)
+    settings = load_settings(None, environ)
+    assert settings.zt_controller_auth_token == zt.token  # start-up: the file
+    assert "both set and differ; using the file" in caplog.text
+    source = TokenSource.from_settings(settings)
+    assert source.get() == zt.token
+    caplog.clear()
+    reloaded = TokenSource(
+        "stale-env-token-1234", file=str(token_file), environ=environ
+    ).reload()  # reload: the file too, and the same warning
+    assert reloaded.source == "file"
+    assert "both set and differ; using the file" in caplog.text
+    assert "stale-env-token-1234" not in caplog.text and zt.token not in caplog.text
+    caplog.clear()
+    same = {**environ, "ZT_CONTROLLER_AUTH_TOKEN": zt.token}
+    load_settings(None, same)
+    TokenSource(file=str(token_file), environ=same).reload()
+    assert "differ" not in caplog.text  # equal values: nothing to warn about

@@ -4,8 +4,9 @@
 - the central provider on the Central emulator,
 - and, when ``ZTIX_TEST_ZT_CONTROLLER_URL`` and ``ZTIX_TEST_ZT_CONTROLLER_TOKEN`` are set,
   the self_hosted_controller provider on that real controller (optionally
-  ``ZTIX_TEST_ZT_CONTROLLER_NETWORK``: the 16-hex id or 6-hex suffix of the network to use;
-  default suffix ``7e5700``, created if missing).
+  ``ZTIX_TEST_ZT_CONTROLLER_NETWORK``: a 16-hex id under that controller, used as given,
+  or a 6-hex suffix; anything else fails the run; default suffix ``7e5700``, created if
+  missing).
 
 The same tests passing on both sides is what shows the emulator and a real zerotier-one
 agree.
@@ -22,8 +23,10 @@ import pytest
 from ztix_adapters_zerotier.emulator.testing import (
     TOKEN_ENV,
     URL_ENV,
+    TargetConfigError,
     running_central,
     running_emulator,
+    target_network_id,
 )
 from ztix_adapters_zerotier.self_hosted import SelfHostedControllerProvider
 from ztix_adapters_zerotier.testing import (
@@ -37,7 +40,6 @@ from ztix_core.ports import MembershipProvider
 from ztix_core.records import ZtNetwork
 from ztix_core.testing.provider_contract import *  # noqa: F403
 
-NETWORK_ENV = "ZTIX_TEST_ZT_CONTROLLER_NETWORK"
 TARGETS = ["self_hosted_emulator", "central_emulator"]
 if os.environ.get(URL_ENV) and os.environ.get(TOKEN_ENV):
     TARGETS.append("real_controller")
@@ -64,9 +66,11 @@ def _target(
             os.environ[URL_ENV], TokenSource(os.environ[TOKEN_ENV]), retry=FAST_RETRY
         )
         address = real.controller_address()
-        chosen = os.environ.get(NETWORK_ENV, "7e5700").strip().lower()
-        suffix = chosen[10:] if len(chosen) == 16 else chosen
-        yield real, peering_network(address, suffix=suffix, name="ztix-contract")
+        try:
+            nwid = target_network_id(address, "7e5700")
+        except TargetConfigError as exc:
+            pytest.fail(str(exc))
+        yield real, peering_network(address, suffix=nwid[10:], name="ztix-contract")
         real.close()
 
 

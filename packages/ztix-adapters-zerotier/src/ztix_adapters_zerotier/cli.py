@@ -38,7 +38,8 @@ def _print_report(report: ReadinessReport, as_json: bool) -> None:
 
 
 def _print_drill(report: DrillReport) -> None:
-    print(f"drill of {report.archive.name}: {report.summary()}")
+    where = f" on {report.controller_kind}" if report.controller_kind else ""
+    print(f"drill of {report.archive.name}{where}: {report.summary()}")
     if report.reconcile is not None:
         for line in report.reconcile.lines():
             print(f"  {line}")

@@ -28,6 +28,9 @@ from ztix_core.errors import ZtixError
 ControllerStarter = Callable[[Path], AbstractContextManager[str]]
 
 BINARY_NAME = "zerotier-one"
+#: the binary setting's value that makes the drill use the emulator even when
+#: zerotier-one is installed
+FORCE_EMULATOR = "emulator"
 #: Where distributions install it when it is not on PATH (e.g. /usr/sbin for a user).
 _SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 #: How long a scratch zerotier-one may take to answer /status (it generates nothing:
@@ -58,7 +61,9 @@ class ScratchControllerError(ZtixError):
 def find_binary(configured: str | None) -> str | None:
     """The zerotier-one to drill with: ``configured`` when set (it must exist and be
     executable, else ScratchControllerError), else ``zerotier-one`` on PATH or in an sbin
-    directory, else None (the drill uses the emulator)."""
+    directory, else None (the drill uses the emulator). ``emulator`` forces the emulator."""
+    if configured == FORCE_EMULATOR:
+        return None
     if configured:
         if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
             raise ScratchControllerError(

@@ -16,6 +16,7 @@ and ``ZTIX_TEST_ZT_CONTROLLER_TOKEN`` are set, else a fresh emulator.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,38 @@ from ztix_adapters_zerotier.emulator.server import CentralEmulatorServer, Emulat
 
 URL_ENV = "ZTIX_TEST_ZT_CONTROLLER_URL"
 TOKEN_ENV = "ZTIX_TEST_ZT_CONTROLLER_TOKEN"
+#: the real controller's home directory (backup, restore refusal, drill)
+HOME_ENV = "ZTIX_TEST_ZT_CONTROLLER_HOME"
+#: a zerotier-one binary the drill starts on scratch copies (optional)
+BINARY_ENV = "ZTIX_TEST_ZT_CONTROLLER_BINARY"
+#: the network the tests use: a 16-hex id under the controller, or a 6-hex suffix
+NETWORK_ENV = "ZTIX_TEST_ZT_CONTROLLER_NETWORK"
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+_HEX6 = re.compile(r"[0-9a-f]{6}")
+
+
+class TargetConfigError(ValueError):
+    """A ``ZTIX_TEST_ZT_CONTROLLER_*`` variable is unusable; the message names it."""
+
+
+def target_network_id(address: str, default_suffix: str) -> str:
+    """The test network under controller ``address``: ``ZTIX_TEST_ZT_CONTROLLER_NETWORK``
+    as given (a 16-hex id must start with ``address``: it is never re-prefixed), a 6-hex
+    suffix completed with ``address``, or ``default_suffix``. TargetConfigError otherwise."""
+    raw = os.environ.get(NETWORK_ENV)
+    chosen = (raw if raw is not None else default_suffix).strip().lower()
+    if _HEX16.fullmatch(chosen):
+        if not chosen.startswith(address):
+            raise TargetConfigError(
+                f"{NETWORK_ENV}={chosen} is not under controller {address}: use an id "
+                f"starting with {address}, or a 6-hex suffix"
+            )
+        return chosen
+    if _HEX6.fullmatch(chosen):
+        return address + chosen
+    raise TargetConfigError(
+        f"{NETWORK_ENV}={raw!r} is neither a 16-hex network id nor a 6-hex suffix"
+    )
 
 
 @contextmanager
