@@ -131,3 +131,24 @@ def test_embedded_worker_without_redis(lab: ExchangeLab) -> None:
     lab.wait_status(rids, S.ACTIVE, timeout=60)
     lab.check_consistent(rids, asns)
     assert "embedded (no REDIS_URL)" in worker.logs()
+
+
+def test_a_member_the_route_servers_refuse_fails_alone(lab: ExchangeLab) -> None:
+    # The exchange admits documentation ASNs (a lab setting); these BIRD route servers do
+    # not (their policy rejects them as bogons): that member must fail alone, with the
+    # reason, while the members before and after it are configured everywhere.
+    lab.worker()
+    before = lab.submit(21100)
+    lab.approve(before)
+    lab.wait_status([before], S.ACTIVE, timeout=60)
+    bad = lab.submit(64500)
+    after = lab.submit(21101)
+    lab.approve(bad)
+    lab.approve(after)
+    lab.wait_status([after], S.ACTIVE, timeout=60)
+    lab.wait_status([bad], S.FAILED, timeout=60)
+    error = lab.request(bad).last_error or ""
+    assert "route servers refuse this member" in error and "bogon" in error, error
+    for server in ("rs1", "rs2"):
+        assert lab.peers_on(server) == {21100, 21101}, server
+    assert lab.request(before).status is S.ACTIVE
