@@ -68,7 +68,10 @@ def test_worker_sigkilled_during_an_apply_recovers_without_waiting_for_the_lock(
 
 
 def test_route_server_down_then_back_retry_replays_only_it() -> None:
-    with ExchangeLab(worker_settings={"reconcile_interval_s": 3600.0}) as lab:
+    # rs2 stays down past the fleet's (here short) bound for transient failures
+    with ExchangeLab(
+        worker_settings={"reconcile_interval_s": 3600.0}, bird={"retry_for_s": 1.0}
+    ) as lab:
         lab.worker()
         first = _approve_all(lab, [31000])
         lab.wait_status(first, S.ACTIVE)

@@ -82,7 +82,10 @@ def server_for(
 
 
 def fleet_for(
-    *servers: RouteServerSettings, log: Log | None = None, options: ApplyOptions | None = None
+    *servers: RouteServerSettings,
+    log: Log | None = None,
+    options: ApplyOptions | None = None,
+    retry_for_s: float = 180.0,
 ) -> BirdFleet:
     def factory(server: RouteServerSettings) -> Transport:
         def hook(_desc: str, argv: tuple[str, ...]) -> None:
@@ -91,7 +94,8 @@ def fleet_for(
 
         return default_transport(server, hook=hook)
 
-    return BirdFleet(BirdSettings(tuple(servers)), transport_factory=factory, options=options)
+    settings = BirdSettings(tuple(servers), retry_for_s=retry_for_s, retry_initial_backoff_s=0.2)
+    return BirdFleet(settings, transport_factory=factory, options=options)
 
 
 def kind(argv: tuple[str, ...]) -> str:
@@ -370,13 +374,18 @@ def test_server_down_fails_alone_and_the_others_apply(lab: BirdLab, sshd: SshSer
         server_for(up, sshd, "rs1"),
         server_for(no_sshd, sshd, "rs2", port=free_port()),
         server_for(no_bird, sshd, "rs3"),
+        retry_for_s=0.5,
     )
     try:
         outcomes = {o.server: o for o in fleet.apply(peers(2))}
         assert outcomes["rs1"].result == "applied"
+        assert not outcomes["rs1"].retried
         assert (outcomes["rs2"].result, outcomes["rs2"].stage) == ("failed", "connect")
         assert (outcomes["rs3"].result, outcomes["rs3"].stage) == ("failed", "check")
         assert "control socket" in outcomes["rs3"].message
+        # both are down past the (short) bound: transient, retried, then failed
+        assert outcomes["rs2"].transient and outcomes["rs2"].retried
+        assert outcomes["rs3"].transient and outcomes["rs3"].retried
         assert no_sshd.files() == before2 and no_bird.files() == before3
         assert not dot_entries(no_bird)  # lock released, staging removed
     finally:
@@ -489,11 +498,11 @@ class DiesAfterConfigure:
         await self.inner.close()
 
 
-def test_an_apply_whose_connection_dropped_mid_commit_is_recovered_by_the_next(
+def test_an_apply_whose_connection_dropped_mid_commit_is_recovered_by_its_retry(
     lab: BirdLab, sshd: SshServer
 ) -> None:
-    # Default lock timings: the lock the dropped apply left is this fleet's own, so the
-    # next apply (a retry) takes it over at once, restores the files and applies.
+    # Default lock timings: the lock the dropped attempt left is this fleet's own, so the
+    # retry takes it over at once, restores the files, reloads them and applies.
     d = started(lab)
     srv = server_for(d, sshd)
     log: Log = []
@@ -508,18 +517,17 @@ def test_an_apply_whose_connection_dropped_mid_commit_is_recovered_by_the_next(
 
     fleet = BirdFleet(BirdSettings((srv,)), transport_factory=factory)
     try:
-        first = fleet.apply(peers(1))  # the first commit script dies after configure
-        assert (first[0].result, first[0].stage) == ("failed", "swap"), first
-        assert "roll-back interrupted" in first[0].message
-        assert d.files() == render_server(srv, peers(1))  # the new files are live
-        assert {".ztix-backup", ".ztix-lock"} <= dot_entries(d)
-        log.clear()
-        out = fleet.apply(peers(3))
+        out = fleet.apply(peers(3))  # the first attempt's commit dies after configure
         assert out[0].result == "applied", out
+        assert len(out[0].retried) == 1, out
+        assert out[0].retried[0].startswith("swap: connection lost; roll-back interrupted")
         assert d.files() == render_server(srv, peers(3))
         assert dot_entries(d) == {".ztix-applied", ".staging"}
         assert "lock_wait" not in fleet.last_stats["rs1"].timings
-        assert kinds(log) == ["probe", "script", "birdc configure", *APPLY_SEQUENCE]
+        # the dying attempt, then the retry: its own lock, restore, reload, apply
+        dying = [*APPLY_SEQUENCE]
+        retry = ["probe", "script", "birdc configure", *APPLY_SEQUENCE]
+        assert kinds(log) == [*dying, *retry], kinds(log)
         assert set(protocol_names(peers(3))) <= running_protocols(d)
     finally:
         fleet.close()

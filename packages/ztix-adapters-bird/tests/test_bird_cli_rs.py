@@ -63,7 +63,9 @@ class _TestPlugin:
         return [Registration("clitest", lambda s: InMemoryProvider())]
 
 
-def write_settings(tmp_path: Path, d: BirdDaemon, extra: str = "") -> Path:
+def write_settings(
+    tmp_path: Path, d: BirdDaemon, extra: str = "", *, retry_for_s: float = 180
+) -> Path:
     p = d.paths()
     path = tmp_path / "ztix.toml"
     path.write_text(
@@ -72,6 +74,10 @@ storage = "clitest"
 zt_provider = "clitest"
 route_server_fleet = "bird"
 network_registry = "memory"
+
+[bird]
+retry_for_s = {retry_for_s}
+retry_initial_backoff_s = 0.1
 
 [[bird.servers]]
 name = "rs1"
@@ -167,12 +173,13 @@ def test_apply_reports_failure_with_exit_code_1(
     lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = daemon(lab)
-    config = write_settings(tmp_path, d)
+    config = write_settings(tmp_path, d, retry_for_s=0.3)
     d.stop()
     before = d.files()
     code, out, _ = run(config, store_with_members(200001), capsys, "rs", "apply")
     assert code == 1
     assert "rs1: failed" in out and "at stage check" in out
+    assert "transient: still failing when the retries ran out" in out
     assert d.files() == before
 
 

@@ -107,6 +107,11 @@ class RsCommand:
             line = f"{o.server}: {o.result} digest {o.digest[:16] or '-'} in {o.duration_s:.3f} s"
             if not o.ok:
                 line += f" at stage {o.stage}: {o.message}"
+                if o.transient:
+                    line += " (transient: still failing when the retries ran out)"
+            if o.retried:
+                line += f"; retried after {len(o.retried)} transient failure(s), the first: "
+                line += o.retried[0]
             self._print(line)
         return 0 if all(o.ok for o in outcomes) else 1
 

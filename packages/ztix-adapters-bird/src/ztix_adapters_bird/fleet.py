@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
@@ -33,6 +35,7 @@ from ztix_core.ports import ApplyOutcome, PeerSpec, SessionStatus
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Renderer = Callable[[RouteServerSettings, Sequence[PeerSpec]], dict[str, bytes]]
 Digest = Callable[[Mapping[str, bytes]], str]
@@ -41,6 +44,15 @@ TransportFactory = Callable[[RouteServerSettings], Transport]
 
 def check_settings(settings: BirdSettings) -> None:
     """Raise SettingsError (naming the key) for settings no apply could work with."""
+    if not 0 <= settings.retry_for_s <= 3600:
+        raise SettingsError("bird.retry_for_s", "must be between 0 and 3600 s")
+    if not 0 < settings.retry_initial_backoff_s <= 60:
+        raise SettingsError("bird.retry_initial_backoff_s", "must be more than 0 and at most 60 s")
+    if not settings.retry_initial_backoff_s <= settings.retry_max_backoff_s <= 600:
+        raise SettingsError(
+            "bird.retry_max_backoff_s",
+            "must be at least retry_initial_backoff_s and at most 600 s",
+        )
     seen: set[str] = set()
     for i, server in enumerate(settings.servers):
         key = f"bird.servers[{i}]"
@@ -274,10 +286,40 @@ class BirdFleet:
 
     async def apply_files(self, name: str, files: Mapping[str, bytes], digest: str) -> ApplyOutcome:
         """Apply a ready config set to one server (must run on the fleet's loop; tests
-        and the benchmark use it to apply hand-made configs)."""
+        and the benchmark use it to apply hand-made configs).
+
+        A transient failure (the daemon or the SSH server restarting, a dropped or refused
+        connection) is retried with back-off until ``retry_for_s`` has passed; the outcome
+        lists the failures retried past (``retried``) and says whether the last one was
+        transient. Each attempt is a whole safe apply: one that died mid-commit is
+        recovered (files restored, daemon reloaded) by the next. The server's lock in this
+        process is held throughout, so no later apply to it can overtake this one."""
         server = self._by_name[name]
+        retry = self.settings
         async with self._lock(name):
-            return await self._attempt(server, files, digest)
+            deadline = time.monotonic() + retry.retry_for_s
+            delay = retry.retry_initial_backoff_s
+            retried: list[str] = []
+            while True:
+                outcome = await self._attempt(server, files, digest)
+                now = time.monotonic()
+                if outcome.ok or not outcome.transient or now >= deadline:
+                    break
+                delay = min(delay, deadline - now)  # the last attempt comes at the bound
+                note = f"{outcome.stage}: {outcome.message}"
+                retried.append(note)
+                log.warning(
+                    "route server %s: transient failure at stage %s (%s); retrying in %.1f s",
+                    name,
+                    outcome.stage,
+                    outcome.message,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(
+                    max(delay, retry.retry_initial_backoff_s) * 2, retry.retry_max_backoff_s
+                )
+            return attrs.evolve(outcome, retried=tuple(retried))
 
     async def _attempt(
         self, server: RouteServerSettings, files: Mapping[str, bytes], digest: str

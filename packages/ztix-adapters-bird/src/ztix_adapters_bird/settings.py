@@ -2,7 +2,7 @@
 
 ```toml
 [bird]
-transport = "ssh"            # or "local"
+retry_for_s = 180            # transient failures (restarts, dropped connections) are retried
 
 [[bird.servers]]
 name = "rs1"
@@ -106,3 +106,9 @@ class BirdSettings:
     """The whole ``[bird]`` section."""
 
     servers: tuple[RouteServerSettings, ...] = ()
+    #: How long a server's apply is retried after transient failures (the daemon or sshd
+    #: restarting, a dropped or refused connection) before it counts as failed; 0: never.
+    retry_for_s: float = 180.0
+    #: The first pause between attempts; each later one doubles, up to the maximum.
+    retry_initial_backoff_s: float = 0.5
+    retry_max_backoff_s: float = 10.0

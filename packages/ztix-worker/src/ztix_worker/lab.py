@@ -152,8 +152,11 @@ class ExchangeLab:
         worker_settings: Mapping[str, Any] | None = None,
         servers: Sequence[str] = ("rs1", "rs2"),
         zerotier: Mapping[str, Any] | None = None,
+        bird: Mapping[str, Any] | None = None,
     ) -> None:
         self.redis_url = redis_url
+        #: Extra keys of the ``[bird]`` table (e.g. ``retry_for_s``).
+        self.bird: dict[str, Any] = dict(bird or {})
         self.admin_url = admin_url
         self.namespace = test_namespace()
         self.worker_settings: dict[str, Any] = {
@@ -298,6 +301,8 @@ class ExchangeLab:
                 }.items()
             ),
         ]
+        if self.bird:
+            parts.append(_table("bird", self.bird))
         for s in self.rs_settings:
             assert s.ssh is not None
             parts.append(
