@@ -13,7 +13,7 @@ import attrs
 
 _LINE = re.compile(r"^(\d{4})([ -])(.*)$")
 
-#: Codes ztix waits for (see BIRD_NOTES).
+#: Reply codes ztix waits for (``birdc -v`` prefixes every reply line with one).
 RECONFIGURED = "0003"
 RECONFIG_IN_PROGRESS = "0004"
 DAEMON_UP = "0013"

@@ -6,7 +6,8 @@ and must traverse them; pytest's own tmp dirs are 0700) and is removed by ``clos
 Choices, for the record:
 
 * BIRD runs as Debian's ``bird`` user (``-u bird -g bird``), as on a real route server, so
-  the 0600 trap (BIRD_NOTES) shows up in tests exactly as in production.
+  the 0600 trap (a config file only its owner can read) shows up in tests exactly as in
+  production.
 * SSH logs in as a dedicated system account (:data:`TEST_USER`, supplementary group
   ``bird``, password field ``*`` so that ``UsePAM no`` accepts key logins). The account is
   created once and kept (creating and deleting accounts per test would race between

@@ -1,5 +1,5 @@
 """The ``self_hosted_controller`` provider: a zerotier-one controller's local JSON API
-(``X-ZT1-Auth``), the release path. See ZEROTIER_API.md for the behaviour it relies on."""
+(``X-ZT1-Auth``), the release path. ``docs/zerotier.md`` lists the behaviour it relies on."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The self-hosted controller's JSON API (zerotier-one's service + embedded controller),
-as a pure function from Request to Reply. See ``ZEROTIER_API.md`` for the rules."""
+as a pure function from Request to Reply. ``docs/zerotier.md`` lists the behaviour ztix
+relies on."""
 
 from __future__ import annotations
 
