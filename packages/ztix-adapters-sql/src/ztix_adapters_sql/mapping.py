@@ -51,6 +51,7 @@ def user_values(user: User) -> Values:
         "is_admin": user.is_admin,
         "peeringdb_id": user.peeringdb_id,
         "created_at": user.created_at,
+        "disabled": user.disabled,
     }
 
 
@@ -65,6 +66,7 @@ def user_record(row: UserRow) -> User:
         is_admin=row.is_admin,
         peeringdb_id=row.peeringdb_id,
         created_at=row.created_at,
+        disabled=row.disabled,
     )
 
 

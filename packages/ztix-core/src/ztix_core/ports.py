@@ -124,6 +124,9 @@ class NetworkAccessRepository(Protocol):
     def grant(self, access: NetworkAccess) -> None:
         """Add the row (idempotent); raises NotFound for unknown user or network."""
 
+    def revoke(self, access: NetworkAccess) -> None:
+        """Delete the row when present (absent is fine)."""
+
     def list_for_user(self, user_id: uuid.UUID) -> list[NetworkAccess]:
         """The user's rows."""
 

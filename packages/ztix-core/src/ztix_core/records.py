@@ -54,6 +54,8 @@ class User:
     is_admin: bool = False
     peeringdb_id: int | None = None
     created_at: dt.datetime | None = None
+    #: A disabled account cannot sign in; its requests and audit history stay.
+    disabled: bool = False
 
 
 class LinkSource(enum.Enum):

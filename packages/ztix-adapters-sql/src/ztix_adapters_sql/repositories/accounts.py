@@ -146,6 +146,14 @@ class SqlNetworkAccessRepository(SqlRepository):
         if violation is not None:
             raise violation_error(violation, f"access of user {access.user_id}")
 
+    def revoke(self, access: NetworkAccess) -> None:
+        self.session.execute(
+            delete(NetworkAccessRow).where(
+                NetworkAccessRow.user_id == access.user_id,
+                NetworkAccessRow.network_id == access.network_id.value,
+            )
+        )
+
     def list_for_user(self, user_id: uuid.UUID) -> builtins.list[NetworkAccess]:
         network_ids = self.session.scalars(
             select(NetworkAccessRow.network_id).where(NetworkAccessRow.user_id == user_id)

@@ -160,6 +160,9 @@ class _Access(_Repo):
             raise NotFound(f"network {access.network_id} not found")
         self.t.access.add(access)
 
+    def revoke(self, access: NetworkAccess) -> None:
+        self.t.access.discard(access)
+
     def list_for_user(self, user_id: uuid.UUID) -> list[NetworkAccess]:
         return sorted(
             (a for a in self.t.access if a.user_id == user_id), key=lambda a: a.network_id

@@ -121,11 +121,12 @@ def test_users_without_username_may_coexist(uow_factory: UnitOfWorkFactory) -> N
 def test_update_user(uow_factory: UnitOfWorkFactory) -> None:
     u, _ = _seed(uow_factory)
     with uow_factory() as uow:
-        uow.users.update(attrs.evolve(u, is_admin=True, email="a@example.net"))
+        uow.users.update(attrs.evolve(u, is_admin=True, email="a@example.net", disabled=True))
         uow.commit()
     with uow_factory() as uow:
         got = uow.users.get(u.id)
         assert got is not None and got.is_admin and got.email == "a@example.net"
+        assert got.disabled
         with pytest.raises(NotFound):
             uow.users.update(b.user("nobody"))
 
@@ -193,6 +194,12 @@ def test_network_access(uow_factory: UnitOfWorkFactory) -> None:
         assert uow.network_access.list_for_user(u.id) == [NetworkAccess(u.id, n.id)]
         with pytest.raises(NotFound):
             uow.network_access.grant(NetworkAccess(u.id, b.network(99).id))
+    with uow_factory() as uow:
+        uow.network_access.revoke(NetworkAccess(u.id, n.id))
+        uow.network_access.revoke(NetworkAccess(u.id, n.id))  # absent: fine
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.network_access.list_for_user(u.id) == []
 
 
 # ------------------------------------------------------------------ join requests

@@ -1,11 +1,14 @@
 """Public use cases of ztix."""
 
+from ztix_core.usecases.accounts import Accounts, AccountSummary
 from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
 from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
 from ztix_core.usecases.requests import RequestWorkflow
 
 __all__ = [
+    "AccountSummary",
+    "Accounts",
     "NetworkSync",
     "Provisioner",
     "ProvisioningSettings",
