@@ -234,10 +234,22 @@ class BirdFleet:
         return self._digest(files)
 
     def refused_peers(self, peers: Sequence[PeerSpec]) -> Mapping[int, str]:
-        """The members some server refuses to render, by index, with the renderer's reason."""
+        """The members some server refuses to render, by index, with the renderer's reason.
+
+        When every server renders the whole set (the usual case) that is one render per
+        server; only a refused set is rendered member by member to find who is refused.
+        """
+        servers = sorted(self._by_name.values(), key=lambda s: s.name)
+        try:
+            for server in servers:
+                self._render(server, peers)
+        except InvalidValue:
+            pass
+        else:
+            return {}
         out: dict[int, str] = {}
         for i, peer in enumerate(peers):
-            for server in sorted(self._by_name.values(), key=lambda s: s.name):
+            for server in servers:
                 try:
                     self._render(server, [peer])
                 except InvalidValue as exc:
