@@ -7,7 +7,10 @@ two route servers, for one with a static table of 2,000 VRPs, the size of the fi
 and the median ``bird -p`` time of the rendered config (Debian's BIRD 2.0.12 parses
 quadratically in named filters/functions; the layout keeps that count fixed, so this
 should stay in the tens of milliseconds).
-Targets: rendering 3,000 members < 0.5 s.
+It also times ``BirdFleet.refused_peers`` over the two servers (the check the worker runs
+before every sync, on the whole member set).
+Targets at 3,000 members: rendering one server < 0.5 s; refused_peers (2 servers) < 50 ms.
+Every figure is the median of RENDER_RUNS (5) runs (bird -p: PARSE_RUNS, 3).
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
+
+from ztix_adapters_bird.fleet import BirdFleet
 from ztix_adapters_bird.lab import example_server, write_config, write_vrps
 from ztix_adapters_bird.render import render_server
-from ztix_adapters_bird.settings import RouteServerSettings, RpkiSource
+from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings, RpkiSource
 from ztix_core.ports import PeerSpec
 from ztix_core.values import Asn, NetworkId
 
@@ -99,10 +105,14 @@ def main(argv: list[str]) -> None:
             ipv6=ipaddress.IPv6Address("fd00:64::1"),
             rpki=RpkiSource(vrp_file=str(vrp_file)),
         )
+        fleet = BirdFleet(
+            BirdSettings(tuple(attrs.evolve(s, transport="local") for s in (rtr, rtr2)))
+        )
         print(
             f"{'members':>8} {'render (RTR)':>13} {'2 servers':>10} {'render (static VRPs)':>21} "
-            f"{'files':>6} {'bytes':>10} {'bird -p':>9}"
+            f"{'files':>6} {'bytes':>10} {'bird -p':>9} {'refused_peers':>14}"
         )
+        verdicts = []
         for n in counts:
             peers = members(n)
             render_server(rtr, peers)  # warm the template cache
@@ -113,10 +123,20 @@ def main(argv: list[str]) -> None:
             conf = write_config(files, work / f"n{n}")
             t_parse = timed(functools.partial(bird_parse, conf), PARSE_RUNS)
             size = sum(len(v) for v in files.values())
+            t_refused = timed(functools.partial(fleet.refused_peers, peers), RENDER_RUNS)
             print(
                 f"{n:>8} {t_rtr * 1000:>10.1f} ms {t_two * 1000:>7.1f} ms "
                 f"{t_static * 1000:>18.1f} ms {len(files):>6} {size:>10,} {t_parse * 1000:>6.1f} ms"
+                f" {t_refused * 1000:>11.1f} ms"
             )
+            if n == 3_000:
+                verdicts += [
+                    ("render 3,000 members, one server < 500 ms", t_rtr < 0.5, t_rtr),
+                    ("refused_peers 3,000 members, 2 servers < 50 ms", t_refused < 0.05, t_refused),
+                ]
+        fleet.close()
+        for what, ok, value in verdicts:
+            print(f"{'PASS' if ok else 'MISS'}  {what}: {value * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Bogon prefixes and bogon AS numbers a route server rejects.
 
-Sources: IANA special-purpose registries (RFC 6890 and successors), the NLNOG BGP filter
-guide and Team Cymru's (non-full) bogon list. Every entry matches the prefix *and all its
+The AS numbers are the core's (:mod:`ztix_core.asns`): the same table refuses members at
+submit and approve, so no member the renderer would refuse gets that far. Prefix sources:
+IANA special-purpose registries (RFC 6890 and successors), the NLNOG BGP filter guide and
+Team Cymru's (non-full) bogon list. Every entry matches the prefix *and all its
 more-specifics* (``+`` in BIRD) unless ``more_specifics_from`` says which lengths match.
 Documentation ranges are flagged so a lab can turn them off; production never does.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 
 import attrs
+
+from ztix_core.asns import SPECIAL_ASNS, SpecialAsnRange, special_asn_ranges, special_asn_reason
 
 
 @attrs.frozen
@@ -92,34 +96,14 @@ BOGONS_V6: tuple[BogonPrefix, ...] = (
 GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
 
 
-@attrs.frozen
-class BogonAsnRange:
-    """An inclusive range of AS numbers that must not appear in an AS path."""
-
-    first: int
-    last: int
-    reason: str
-    documentation: bool = False
-
-    def bird(self) -> str:
-        """The BIRD int-set item: ``23456`` or ``64512..65534``."""
-        return str(self.first) if self.first == self.last else f"{self.first}..{self.last}"
-
-    def __contains__(self, asn: int) -> bool:
-        return self.first <= asn <= self.last
+#: AS numbers a route server rejects anywhere in a path: the core's one table of AS numbers
+#: that are not for the public Internet (members using one are refused at submit).
+BOGON_ASNS: tuple[SpecialAsnRange, ...] = SPECIAL_ASNS
 
 
-BOGON_ASNS: tuple[BogonAsnRange, ...] = (
-    BogonAsnRange(0, 0, "RFC 7607 AS0"),
-    BogonAsnRange(23456, 23456, "RFC 6793 AS_TRANS"),
-    BogonAsnRange(64496, 64511, "RFC 5398 documentation", documentation=True),
-    BogonAsnRange(64512, 65534, "RFC 6996 private use"),
-    BogonAsnRange(65535, 65535, "RFC 7300 reserved"),
-    BogonAsnRange(65536, 65551, "RFC 5398 documentation", documentation=True),
-    BogonAsnRange(65552, 131071, "IANA reserved"),
-    BogonAsnRange(4_200_000_000, 4_294_967_294, "RFC 6996 private use"),
-    BogonAsnRange(4_294_967_295, 4_294_967_295, "RFC 7300 reserved"),
-)
+def asn_set_item(rng: SpecialAsnRange) -> str:
+    """The BIRD int-set item of a range: ``23456`` or ``64512..65534``."""
+    return str(rng.first) if rng.first == rng.last else f"{rng.first}..{rng.last}"
 
 
 def bogon_prefixes(family: int, *, allow_documentation: bool = False) -> tuple[BogonPrefix, ...]:
@@ -128,17 +112,14 @@ def bogon_prefixes(family: int, *, allow_documentation: bool = False) -> tuple[B
     return tuple(b for b in table if not (allow_documentation and b.documentation))
 
 
-def bogon_asns(*, allow_documentation: bool = False) -> tuple[BogonAsnRange, ...]:
+def bogon_asns(*, allow_documentation: bool = False) -> tuple[SpecialAsnRange, ...]:
     """The bogon AS-number ranges a route server rejects anywhere in the path."""
-    return tuple(r for r in BOGON_ASNS if not (allow_documentation and r.documentation))
+    return special_asn_ranges(allow_documentation=allow_documentation)
 
 
 def asn_bogon_reason(asn: int, *, allow_documentation: bool = False) -> str | None:
     """Why ``asn`` is a bogon under this policy, or ``None`` when it is usable."""
-    for rng in bogon_asns(allow_documentation=allow_documentation):
-        if asn in rng:
-            return rng.reason
-    return None
+    return special_asn_reason(asn, allow_documentation=allow_documentation)
 
 
 def prefix_bogon_reason(

@@ -40,6 +40,8 @@ T = TypeVar("T")
 Renderer = Callable[[RouteServerSettings, Sequence[PeerSpec]], dict[str, bytes]]
 Digest = Callable[[Mapping[str, bytes]], str]
 TransportFactory = Callable[[RouteServerSettings], Transport]
+#: The members a server cannot configure, by index, with the reason (see refused_peers).
+Checker = Callable[[RouteServerSettings, Sequence[PeerSpec]], Mapping[int, str]]
 
 
 def check_settings(settings: BirdSettings) -> None:
@@ -88,10 +90,13 @@ def default_transport(server: RouteServerSettings, hook: CommandHook | None = No
     return SshTransport(server.ssh, hook=hook)
 
 
-def _default_renderer() -> tuple[Renderer, Digest]:
-    from ztix_adapters_bird.render import config_digest, render_server
+def _default_renderer() -> tuple[Renderer, Digest, Checker]:
+    from ztix_adapters_bird.render import config_digest, peer_problems, render_server
 
-    return render_server, config_digest
+    def check(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dict[int, str]:
+        return {i: p.reason for i, p in peer_problems(server, peers).items()}
+
+    return render_server, config_digest, check
 
 
 @attrs.frozen
@@ -135,16 +140,19 @@ class BirdFleet:
         digest: Digest | None = None,
         transport_factory: TransportFactory | None = None,
         options: ApplyOptions | None = None,
+        checker: Checker | None = None,
     ) -> None:
         check_settings(settings)
         self.settings = settings
         self._by_name = {s.name: s for s in settings.servers}
-        if renderer is None or digest is None:
-            default_render, default_digest = _default_renderer()
+        if renderer is None or digest is None or checker is None:
+            default_render, default_digest, default_check = _default_renderer()
             renderer = renderer or default_render
             digest = digest or default_digest
+            checker = checker or default_check
         self._render = renderer
         self._digest = digest
+        self._check = checker
         self._transport_factory = transport_factory or default_transport
         self.options = options or ApplyOptions()
         self._transports: dict[str, Transport] = {}
@@ -234,28 +242,17 @@ class BirdFleet:
         return self._digest(files)
 
     def refused_peers(self, peers: Sequence[PeerSpec]) -> Mapping[int, str]:
-        """The members some server refuses to render, by index, with the renderer's reason.
-
-        When every server renders the whole set (the usual case) that is one render per
-        server; only a refused set is rendered member by member to find who is refused.
-        """
-        servers = sorted(self._by_name.values(), key=lambda s: s.name)
-        try:
-            for server in servers:
-                self._render(server, peers)
-        except InvalidValue:
-            pass
-        else:
-            return {}
-        out: dict[int, str] = {}
-        for i, peer in enumerate(peers):
-            for server in servers:
-                try:
-                    self._render(server, [peer])
-                except InvalidValue as exc:
-                    out[i] = f"route server {server.name}: {exc.message}".replace("peers[0] ", "")
-                    break
-        return out
+        """The members some server cannot configure, by index, with the reason (the
+        renderer's own validation, all members at once: clashes between members count).
+        The rest render on every server: each server judges only the members the servers
+        before it accepted, and leaving members out never makes another one invalid."""
+        refused: dict[int, str] = {}
+        for server in sorted(self._by_name.values(), key=lambda s: s.name):
+            remaining = [i for i in range(len(peers)) if i not in refused]
+            problems = self._check(server, [peers[i] for i in remaining])
+            for j, reason in sorted(problems.items()):
+                refused[remaining[j]] = f"route server {server.name}: {reason}"
+        return dict(sorted(refused.items()))
 
     def render(self, peers: Sequence[PeerSpec]) -> Mapping[str, Mapping[str, bytes]]:
         """Per server, file name → bytes (raises InvalidValue for bad members)."""

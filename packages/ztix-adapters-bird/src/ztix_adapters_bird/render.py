@@ -22,12 +22,14 @@ free text is sanitised by :mod:`ztix_adapters_bird.text`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jinja2
 
 from ztix_adapters_bird import bogons
@@ -167,7 +169,16 @@ def _check_policy(policy: PolicyKnobs) -> PolicyKnobs:
 def _check_v4(addr: object, field: str) -> ipaddress.IPv4Address:
     if not isinstance(addr, ipaddress.IPv4Address):
         raise InvalidValue(field, f"{addr!r} is not an IPv4 address")
-    bad = (
+    bad = _v4_problem(addr)
+    if bad:
+        raise InvalidValue(field, f"{addr} is {bad}; a BGP neighbour needs a unicast address")
+    return addr
+
+
+# The verdicts are pure and the same members come back every sync: remember them.
+@functools.lru_cache(maxsize=65_536)
+def _v4_problem(addr: ipaddress.IPv4Address) -> str | None:
+    return (
         "unspecified"
         if addr.is_unspecified
         else "loopback"
@@ -182,15 +193,20 @@ def _check_v4(addr: object, field: str) -> ipaddress.IPv4Address:
         if addr in _V4_THIS_NETWORK
         else None
     )
-    if bad:
-        raise InvalidValue(field, f"{addr} is {bad}; a BGP neighbour needs a unicast address")
-    return addr
 
 
 def _check_v6(addr: object, field: str) -> ipaddress.IPv6Address:
     if not isinstance(addr, ipaddress.IPv6Address):
         raise InvalidValue(field, f"{addr!r} is not an IPv6 address")
-    bad = (
+    bad = _v6_problem(addr)
+    if bad:
+        raise InvalidValue(field, f"{addr} is {bad}; a BGP neighbour needs a unicast address")
+    return addr
+
+
+@functools.lru_cache(maxsize=65_536)
+def _v6_problem(addr: ipaddress.IPv6Address) -> str | None:
+    return (
         "unspecified"
         if addr.is_unspecified
         else "loopback"
@@ -207,9 +223,11 @@ def _check_v6(addr: object, field: str) -> ipaddress.IPv6Address:
         if addr.scope_id
         else None
     )
-    if bad:
-        raise InvalidValue(field, f"{addr} is {bad}; a BGP neighbour needs a unicast address")
-    return addr
+
+
+@functools.lru_cache(maxsize=65_536)
+def _asn_problem(asn: int, allow_documentation: bool) -> str | None:
+    return bogons.asn_bogon_reason(asn, allow_documentation=allow_documentation)
 
 
 def _limit(value: object, default: int, field: str) -> int:
@@ -222,56 +240,115 @@ def _limit(value: object, default: int, field: str) -> int:
     return value
 
 
-def _check_peers(
-    server: RouteServerSettings, peers: Sequence[PeerSpec]
-) -> list[tuple[PeerSpec, BirdToken, int, int]]:
+@attrs.frozen
+class PeerProblem:
+    """Why one member cannot be configured on a route server.
+
+    ``error`` is what :func:`render_server` raises for it (its field names the member by
+    index); ``reason`` says the same for an operator, naming other members by ASN."""
+
+    error: InvalidValue
+    reason: str
+
+
+Checked = tuple[PeerSpec, BirdToken, int, int]
+
+
+def peer_problems(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dict[int, PeerProblem]:
+    """Every member of ``peers`` the server cannot configure, by index: duplicate ASN or
+    address (the later one is refused), the server's own ASN or address, a bogon ASN, an
+    address no BGP session can use, a bad max-prefix. The members not listed render
+    together (a refused member's ASN and addresses do not count as taken)."""
+    return _examine_peers(server, peers, describe=False)[1]
+
+
+def _check_peers(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> list[Checked]:
+    checked, problems = _examine_peers(server, peers)
+    if problems:
+        raise problems[min(problems)].error
+    return checked
+
+
+def _examine_peers(
+    server: RouteServerSettings, peers: Sequence[PeerSpec], *, describe: bool = True
+) -> tuple[list[Checked], dict[int, PeerProblem]]:
     rs_asn = int(server.asn)
     allow_doc = server.policy.allow_documentation_ranges
     seen_asn: dict[int, int] = {}
     seen_addr: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, int] = {}
     own = {a for a in (server.ipv4, server.ipv6) if a is not None}
-    bad_asns = bogons.bogon_asns(allow_documentation=allow_doc)
-    out = []
-    for i, peer in enumerate(peers):
-        if not isinstance(peer, PeerSpec):
-            raise InvalidValue(f"peers[{i}]", f"{peer!r} is not a PeerSpec")
+    out: list[Checked] = []
+    problems: dict[int, PeerProblem] = {}
+
+    def refuse(i: int, field: str, message: str, reason: str = "") -> None:
+        problems[i] = PeerProblem(InvalidValue(field, message), reason or message)
+
+    for i, item in enumerate(peers):
+        entry: object = item  # callers may pass anything
+        if not isinstance(entry, PeerSpec):
+            refuse(i, f"peers[{i}]", f"{entry!r} is not a PeerSpec")
+            continue
+        peer = entry
         asn = int(peer.asn)
         where = f"peers[{i}] (AS{asn})"
         if asn in seen_asn:
-            raise InvalidValue(
-                f"{where}.asn", f"AS{asn} is listed twice (also peers[{seen_asn[asn]}])"
+            refuse(
+                i,
+                f"{where}.asn",
+                f"AS{asn} is listed twice (also peers[{seen_asn[asn]}])",
+                f"AS{asn} is already configured for another member",
             )
-        seen_asn[asn] = i
+            continue
         if asn == rs_asn:
-            raise InvalidValue(f"{where}.asn", f"AS{asn} is the route server's own ASN")
-        reason = next((r.reason for r in bad_asns if asn in r), None)
+            refuse(i, f"{where}.asn", f"AS{asn} is the route server's own ASN")
+            continue
+        reason = _asn_problem(asn, allow_doc)
         if reason:
-            raise InvalidValue(
+            refuse(
+                i,
                 f"{where}.asn",
                 f"AS{asn} is a bogon ASN ({reason}); the import policy would reject every route",
             )
-        v4 = _check_v4(peer.ipv4, f"{where}.ipv4")
-        v6 = _check_v6(peer.ipv6, f"{where}.ipv6")
-        for addr, fam in ((v4, "ipv4"), (v6, "ipv6")):
-            if addr in own:
-                raise InvalidValue(f"{where}.{fam}", f"{addr} is the route server's own address")
-            if addr in seen_addr:
-                raise InvalidValue(
-                    f"{where}.{fam}", f"{addr} is also the address of peers[{seen_addr[addr]}]"
-                )
-            seen_addr[addr] = i
-        limit4 = _limit(
-            peer.max_prefix_v4, server.policy.default_max_prefix_v4, f"{where}.max_prefix_v4"
-        )
-        limit6 = _limit(
-            peer.max_prefix_v6, server.policy.default_max_prefix_v6, f"{where}.max_prefix_v6"
-        )
+            continue
+        try:
+            v4 = _check_v4(peer.ipv4, f"{where}.ipv4")
+            v6 = _check_v6(peer.ipv6, f"{where}.ipv6")
+            for addr, fam in ((v4, "ipv4"), (v6, "ipv6")):
+                if addr in own:
+                    raise InvalidValue(
+                        f"{where}.{fam}", f"{addr} is the route server's own address"
+                    )
+                if addr in seen_addr:
+                    other = peers[seen_addr[addr]]
+                    refuse(
+                        i,
+                        f"{where}.{fam}",
+                        f"{addr} is also the address of peers[{seen_addr[addr]}]",
+                        f"{addr} is also the address of AS{int(other.asn)}",
+                    )
+                    break
+            if i in problems:
+                continue
+            limit4 = _limit(
+                peer.max_prefix_v4, server.policy.default_max_prefix_v4, f"{where}.max_prefix_v4"
+            )
+            limit6 = _limit(
+                peer.max_prefix_v6, server.policy.default_max_prefix_v6, f"{where}.max_prefix_v6"
+            )
+        except InvalidValue as exc:
+            problems[i] = PeerProblem(exc, exc.message.removeprefix(f"{exc.field}: "))
+            continue
+        # Accepted: only now do its ASN and addresses count as taken.
+        seen_asn[asn] = i
+        seen_addr[v4] = seen_addr[v6] = i
+        if not describe:  # only the verdicts are wanted: skip sanitising free text
+            continue
         description = bird_string(peer.description or f"AS{asn}")
         if description == '""':
             description = bird_string(f"AS{asn}")
         out.append((peer, description, limit4, limit6))
     out.sort(key=lambda item: int(item[0].asn))
-    return out
+    return out, problems
 
 
 # --------------------------------------------------------------------------- main file
@@ -331,7 +408,7 @@ def _render_main(server: RouteServerSettings, policy: PolicyKnobs) -> bytes:
             ),
         ],
         bogon_asns=[
-            (sep(r.bird()), comment_text(r.reason))
+            (sep(bogons.asn_set_item(r)), comment_text(r.reason))
             for r in bogons.bogon_asns(allow_documentation=allow_doc)
         ],
         rtr=rtr,
