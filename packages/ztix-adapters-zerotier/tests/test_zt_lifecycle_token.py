@@ -202,3 +202,17 @@ def test_one_precedence_the_file_wins_and_a_difference_is_warned(
     load_settings(None, same)
     TokenSource(file=str(token_file), environ=same).reload()
     assert "differ" not in caplog.text  # equal values: nothing to warn about
+
+
+def test_settings_built_in_code_follow_the_same_precedence(
+    zt: EmulatorServer, token_file: Path
+) -> None:
+    settings = self_hosted_settings(
+        zt,
+        zt_controller_auth_token="stale-env-token-1234",
+        zt_controller_auth_token_file=str(token_file),
+    )
+    provider = SelfHostedControllerProvider.from_settings(settings)
+    assert provider.token.get() == zt.token
+    assert provider.check_readiness(()).ready
+    provider.close()

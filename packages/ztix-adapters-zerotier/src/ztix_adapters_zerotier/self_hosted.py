@@ -25,8 +25,8 @@ from ztix_core.values import NetworkId, NodeId
 NAME = "self_hosted_controller"
 URL_SETTING = "ZT_CONTROLLER_BASE_URL"
 AUTH_REMEDIATION = (
-    f"set {TOKEN_ENV} or {TOKEN_FILE_ENV} to the controller's authtoken.secret, then run "
-    "`ztix controller reload-token` (or send SIGHUP to the worker)"
+    f"set {TOKEN_FILE_ENV} (it wins over {TOKEN_ENV}) to the controller's authtoken.secret, "
+    "then run `ztix controller reload-token --pid <worker pid>` (or restart the worker)"
 )
 _ADDRESS = re.compile(r"[0-9a-f]{10}")
 WHAT = "controller"

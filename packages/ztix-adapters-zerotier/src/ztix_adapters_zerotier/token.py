@@ -65,7 +65,7 @@ class TokenSource:
             settings.secret("zt_controller_auth_token"),
             file=settings.zt_controller_auth_token_file,
         )
-        if source.get() is None and source.file:
+        if source.file:  # the file wins, also for Settings built without load_settings
             source.reload()
         return source
 
