@@ -151,6 +151,7 @@ def test_tags_and_capabilities(client: httpx.Client, path: str) -> None:
             ["10.0.0.300", "fe80::zz", "garbage", "", "10.1.2.3/24", "2001:db8::1"],
             ["0.0.0.0", "::", "10.1.2.3", "2001:db8::1"],
         ),
+        (["fe80::1%eth0"], ["::"]),  # inet_pton knows no scope id
         (["203.0.113.9"], ["203.0.113.9"]),  # no pool check
         (["::ffff:192.0.2.1"], ["::ffff:192.0.2.1"]),
         ([], []),

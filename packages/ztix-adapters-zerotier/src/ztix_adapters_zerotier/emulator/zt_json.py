@@ -244,8 +244,8 @@ def parse_inet_lenient(text: str) -> tuple[Address, int] | None:
     ip_text, slash, rest = text.partition("/")
     number = _str_to_u64(rest) & 0xFFFF if slash else 0
     if ":" in ip_text:
-        try:
-            return ipaddress.IPv6Address(ip_text), number
+        try:  # inet_pton knows no scope id ("fe80::1%eth0"): it fails, leaving ::
+            return ipaddress.IPv6Address(ip_text if "%" not in ip_text else "-"), number
         except ValueError:
             return ipaddress.IPv6Address(0), number
     if "." in ip_text:
