@@ -5,6 +5,7 @@ with the local transport."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,61 @@ def test_bad_arguments_and_settings_are_refused(
     code, out, _ = run(bad, store, capsys, "rs", "render")
     assert code == 2 and "setting bird.servers.ssh" in out
     assert d.files() == before
+
+
+def test_status_names_the_server_it_cannot_reach_and_fails(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d)
+    store = store_with_members(200001)
+    code, out, _ = run(config, store, capsys, "rs", "status")
+    assert code == 0, out  # up, no sessions configured yet: nothing wrong
+    assert "no sessions" in out and "unreachable" not in out
+    d.stop()
+    for argv in (("rs", "status"), ("rs", "status", "--asn", "200001")):
+        code, out, _ = run(config, store, capsys, *argv)
+        assert code == 1, out
+        [line] = [x for x in out.splitlines() if x.startswith("rs1: unreachable: ")]
+        assert "Unable to connect to server control socket" in line
+
+
+def test_render_with_no_route_server_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ztix.toml"
+    config.write_text(
+        'storage = "clitest"\nzt_provider = "clitest"\nroute_server_fleet = "memory"\n'
+        'network_registry = "memory"\n'
+    )
+    store = store_with_members(200001)
+    for argv in (("rs", "render"), ("rs", "apply"), ("rs", "status")):
+        code, out, _ = run(config, store, capsys, *argv)
+        assert code == 2, out
+        assert out.strip() == (
+            "ztix: error: setting bird.servers: no route server is configured, so there is "
+            "nothing to render, apply or ask: add [[bird.servers]] tables to the settings file"
+        )
+
+
+def test_render_into_a_read_only_directory_is_one_line_and_exit_2(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d)
+    store = store_with_members(200001)
+    out_dir = tmp_path / "readonly"
+    out_dir.mkdir()
+    # read-only even for root (tests run as root): the immutable attribute
+    subprocess.run(["chattr", "+i", str(out_dir)], check=True)
+    try:
+        code, out, err = run(config, store, capsys, "rs", "render", "--out", str(out_dir))
+    finally:
+        subprocess.run(["chattr", "-i", str(out_dir)], check=True)
+    assert code == 2, out
+    [line] = out.splitlines()
+    assert line.startswith(f"ztix: error: --out: cannot write {out_dir}/rs1: ")
+    assert "Operation not permitted" in line
+    assert "choose a directory you can write to, or fix its permissions" in line
+    assert not err and "Traceback" not in out
+    assert list(out_dir.iterdir()) == []

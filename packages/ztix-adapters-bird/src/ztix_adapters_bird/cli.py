@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from ztix_adapters_bird.fleet import BirdFleet
 from ztix_adapters_bird.settings import BirdSettings
 from ztix_core.bootstrap import bootstrap
-from ztix_core.errors import SettingsError
+from ztix_core.errors import InvalidValue, SettingsError
 from ztix_core.plugins import Plugins
 from ztix_core.ports import PeerSpec
 from ztix_core.settings import Settings, load_settings
@@ -32,8 +32,16 @@ def desired_peers(settings: Settings, plugins: Plugins) -> list[PeerSpec]:
 
 
 def build_fleet(settings: Settings) -> BirdFleet:
-    """A BirdFleet from the ``[bird]`` section."""
-    return BirdFleet(settings.section("bird", BirdSettings))
+    """A BirdFleet from the ``[bird]`` section; SettingsError when it names no server
+    (there would be nothing to render, apply or ask)."""
+    section = settings.section("bird", BirdSettings)
+    if not section.servers:
+        raise SettingsError(
+            "bird.servers",
+            "no route server is configured, so there is nothing to render, apply or ask: "
+            "add [[bird.servers]] tables to the settings file",
+        )
+    return BirdFleet(section)
 
 
 class RsCommand:
@@ -81,22 +89,22 @@ class RsCommand:
         servers: Sequence[str] | None,
         out: str | None,
     ) -> int:
-        rendered = fleet.render(peers)
+        rendered = {
+            name: files
+            for name, files in fleet.render(peers).items()
+            if not servers or name in servers
+        }
+        if out:  # everything written before anything is reported
+            for name, files in rendered.items():
+                _write_files(Path(out) / name, files)
         for name, files in rendered.items():
-            if servers and name not in servers:
-                continue
             digest = fleet.digest(files)
             size = sum(len(b) for b in files.values())
             self._print(
                 f"{name}: {len(files)} files, {size} bytes, {len(peers)} members, digest {digest}"
             )
             if out:
-                base = Path(out) / name
-                for rel, data in files.items():
-                    path = base / rel
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-                self._print(f"  written to {base}")
+                self._print(f"  written to {Path(out) / name}")
         return 0
 
     def _apply(
@@ -118,9 +126,10 @@ class RsCommand:
     def _status(self, settings: Settings, asn: Asn | None) -> int:
         fleet = build_fleet(settings)
         try:
-            sessions = fleet.session_status(asn)
+            report = fleet.session_report(asn)
         finally:
             fleet.close()
+        sessions = report.sessions
         self._print(
             f"{'server':10} {'asn':>10} {'protocol':16} {'state':12} {'since':24} "
             f"{'imp':>6} {'filt':>6} {'exp':>6}  limit  last error"
@@ -133,4 +142,23 @@ class RsCommand:
             )
         if not sessions:
             self._print("no sessions" + (f" for AS{asn.value}" if asn else ""))
-        return 0
+        for name, reason in sorted(report.unreachable.items()):
+            self._print(f"{name}: unreachable: {reason}")
+        return 1 if report.unreachable else 0
+
+
+def _write_files(base: Path, files: Mapping[str, bytes]) -> None:
+    """Write a rendered config set under ``base``; InvalidValue (one line: the path, the
+    reason and the fix) when the directory cannot be written."""
+    for rel, data in files.items():
+        path = base / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            where = exc.filename or path
+            raise InvalidValue(
+                "--out",
+                f"cannot write {where}: {exc.strerror or exc}; choose a directory you can "
+                "write to, or fix its permissions",
+            ) from None

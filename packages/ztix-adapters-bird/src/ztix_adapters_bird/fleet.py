@@ -382,14 +382,37 @@ class BirdFleet:
         """``session_status`` for async callers."""
         return await self._on_loop(self._status_all(asn))
 
+    def session_report(self, asn: Asn | None = None) -> SessionReport:
+        """The sessions as :meth:`session_status` finds them, and separately every server
+        that could not be asked, with the reason (also when ``asn`` is None)."""
+        return self._run(self._report(asn))
+
     async def _status_all(self, asn: Asn | None) -> list[SessionStatus]:
-        results = await asyncio.gather(*(self._status_one(s, asn) for s in self._by_name.values()))
-        out = [s for group in results for s in group]
+        report = await self._report(asn)
+        out = list(report.sessions)
+        if asn is not None:
+            out += [
+                SessionStatus(name, asn, "", "unreachable", last_error=reason)
+                for name, reason in report.unreachable.items()
+            ]
         return sorted(out, key=lambda s: (s.asn, s.server, s.protocol))
+
+    async def _report(self, asn: Asn | None) -> SessionReport:
+        servers = sorted(self._by_name.values(), key=lambda s: s.name)
+        results = await asyncio.gather(*(self._status_one(s, asn) for s in servers))
+        sessions = [s for group, _ in results for s in group]
+        unreachable = {
+            server.name: error
+            for server, (_, error) in zip(servers, results, strict=True)
+            if error is not None
+        }
+        return SessionReport(
+            sorted(sessions, key=lambda s: (s.asn, s.server, s.protocol)), unreachable
+        )
 
     async def _status_one(
         self, server: RouteServerSettings, asn: Asn | None
-    ) -> list[SessionStatus]:
+    ) -> tuple[list[SessionStatus], str | None]:
         p = server.paths
         try:
             transport = self._transport(server)
@@ -406,13 +429,19 @@ class BirdFleet:
                 ]
             )
         except (TransportError, SettingsError) as exc:
-            if asn is None:
-                return []
-            return [SessionStatus(server.name, asn, "", "unreachable", last_error=str(exc))]
+            return [], str(exc)
         output = result.stdout + result.stderr
         sessions = parse_sessions(server.name, output)
-        if not sessions and asn is not None and "8003" not in output:
-            return [
-                SessionStatus(server.name, asn, "", "unreachable", last_error=output.strip()[:300])
-            ]
-        return sessions
+        # 8003: no protocol matches (no such member); anything else without sessions
+        # means the daemon did not answer.
+        if not sessions and "8003" not in output and (asn is not None or "0001" not in output):
+            return [], output.strip()[:300] or f"birdc exited with {result.exit_status}"
+        return sessions, None
+
+
+@attrs.frozen
+class SessionReport:
+    """Sessions found, and the servers that could not be asked (name → reason)."""
+
+    sessions: list[SessionStatus]
+    unreachable: Mapping[str, str]
