@@ -1,4 +1,7 @@
-"""The web plugin: registers what ztix-web adds to ztix through the ``ztix`` entry-point group."""
+"""The web plugin: what ztix-web adds to ztix through the ``ztix`` entry-point group.
+
+The module stays light (every ``ztix`` command imports it): commands load on first use.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,14 @@ from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
 
 
+def _user_command() -> object:
+    from ztix_web.cli_user import UserCommand
+
+    return UserCommand()
+
+
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    return []
+    return [
+        Registration("user", _user_command, None, "local accounts: create, disable, ASNs, ..."),
+    ]
