@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
+import attrs
 import pytest
 
 from ztix_core.errors import SettingsError
 from ztix_core.ipam import Ipv6Scheme
-from ztix_core.settings import load_settings
+from ztix_core.settings import (
+    SettingsErrors,
+    data_dir,
+    load_settings,
+    read_settings,
+    structure,
+)
+from ztix_core.values import Asn
 
 TOML = """
 database_url = "postgresql+psycopg://db/ztix"
@@ -42,8 +51,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_without_a_file() -> None:
-    s = load_settings(None, {})
-    assert s.database_url == "sqlite:///ztix.db" and s.redis_url is None
+    s = load_settings(None, {"HOME": "/home/op"})
+    assert s.database_url == "sqlite:////home/op/.local/share/ztix/ztix.db"
+    assert s.redis_url is None
     assert s.zt_provider == "self_hosted_controller" and s.approval_policy == "manual_admin"
 
 
@@ -120,3 +130,95 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as info:
         load_settings(None, {"ZTIX_CONFIG": str(tmp_path / "nope.toml")})
     assert info.value.setting == "ZTIX_CONFIG"
+
+
+# --------------------------------------------------------------------------- data directory
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HOME": "/home/op"}, "/home/op/.local/share/ztix/ztix.db"),
+        ({"HOME": "/home/op", "XDG_DATA_HOME": "/srv/data"}, "/srv/data/ztix/ztix.db"),
+        # A relative XDG_DATA_HOME is ignored, as the XDG spec says.
+        ({"HOME": "/home/op", "XDG_DATA_HOME": "data"}, "/home/op/.local/share/ztix/ztix.db"),
+        ({"ZTIX_DATA_DIR": "/var/lib/ztix", "XDG_DATA_HOME": "/x"}, "/var/lib/ztix/ztix.db"),
+        ({"ZTIX_DATA_DIR": "/var/lib/ztix", "DATABASE_URL": "sqlite:////d/z.db"}, "/d/z.db"),
+    ],
+)
+def test_the_default_database_is_absolute_whatever_the_working_directory(
+    env: dict[str, str], expected: str
+) -> None:
+    assert load_settings(None, env).database_url == f"sqlite:///{expected}"
+    assert data_dir(env).is_absolute()
+
+
+def test_a_relative_data_dir_is_refused() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(None, {"ZTIX_DATA_DIR": "data"})
+    assert info.value.setting == "ZTIX_DATA_DIR" and "absolute" in str(info.value)
+
+
+# --------------------------------------------------------------------------- every error
+
+
+@attrs.frozen
+class _Server:
+    name: str
+    asn: Asn
+    router_id: ipaddress.IPv4Address
+
+
+@attrs.frozen
+class _Section:
+    servers: tuple[_Server, ...] = ()
+
+
+def test_a_missing_key_in_an_array_of_tables_is_named_by_its_path() -> None:
+    raw = {"servers": [{"name": "rs1", "router_id": "10.0.0.1"}]}
+    with pytest.raises(SettingsError) as info:
+        structure(raw, _Section, prefix="bird")
+    assert info.value.setting == "bird.servers[0].asn"
+    assert "missing" in str(info.value) and "KeyError" not in str(info.value)
+
+
+def test_every_bad_key_of_a_section_is_reported() -> None:
+    raw = {
+        "servers": [
+            {"name": "rs1", "router_id": "10.0.0.1"},
+            {"name": "rs2", "asn": "x", "router_id": "zz", "bogus": 1},
+        ]
+    }
+    with pytest.raises(SettingsErrors) as info:
+        structure(raw, _Section, prefix="bird")
+    assert [e.setting for e in info.value.errors] == [
+        "bird.servers[0].asn",
+        "bird.servers[1].asn",
+        "bird.servers[1].router_id",
+        "bird.servers[1]",
+    ]
+    assert "'x' is not an AS number" in str(info.value)
+    assert "unknown key(s): bogus" in str(info.value)
+
+
+def test_every_bad_core_setting_is_reported_at_once(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'databse_url = "sqlite:////x.db"\nzt_controller_auth_token = "leak"\n'
+        '[provisioning]\nipv6_scheme = "random"\n',
+    )
+    env = {"ZT_CONTROLLER_BACKUP_RETENTION_COUNT": "many", "ZTIX_ALLOW_DOCUMENTATION_ASNS": "?"}
+    with pytest.raises(SettingsErrors) as info:
+        load_settings(path, env)
+    settings = {e.setting for e in info.value.errors}
+    assert settings == {
+        "databse_url",
+        "zt_controller_auth_token",
+        "provisioning.ipv6_scheme",
+        "ZT_CONTROLLER_BACKUP_RETENTION_COUNT",
+        "ZTIX_ALLOW_DOCUMENTATION_ASNS",
+    }
+    assert "did you mean `database_url`?" in str(info.value)
+    # read_settings keeps what is valid, so the plugins can still be checked.
+    partial, errors = read_settings(path, {**env, "ZT_PROVIDER": "central"})
+    assert len(errors) == 5 and partial.zt_provider == "central"

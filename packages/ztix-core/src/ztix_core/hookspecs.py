@@ -6,6 +6,8 @@ records (name, factory, settings type, description). Registrations are collected
 
 Third-party distributions implement these in a module listed under the entry-point group
 ``ztix``; built-in ones are listed in :data:`ztix_core.plugins.BUILTIN_PLUGINS`.
+
+One hook differs: :func:`ztix_explain_error` takes the error to explain and returns text.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ztix_core.plugins import Registration
+    from ztix_core.settings import Settings
 
 PROJECT = "ztix"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -77,4 +80,18 @@ def ztix_cli_commands() -> list[Registration]:  # type: ignore[empty-body]
     ``factory()`` gives an object with ``configure(parser)`` and ``run(args) -> int``.
     Called when the CLI starts. Implemented by every distribution that adds commands
     (serve, worker, db, user, controller, rs, demo).
+    """
+
+
+@hookspec(firstresult=True)
+def ztix_explain_error(error: BaseException, settings: Settings | None) -> str | None:
+    """Explain an exception this plugin's code raised, for a user: one line naming the
+    problem and its fix (e.g. "the database at … is not migrated: run `ztix db upgrade`"),
+    or None when the error is not the plugin's.
+
+    Called by the ``ztix`` command when a command fails with an exception that is not a
+    ztix error, so adapters translate their libraries' exceptions without the core
+    importing them. ``settings`` are the loaded settings (None when they could not be
+    loaded). Must not raise and must not import anything heavy: check
+    ``type(error).__module__`` or ``sys.modules`` before importing the library.
     """

@@ -6,15 +6,21 @@ No plugin manager exists at import time: composition roots and tests call
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
 
 from ztix_core import hookspecs
 from ztix_core.errors import PluginError
+
+if TYPE_CHECKING:
+    from ztix_core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ztix"
 DISABLED_ENV = "ZTIX_DISABLED_PLUGINS"
@@ -23,14 +29,40 @@ DISABLED_ENV = "ZTIX_DISABLED_PLUGINS"
 BUILTIN_PLUGINS: tuple[str, ...] = ("ztix_core.builtin",)
 
 
+#: The plugins a setting selects: (Plugins method, Settings attribute, setting name).
+SELECTED_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("storage_backends", "storage", "ZTIX_STORAGE"),
+    ("membership_providers", "zt_provider", "ZT_PROVIDER"),
+    ("route_server_fleets", "route_server_fleet", "ZTIX_ROUTE_SERVER_FLEET"),
+    ("approval_policies", "approval_policy", "ZTIX_APPROVAL_POLICY"),
+    ("network_registries", "network_registry", "ZTIX_NETWORK_REGISTRY"),
+)
+
+
 @attrs.frozen
 class Registration:
-    """What a hook returns: a named thing and how to build it."""
+    """What a hook returns: a named thing and how to build it.
+
+    The keyword-only fields are optional:
+
+    * ``section``: the TOML table this plugin reads (structured with ``settings_type``).
+      Declaring it makes the table known: ``ztix settings`` refuses tables no installed
+      plugin declares.
+    * ``validate(settings)``: raises SettingsError for every setting the plugin would refuse
+      when in use (when selected; for a command, always). It must not touch the network
+      or leave anything behind; ``ztix settings`` calls it.
+    * ``ready(settings)``: raises NotReady (with a remediation) when something outside ztix
+      that the plugin needs is not usable yet. For a storage backend: the schema is not at
+      the version this code needs; long-running commands call it before starting.
+    """
 
     name: str
     factory: Callable[..., Any]
     settings_type: type | None = None
     description: str = ""
+    section: str = attrs.field(default="", kw_only=True)
+    validate: Callable[[Settings], object] | None = attrs.field(default=None, kw_only=True)
+    ready: Callable[[Settings], object] | None = attrs.field(default=None, kw_only=True)
 
 
 def disabled_from_env(environ: Mapping[str, str] | None = None) -> set[str]:
@@ -114,6 +146,37 @@ class Plugins:
 
     def cli_commands(self) -> dict[str, Registration]:
         return self._collect("ztix_cli_commands")
+
+    def sections(self) -> dict[str, list[Registration]]:
+        """TOML table name → the registrations (of every hook) that declare it."""
+        owners: dict[str, list[Registration]] = {}
+        for kind in (*(k for k, _, _ in SELECTED_KINDS), "cli_commands"):
+            for reg in getattr(self, kind)().values():
+                if reg.section:
+                    owners.setdefault(reg.section, []).append(reg)
+        return owners
+
+    def storage_ready(self, settings: Settings) -> None:
+        """Run the selected storage backend's ``ready`` check: raises NotReady (e.g. the
+        database schema is behind) with the remediation. Backends without one (memory)
+        are always ready."""
+        reg = self.select("storage_backends", settings.storage, "ZTIX_STORAGE")
+        if reg.ready is not None:
+            reg.ready(settings)
+
+    def explain_error(self, error: BaseException, settings: Settings | None) -> str | None:
+        """One line naming the problem and its fix, from the first plugin that recognises
+        ``error`` (hook ``ztix_explain_error``), else None. A failing hook is skipped."""
+        offered = {"error": error, "settings": settings}
+        for impl in reversed(self.pm.hook.ztix_explain_error.get_hookimpls()):
+            try:
+                text = impl.function(*(offered[name] for name in impl.argnames))
+            except Exception:  # an explainer must never hide the error it explains
+                log.debug("ztix_explain_error of %s failed", impl.plugin_name, exc_info=True)
+                continue
+            if text:
+                return str(text)
+        return None
 
     def select(self, kind: str, name: str, setting: str) -> Registration:
         """The registration called ``name`` among ``kind``; a SettingsError naming the

@@ -2,26 +2,37 @@
 
 Environment names: the seed's ``ZT_*``, ``DATABASE_URL`` and ``REDIS_URL`` where they
 exist, ``ZTIX_<FIELD>`` otherwise. Secrets come only from the environment or files: a
-secret in the TOML file is refused. A missing or bad value raises SettingsError naming it.
+secret in the TOML file is refused. A missing or bad value raises SettingsError naming it
+(:class:`SettingsErrors` when several are bad: it lists every one).
 Plugin sections (any other TOML table) are kept raw and structured on demand by
-:meth:`Settings.section`.
+:meth:`Settings.section`; :func:`ztix_core.validation.validate_settings` checks them against
+the installed plugins.
+
+The default database is ``sqlite:///<data dir>/ztix.db``: the data directory is
+``$ZTIX_DATA_DIR`` (absolute), else ``$XDG_DATA_HOME/ztix``, else ``~/.local/share/ztix``,
+so every command finds the same database whatever its working directory.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.errors import (
+    AttributeValidationNote,
+    ForbiddenExtraKeysError,
+    IterableValidationNote,
+)
 
-from ztix_core.errors import InvalidValue, SettingsError
+from ztix_core.errors import InvalidValue, SettingsError, ZtixError
 from ztix_core.ipam import Ipv6Scheme
 from ztix_core.policies.auto import AutoPolicySettings
 from ztix_core.usecases.provisioning import ProvisioningSettings
@@ -29,6 +40,52 @@ from ztix_core.values import Asn, NetworkId, NodeId, ipv4_prefix, ipv6_prefix
 
 T = TypeVar("T")
 CONFIG_ENV = "ZTIX_CONFIG"
+DATA_DIR_ENV = "ZTIX_DATA_DIR"
+
+
+class SettingsErrors(SettingsError):
+    """Several settings are bad at once. ``errors`` holds each one; ``setting`` names the
+    first, and the message joins them all on one line."""
+
+    def __init__(self, errors: Sequence[SettingsError]) -> None:
+        flat = [leaf for error in errors for leaf in settings_errors(error)]
+        ZtixError.__init__(self, "; ".join(str(e) for e in flat), setting=flat[0].setting)
+        self.setting = flat[0].setting
+        self.errors = tuple(flat)
+
+
+def settings_errors(error: SettingsError) -> list[SettingsError]:
+    """Every single error inside ``error`` (itself unless it is a :class:`SettingsErrors`)."""
+    return list(error.errors) if isinstance(error, SettingsErrors) else [error]
+
+
+def _raise_all(errors: Sequence[SettingsError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SettingsErrors(errors)
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where ztix keeps its files by default: ``$ZTIX_DATA_DIR``, else
+    ``$XDG_DATA_HOME/ztix``, else ``~/.local/share/ztix``. Always absolute."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(DATA_DIR_ENV, "").strip()
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_absolute():
+            raise SettingsError(DATA_DIR_ENV, f"{explicit!r} must be an absolute path")
+        return path
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore a relative value
+        return Path(xdg) / "ztix"
+    home = env.get("HOME", "").strip()
+    return (Path(home) if home else Path.home()) / ".local" / "share" / "ztix"
+
+
+def default_database_url(environ: Mapping[str, str] | None = None) -> str:
+    """``sqlite:///<data dir>/ztix.db`` (see :func:`data_dir`)."""
+    return f"sqlite:///{data_dir(environ) / 'ztix.db'}"
 
 
 @attrs.frozen
@@ -54,7 +111,8 @@ def _env(env: str, default: Any) -> Any:
 class Settings:
     """Every setting ztix reads. Adapters read their own sections via :meth:`section`."""
 
-    database_url: str = _env("DATABASE_URL", "sqlite:///ztix.db")
+    #: Default: ``sqlite:///<data dir>/ztix.db`` (see :func:`data_dir`).
+    database_url: str = attrs.field(factory=default_database_url, metadata={"env": "DATABASE_URL"})
     redis_url: str | None = _env("REDIS_URL", None)
     storage: str = _env("ZTIX_STORAGE", "sql")
     zt_provider: str = _env("ZT_PROVIDER", "self_hosted_controller")
@@ -114,34 +172,63 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
-def _describe(exc: BaseException, prefix: str) -> SettingsError:
-    """Turn a cattrs error tree into one SettingsError naming the first bad key."""
+def _child_path(prefix: str, sub: BaseException) -> str:
+    """The path of a cattrs sub-error: ``prefix.attribute`` or ``prefix[index]``."""
+    for note in getattr(sub, "__notes__", ()):
+        if isinstance(note, AttributeValidationNote):
+            return ".".join(p for p in (prefix, note.name) if p)
+        if isinstance(note, IterableValidationNote):
+            return f"{prefix}[{note.index}]"
+    return prefix
+
+
+def _is_missing_key(sub: BaseException) -> bool:
+    """cattrs reports a missing required key as the bare KeyError of the key lookup."""
+    names = {
+        n.name for n in getattr(sub, "__notes__", ()) if isinstance(n, AttributeValidationNote)
+    }
+    return isinstance(sub, KeyError) and bool(sub.args) and sub.args[0] in names
+
+
+def _describe(exc: BaseException, prefix: str) -> list[SettingsError]:
+    """Every bad key in a cattrs error tree, each a SettingsError naming its full path
+    (``bird.servers[0].asn``)."""
     if isinstance(exc, ForbiddenExtraKeysError):
         keys = ", ".join(sorted(exc.extra_fields))
-        return SettingsError(prefix or "settings", f"unknown key(s): {keys}")
-    if isinstance(exc, ClassValidationError):
+        return [SettingsError(prefix or "settings", f"unknown key(s): {keys}")]
+    if isinstance(exc, ExceptionGroup):  # ClassValidationError, IterableValidationError
+        out: list[SettingsError] = []
         for sub in exc.exceptions:
-            note = next((n for n in getattr(sub, "__notes__", []) if "attribute" in n), "")
-            name = getattr(note, "name", None) or (
-                note.split("attribute", 1)[1].split()[0].strip("'") if note else ""
-            )
-            path = ".".join(p for p in (prefix, name) if p)
-            return _describe(sub, path)
-    if isinstance(exc, ExceptionGroup):
-        return _describe(exc.exceptions[0], prefix)
+            path = _child_path(prefix, sub)
+            if _is_missing_key(sub):
+                out.append(SettingsError(path, "missing (this key is required)"))
+            else:
+                out.extend(_describe(sub, path))
+        return out
     if isinstance(exc, InvalidValue):
-        return SettingsError(prefix or exc.field, exc.message)
+        message = exc.message.removeprefix(f"{exc.field}: ")
+        return [SettingsError(prefix or exc.field, message)]
     if isinstance(exc, SettingsError):
-        return exc
-    return SettingsError(prefix or "settings", str(exc) or type(exc).__name__)
+        return settings_errors(exc)
+    return [SettingsError(prefix or "settings", str(exc) or type(exc).__name__)]
 
 
 def structure(raw: Any, kind: type[T], prefix: str = "") -> T:
-    """Structure ``raw`` into ``kind`` or raise SettingsError naming the bad setting."""
+    """Structure ``raw`` into ``kind`` or raise SettingsError naming the bad setting
+    (:class:`SettingsErrors` naming each when several are bad)."""
     try:
         return converter.structure(raw, kind)
     except Exception as exc:
-        raise _describe(exc, prefix) from None
+        errors = _describe(exc, prefix)
+        _raise_all(errors)
+        raise SettingsError(prefix or "settings", str(exc)) from None  # pragma: no cover
+
+
+def did_you_mean(name: str, candidates: Iterable[str], template: str = "{}") -> str:
+    """`` (did you mean `x`?)`` for the closest candidate (shown through ``template``),
+    or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean `{template.format(close[0])}`?)" if close else ""
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -165,11 +252,12 @@ def _from_env(raw: str, field: attrs.Attribute[Any]) -> Any:
     return text or None
 
 
-def load_settings(
+def read_settings(
     path: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
-    """Read the TOML file (``path``, else ``$ZTIX_CONFIG``, else none) and apply environment
-    overrides. Raises SettingsError naming the bad or missing setting."""
+) -> tuple[Settings, list[SettingsError]]:
+    """The settings as far as they are valid (a bad value falls back to its default) and
+    every error found. A missing or unparseable config file raises SettingsError at once.
+    Tokens are not read from their files here: :func:`load_settings` does that."""
     env = os.environ if environ is None else environ
     path = path or env.get(CONFIG_ENV) or None
     data: dict[str, Any] = {}
@@ -178,25 +266,67 @@ def load_settings(
             data = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
             raise SettingsError(CONFIG_ENV, f"config file {path} does not exist") from None
+        except OSError as exc:
+            raise SettingsError(CONFIG_ENV, f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(CONFIG_ENV, f"{path} is not valid TOML: {exc}") from None
-    fields = {f.name: f for f in attrs.fields(Settings)}
-    known = {k: v for k, v in data.items() if k in fields and k != "sections"}
-    sections = {k: v for k, v in data.items() if k not in fields}
-    for name, value in sections.items():
-        if not isinstance(value, dict):
-            raise SettingsError(name, "unknown setting (plugin sections must be tables)")
-    for name in known:
+    errors: list[SettingsError] = []
+    fields = {f.name: f for f in attrs.fields(Settings) if f.name != "sections"}
+    known = {k: v for k, v in data.items() if k in fields}
+    sections: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in fields:
+            continue
+        if isinstance(value, dict):
+            sections[name] = value
+        else:
+            errors.append(SettingsError(name, "unknown setting" + did_you_mean(name, fields)))
+    for name in list(known):
         if fields[name].metadata.get("secret"):
-            raise SettingsError(
-                name, "secrets are read from the environment or a file, not the config file"
+            errors.append(
+                SettingsError(
+                    name, "secrets are read from the environment or a file, not the config file"
+                )
             )
+            del known[name]
     for name, field in fields.items():
         env_name = field.metadata.get("env")
         if env_name and env_name in env:
-            known[name] = _from_env(env[env_name], field)
-    settings = structure(known, Settings)
-    settings = attrs.evolve(settings, sections=sections)
+            try:
+                known[name] = _from_env(env[env_name], field)
+            except SettingsError as exc:
+                errors.append(exc)
+                known.pop(name, None)
+    if "database_url" not in known:
+        try:
+            known["database_url"] = default_database_url(env)
+        except SettingsError as exc:
+            errors.append(exc)
+    try:
+        settings = structure(known, Settings)
+    except SettingsError as exc:
+        errors.extend(settings_errors(exc))
+        settings = structure({k: v for k, v in known.items() if _valid(k, v)}, Settings)
+    return attrs.evolve(settings, sections=sections), errors
+
+
+def _valid(name: str, value: Any) -> bool:
+    try:
+        structure({name: value}, Settings)
+    except SettingsError:
+        return False
+    return True
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (``path``, else ``$ZTIX_CONFIG``, else none) and apply environment
+    overrides. Raises SettingsError naming the bad or missing setting (SettingsErrors
+    naming each, when several are bad)."""
+    env = os.environ if environ is None else environ
+    settings, errors = read_settings(path, env)
+    _raise_all(errors)
     # One precedence, also used by a token reload: the file wins over the environment
     # variable (the file is what rotation rewrites; a running process's environment
     # cannot change). Both set and different: warn, never say which value.
