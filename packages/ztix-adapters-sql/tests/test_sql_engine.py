@@ -18,7 +18,7 @@ from ztix_core.settings import load_settings
 @pytest.mark.parametrize(
     ("raw", "driver"),
     [
-        ("sqlite:///ztix.db", "sqlite+pysqlite"),
+        ("sqlite:////var/lib/ztix/ztix.db", "sqlite+pysqlite"),
         ("postgresql://u@h/db", "postgresql+psycopg"),
         ("postgres://u@h/db", "postgresql+psycopg"),
         ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
@@ -36,6 +36,8 @@ def test_supported_urls(raw: str, driver: str) -> None:
         ("postgresql+psycopg2://u@h/db", "psycopg2"),
         ("sqlite://", "in-memory"),
         ("sqlite:///:memory:", "in-memory"),
+        ("sqlite:///ztix.db", "relative"),
+        ("sqlite:///data/ztix.db", "relative"),
     ],
 )
 def test_unsupported_urls_name_the_setting(raw: str, says: str) -> None:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from ztix_adapters_sql.engine import create_engine_for
+from ztix_adapters_sql.engine import NoDatabase, create_engine_for
 from ztix_adapters_sql.migrate import (
     DatabaseUnavailable,
     SchemaNotCurrent,
@@ -52,11 +52,13 @@ def _check_round_trip(url: str) -> None:
     assert upgrade(url) == (None, head_revision())
 
 
-def test_sqlite_upgrades_from_empty_to_head(tmp_path: Path) -> None:
+def test_sqlite_upgrades_from_nothing_to_head(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "fresh.db")
-    assert current_revision(url) is None
-    with pytest.raises(SchemaNotCurrent, match="ztix db upgrade"):
+    with pytest.raises(NoDatabase, match="ztix db upgrade"):
+        current_revision(url)
+    with pytest.raises(NoDatabase, match="ztix db upgrade"):
         ensure_schema_current(url)
+    assert list(tmp_path.iterdir()) == []  # reading never creates the database
     assert upgrade(url) == (None, head_revision())
     assert upgrade(url) == (head_revision(), head_revision())  # idempotent
     ensure_schema_current(url)
@@ -104,6 +106,7 @@ def test_db_cli_current_and_upgrade(
     monkeypatch.delenv("ZTIX_CONFIG", raising=False)
     assert ztix_main(["db", "current"]) == 1
     assert "run `ztix db upgrade`" in capsys.readouterr().out
+    assert not (tmp_path / "cli.db").exists()
     assert ztix_main(["db", "upgrade"]) == 0
     assert f"upgraded from empty to {head_revision()}" in capsys.readouterr().out
     assert ztix_main(["db", "current"]) == 0
@@ -136,16 +139,21 @@ def test_unreachable_databases_say_what_to_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing_dir = sqlite_url(tmp_path / "no-such-dir" / "ztix.db")
-    with pytest.raises(DatabaseUnavailable, match="cannot open the database"):
+    with pytest.raises(NoDatabase, match="no database at"):
         ensure_schema_current(missing_dir)
+    assert not (tmp_path / "no-such-dir").exists()
     closed_port = "postgresql+psycopg://postgres:pw@127.0.0.1:1/ztix"
     with pytest.raises(DatabaseUnavailable) as info:
         upgrade(closed_port)
     assert "pw" not in str(info.value)
-    monkeypatch.setenv("DATABASE_URL", missing_dir)
+    (tmp_path / "a-file").write_text("")
+    under_a_file = sqlite_url(tmp_path / "a-file" / "ztix.db")
+    monkeypatch.setenv("DATABASE_URL", under_a_file)
     monkeypatch.delenv("ZTIX_CONFIG", raising=False)
     assert ztix_main(["db", "upgrade"]) == 2
-    assert "cannot open the database" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("ztix: error: cannot open the database") and err.count("\n") == 1
+    assert f"cannot create the directory {tmp_path}/a-file" in err
 
 
 def test_a_database_from_a_newer_ztix_is_not_told_to_upgrade(tmp_path: Path) -> None:

@@ -53,6 +53,12 @@ def with_peering_lans(section: BirdSettings, settings: Settings) -> BirdSettings
     return attrs.evolve(section, servers=servers)
 
 
+def validate_fleet(settings: Settings) -> None:
+    """What :func:`make_fleet` refuses (``ztix settings``): builds the fleet and closes it
+    (no connection is opened)."""
+    make_fleet(settings).close()
+
+
 @hookimpl
 def ztix_route_server_fleets() -> list[Registration]:
     return [
@@ -61,6 +67,8 @@ def ztix_route_server_fleets() -> list[Registration]:
             make_fleet,
             BirdSettings,
             "BIRD 2 route servers: safe apply over SSH (or locally), status",
+            section="bird",
+            validate=validate_fleet,
         )
     ]
 

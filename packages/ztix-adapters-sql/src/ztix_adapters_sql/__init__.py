@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ztix_adapters_sql.engine import NoDatabase
     from ztix_adapters_sql.migrate import (
         DatabaseUnavailable,
         SchemaNotCurrent,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "DatabaseUnavailable": "migrate",
+    "NoDatabase": "engine",
     "SchemaNotCurrent": "migrate",
     "current_revision": "migrate",
     "ensure_schema_current": "migrate",
@@ -38,6 +40,7 @@ _WHERE = {
 
 __all__ = [
     "DatabaseUnavailable",
+    "NoDatabase",
     "OAuthState",
     "SchemaNotCurrent",
     "SqlUnitOfWork",

@@ -1,4 +1,8 @@
-"""``ztix db upgrade`` and ``ztix db current``."""
+"""``ztix db upgrade`` and ``ztix db current``.
+
+``upgrade`` is the only command that creates a SQLite database (and its directory);
+``current`` only reads, and says "no database at …" when the file does not exist.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 
 from alembic.util import CommandError
 
-from ztix_adapters_sql.engine import normalise_url, safe_url
+from ztix_adapters_sql.engine import NoDatabase, normalise_url, safe_url
 from ztix_adapters_sql.migrate import current_revision, head_revision, upgrade
 from ztix_core.settings import load_settings
 
@@ -18,7 +22,10 @@ class DbCommand:
     def configure(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="db_command", metavar="ACTION")
         sub.add_parser("upgrade", help="upgrade the schema to the newest revision")
-        sub.add_parser("current", help="show the schema revision (exit 1 when behind)")
+        sub.add_parser(
+            "current",
+            help="show the schema revision (exit 1 when behind or missing; creates nothing)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         action = getattr(args, "db_command", None)
@@ -38,7 +45,12 @@ class DbCommand:
             else:
                 print(f"{safe_url(url)}: upgraded from {before or 'empty'} to {after}")
             return 0
-        current, head = current_revision(url), head_revision()
+        try:
+            current = current_revision(url)
+        except NoDatabase as exc:
+            print(exc)
+            return 1
+        head = head_revision()
         if current == head:
             print(f"{safe_url(url)}: {current} (head)")
             return 0

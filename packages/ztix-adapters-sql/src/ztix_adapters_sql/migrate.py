@@ -1,5 +1,5 @@
 """Schema migrations through Alembic's programmatic API (no alembic.ini needed): upgrade,
-current revision, head revision, and the start-up check the web and worker run."""
+current revision, head revision, and the start-up check long-running commands run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from ztix_adapters_sql.engine import create_engine_for, safe_url
+from ztix_adapters_sql.engine import create_engine_for, normalise_url, safe_url
 from ztix_core.errors import NotReady
 
 SCRIPT_LOCATION = str(Path(__file__).with_name("migrations"))
@@ -55,8 +55,8 @@ class DatabaseUnavailable(NotReady):
 
 
 @contextmanager
-def _reachable(url: str) -> Iterator[Engine]:
-    engine = _engine(url)
+def _reachable(url: str, *, create: bool = False) -> Iterator[Engine]:
+    engine = _engine(url, create=create)
     try:
         yield engine
     except OperationalError as exc:
@@ -81,13 +81,28 @@ def head_revision() -> str:
     return head
 
 
-def _engine(url: str) -> Engine:
-    return create_engine_for(url, poolclass=NullPool)
+def _engine(url: str, *, create: bool = False) -> Engine:
+    return create_engine_for(url, poolclass=NullPool, create=create)
+
+
+def _make_sqlite_directory(url: str) -> None:
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database is None:
+        return
+    directory = Path(parsed.database).parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            url, f"cannot create the directory {directory}: {exc.strerror or exc}"
+        ) from None
 
 
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade the database at ``url``; returns (revision before, revision after)."""
-    with _reachable(url) as engine, engine.begin() as conn:
+    """Upgrade the database at ``url``; returns (revision before, revision after). The only
+    way a SQLite database (and its directory) is created."""
+    _make_sqlite_directory(url)
+    with _reachable(url, create=True) as engine, engine.begin() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(alembic_config(conn), revision)
         after = MigrationContext.configure(conn).get_current_revision()
@@ -103,14 +118,17 @@ def downgrade(url: str, revision: str) -> str | None:
 
 
 def current_revision(url: str) -> str | None:
-    """The database's revision (None for an empty database)."""
+    """The database's revision (None for an empty database); :class:`NoDatabase` when the
+    SQLite file does not exist (it is not created)."""
     with _reachable(url) as engine, engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def ensure_schema_current(url: str) -> None:
     """Raise :class:`SchemaNotCurrent` (telling the user to run ``ztix db upgrade``) unless the
-    database is at the head revision. The web and worker call this at start."""
+    database is at the head revision; :class:`NoDatabase` when the SQLite file is missing.
+    The storage plugin offers it as its ``ready`` check, which ``ztix worker`` runs at
+    start."""
     current = current_revision(url)
     head = head_revision()
     if current != head:

@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +64,18 @@ def _raise_all(errors: Sequence[SettingsError]) -> None:
         raise errors[0]
     if errors:
         raise SettingsErrors(errors)
+
+
+def gather_errors(*checks: Callable[[], object]) -> None:
+    """Run every check; raise every SettingsError they raised (for a plugin's ``validate``
+    that wants to report all its problems, not just the first)."""
+    errors: list[SettingsError] = []
+    for check in checks:
+        try:
+            check()
+        except SettingsError as exc:
+            errors.extend(settings_errors(exc))
+    _raise_all(errors)
 
 
 def data_dir(environ: Mapping[str, str] | None = None) -> Path:

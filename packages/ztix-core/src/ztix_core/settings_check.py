@@ -54,15 +54,12 @@ def plugin_errors(settings: Settings, plugins: Plugins) -> list[SettingsError]:
         except SettingsError as exc:
             errors.append(exc)
     in_use.extend(plugins.cli_commands().values())
-    validated: set[str] = set()
     checks_run: list[Callable[[Settings], object]] = []
     for reg in in_use:
         if reg.validate is None or reg.validate in checks_run:
             continue
         checks_run.append(reg.validate)
         errors.extend(_errors_of(reg.validate, settings, reg.name))
-        if reg.section:
-            validated.add(reg.section)
     owners = plugins.sections()
     tables = {f.name for f in attrs.fields(Settings) if f.name != "sections"}
     for name in settings.sections:
@@ -73,7 +70,7 @@ def plugin_errors(settings: Settings, plugins: Plugins) -> list[SettingsError]:
             )
             continue
         kinds = [reg.settings_type for reg in owners[name] if reg.settings_type is not None]
-        if name not in validated and kinds:
+        if kinds:  # even when a validate read it: that one may have stopped earlier
             errors.extend(_errors_of(_section_check(name, kinds[0]), settings, f"[{name}]"))
     return errors
 

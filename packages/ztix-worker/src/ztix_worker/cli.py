@@ -32,8 +32,11 @@ class WorkerCommand:
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        configure_logging(args.log_level)
+        """Refuse to start (NotReady, exit 2 with the remediation) unless the storage is
+        ready (for SQL: the database exists and its schema is at head); then serve."""
         settings = load_settings(args.config)
         ws = load_worker_settings(settings, processes=args.processes, threads=args.threads)
         plugins: Plugins = args.plugins
+        plugins.storage_ready(settings)
+        configure_logging(args.log_level, explain=lambda exc: plugins.explain_error(exc, settings))
         return serve(settings, ws, plugins, config=args.config, log_level=args.log_level)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
+from ztix_core.settings import Settings
 
 
 def _worker_command() -> object:
@@ -18,6 +19,12 @@ def _health_command() -> object:
     return WorkerHealthCommand()
 
 
+def _validate(settings: Settings) -> None:
+    from ztix_worker.settings import load_worker_settings
+
+    load_worker_settings(settings)  # the [worker] table and ZTIX_WORKER_* variables
+
+
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
     return [
@@ -26,6 +33,8 @@ def ztix_cli_commands() -> list[Registration]:
             _worker_command,
             None,
             "run the provisioning worker (outbox relay, actors, reconciler)",
+            section="worker",
+            validate=_validate,
         ),
         Registration(
             "worker-health",
