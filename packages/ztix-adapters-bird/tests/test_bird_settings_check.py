@@ -88,3 +88,25 @@ def test_the_bird_table_is_checked_even_with_another_fleet(
         )
     )
     assert main(["--config", str(config), "settings"], plugins=_plugins()) == 0
+
+
+def test_rendering_into_an_unusable_directory_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``rs render --out`` where a file is in the way: the OSError reaches the user as one
+    line naming the path and what to check, exit 2, no traceback."""
+    monkeypatch.setenv("ZTIX_ROUTE_SERVER_FLEET", "bird")
+    config = tmp_path / "ztix.toml"
+    config.write_text(
+        SERVERS.replace('asn = "AS-nope"', "asn = 64999").replace(
+            'name = "rs1"', 'name = "rs1"\nasn = 64998'
+        )
+    )
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    argv = ["--config", str(config), "rs", "render", "--out", str(blocker / "out")]
+    assert main(argv, plugins=_plugins()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ztix: error: ") and err.count("\n") == 1
+    assert str(blocker) in err and "Traceback" not in err
+    assert blocker.read_text() == ""

@@ -144,6 +144,7 @@ _OS_ERROR_FIXES = {
     errno.ENOSPC: "free some space on that file system",
     errno.EISDIR: "give a file, not a directory",
     errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EEXIST: "something that is not a directory is in the way: choose another path",
     errno.ECONNREFUSED: "check that the service runs and the address is right",
     errno.ETIMEDOUT: "check that the service runs and the address is reachable",
 }
