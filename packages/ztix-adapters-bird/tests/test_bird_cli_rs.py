@@ -197,7 +197,7 @@ def test_bad_arguments_and_settings_are_refused(
     assert code == 2 and "not an AS number" in out
     bad = write_settings(tmp_path, d, extra="[bird.servers.ssh]\nhots = 'x'\n")
     code, out, _ = run(bad, store, capsys, "rs", "render")
-    assert code == 2 and "setting bird.servers.ssh" in out
+    assert code == 2 and "setting bird.servers[0].ssh: unknown key(s): hots" in out
     assert d.files() == before
 
 
