@@ -285,3 +285,38 @@ def test_an_unusable_audit_store_warns_but_the_action_stands(
     captured = capsys.readouterr()
     assert "ready" in captured.out
     assert "ztix: warning: audit" in captured.err
+
+
+def test_reconcile_brings_the_database_networks_in_line_with_the_settings(
+    zt: EmulatorServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import ipaddress
+
+    import attrs
+
+    from ztix_adapters_zerotier.cli import _reconcile, build_lifecycle
+    from ztix_core.memory import InMemoryStore
+    from ztix_core.settings import NetworkSettings, load_settings
+    from ztix_core.values import NetworkId
+
+    net_id = NetworkId(f"{zt.address}000001")
+    settings = attrs.evolve(
+        load_settings(env),
+        networks=(
+            NetworkSettings(
+                net_id,
+                "ix",
+                ipaddress.IPv4Network("10.5.0.0/24"),
+                ipaddress.IPv6Network("fd00:5::/64"),
+            ),
+        ),
+    )
+    store = InMemoryStore()
+    lifecycle = build_lifecycle(settings, store)
+    assert _reconcile(lifecycle, argparse.Namespace(json=False)) == 0
+    assert f"network {net_id} created from the settings" in capsys.readouterr().err
+    with store() as uow:
+        (stored,) = uow.networks.list()
+        actions = [e.action for e in uow.audit.for_target("network", net_id.value)]
+    assert stored.id == net_id and stored.name == "ix" and actions == ["network.created"]

@@ -18,11 +18,13 @@ from ztix_adapters_zerotier.lifecycle import ControllerLifecycle, failure_metada
 from ztix_adapters_zerotier.readiness import readiness_metadata
 from ztix_adapters_zerotier.reconcile import reconcile_metadata
 from ztix_adapters_zerotier.self_hosted import NAME, SelfHostedControllerProvider
+from ztix_core.bootstrap import configured_networks
 from ztix_core.errors import SettingsError, ZtixError
 from ztix_core.memory.clock import SystemClock
 from ztix_core.plugins import Plugins
 from ztix_core.ports import MembershipProvider, ReadinessReport, UnitOfWorkFactory
 from ztix_core.settings import Settings, load_settings
+from ztix_core.usecases.networks import sync_networks
 
 
 def _print_report(report: ReadinessReport, as_json: bool) -> None:
@@ -224,6 +226,19 @@ def _check(lifecycle: ControllerLifecycle, args: argparse.Namespace) -> int:
 
 
 def _reconcile(lifecycle: ControllerLifecycle, args: argparse.Namespace) -> int:
+    if lifecycle.uow_factory is not None:
+        # the settings are the source of truth for the exchange networks: the database
+        # follows them first (a change that would strand members stops here, unwritten)
+        synced = sync_networks(
+            lifecycle.uow_factory, lifecycle.clock, configured_networks(lifecycle.settings)
+        )
+        for verb, ids in (
+            ("created", synced.created),
+            ("updated", synced.updated),
+            ("retired", synced.retired),
+        ):
+            for net_id in ids:
+                print(f"database: network {net_id} {verb} from the settings", file=sys.stderr)
     report = lifecycle.reconcile()
     if args.json:
         print(json.dumps(reconcile_metadata(report), indent=2, sort_keys=True))
