@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import cast
 
+import pytest
+
 from ztix_core.memory import InMemoryStore, RecordingQueue
 from ztix_core.memory.clock import SystemClock
 from ztix_core.ports import UnitOfWorkFactory
@@ -117,3 +119,33 @@ def test_run_forever_backs_off_during_an_outage_and_stops() -> None:
     thread.join(5)
     assert not thread.is_alive()
     assert _pending(store) == 0 and len(queue.sent) == 2
+
+
+def test_a_storage_outage_is_logged_once_and_backed_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    store = _store_with(1)
+    calls = {"n": 0}
+    stop = threading.Event()
+
+    def broken() -> object:
+        calls["n"] += 1
+        if calls["n"] >= 6:
+            stop.set()
+        raise ConnectionError("database unreachable")
+
+    relay = OutboxRelay(
+        cast(UnitOfWorkFactory, broken),
+        CLOCK,
+        RecordingQueue().dispatch,
+        interval_s=0.001,
+        max_backoff_s=0.004,
+    )
+    caplog.set_level(logging.DEBUG, logger="ztix_worker.relay")
+    relay.run_forever(stop)
+    failures = [r for r in caplog.records if "relay pass failed" in r.getMessage()]
+    assert calls["n"] == 6 and len(failures) == 6
+    assert [r.levelno for r in failures] == [logging.WARNING] + [logging.DEBUG] * 5
+    assert _pending(store) == 1

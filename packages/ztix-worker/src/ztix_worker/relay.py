@@ -119,11 +119,22 @@ class OutboxRelay:
         """Pass after pass until ``stop`` is set; a busy pass is followed at once by the
         next, a failing one by an exponential back-off."""
         backoff = self.interval_s
+        storage_failing = False
         while not stop.is_set():
             try:
                 result = self.run_once()
+                if storage_failing:
+                    log.info("outbox relay: storage reachable again")
+                storage_failing = False
             except Exception:
-                log.exception("outbox relay pass failed (storage?); retrying")
+                # once per outage (the traceback at debug level); the back-off grows
+                log.log(
+                    logging.DEBUG if storage_failing else logging.WARNING,
+                    "outbox relay pass failed (storage?); retrying with back-off up to %.0f s",
+                    self.max_backoff_s,
+                    exc_info=True,
+                )
+                storage_failing = True
                 result = RelayPass(failed=1)
             if result.failed:
                 backoff = min(backoff * 2, self.max_backoff_s)
