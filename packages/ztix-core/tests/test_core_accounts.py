@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from ztix_core.records import Actor, User
 from ztix_core.testing import builders as b
 from ztix_core.usecases.accounts import Accounts
 from ztix_core.values import Asn
+from ztix_core.web_ports import WebSession
 
 ADMIN = Actor.system("cli")
 PASSWORD = "correct horse battery"
@@ -150,7 +152,7 @@ def test_only_admins_manage_accounts(accounts: Accounts, store: InMemoryStore) -
         lambda: accounts.revoke_network(operator, "op", b.network(1).id),
     ]
     for call in calls:
-        refused(store, PermissionDenied, "admin", call)
+        refused(store, PermissionDenied, "admin|own account", call)
 
 
 def test_unknown_account_is_not_found(accounts: Accounts, store: InMemoryStore) -> None:
@@ -195,8 +197,15 @@ def test_admin_cannot_demote_or_disable_themselves(
 
 
 def test_disable_and_enable(accounts: Accounts, store: InMemoryStore) -> None:
-    accounts.create(ADMIN, "carol", PASSWORD)
+    user = accounts.create(ADMIN, "carol", PASSWORD)
+    with store() as uow:
+        uow.web_sessions.create(
+            WebSession("h", "c", b.T0, b.T0, b.T0 + dt.timedelta(hours=1), user_id=user.id)
+        )
+        uow.commit()
     assert accounts.disable(ADMIN, "carol").disabled
+    assert store.tables.web_sessions == {}
+    assert store.tables.audit[-1].metadata["sessions_ended"] == 1
     assert accounts.authenticate("carol", PASSWORD) is None
     assert not accounts.enable(ADMIN, "carol").disabled
     assert accounts.authenticate("carol", PASSWORD) is not None

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
         upgrade,
     )
     from ztix_adapters_sql.uow import SqlUnitOfWork, SqlUnitOfWorkFactory, sql_uow_factory
-    from ztix_adapters_sql.web_records import OAuthState, WebSession
 
 _WHERE = {
     "DatabaseUnavailable": "migrate",
@@ -34,18 +33,14 @@ _WHERE = {
     "SqlUnitOfWork": "uow",
     "SqlUnitOfWorkFactory": "uow",
     "sql_uow_factory": "uow",
-    "OAuthState": "web_records",
-    "WebSession": "web_records",
 }
 
 __all__ = [
     "DatabaseUnavailable",
     "NoDatabase",
-    "OAuthState",
     "SchemaNotCurrent",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
-    "WebSession",
     "current_revision",
     "ensure_schema_current",
     "head_revision",

@@ -30,7 +30,6 @@ class SqlUnitOfWork:
     """A unit of work over one SQLAlchemy session (one transaction).
 
     Leaving the ``with`` block without :meth:`commit` rolls back, as does an exception.
-    Besides the core's repositories it offers ``oauth_states`` and ``web_sessions``.
     """
 
     def __init__(self, session: Session, open_units: threading.local | None = None) -> None:

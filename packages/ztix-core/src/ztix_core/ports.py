@@ -32,6 +32,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import RequestStatus
 from ztix_core.values import Asn, NetworkId, NodeId
+from ztix_core.web_ports import OAuthStateRepository, WebSessionRepository
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -248,7 +249,8 @@ class RouteServerStateRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction over every repository. Leaving the block without ``commit()``
+    """One transaction over every repository (the web layer's sessions and OAuth states
+    too, see :mod:`ztix_core.web_ports`). Leaving the block without ``commit()``
     rolls back; an exception rolls back. Audit events and outbox rows are written through
     the same unit of work as the change they record."""
 
@@ -284,6 +286,12 @@ class UnitOfWork(Protocol):
 
     @property
     def route_servers(self) -> RouteServerStateRepository: ...
+
+    @property
+    def web_sessions(self) -> WebSessionRepository: ...
+
+    @property
+    def oauth_states(self) -> OAuthStateRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -1,4 +1,5 @@
-"""SQL repositories: one class per repository port of the core, plus the web layer's."""
+"""SQL repositories: one class per repository port of the core (the web storage
+ports of :mod:`ztix_core.web_ports` too)."""
 
 from ztix_adapters_sql.repositories.accounts import (
     SqlAsnLinkRepository,

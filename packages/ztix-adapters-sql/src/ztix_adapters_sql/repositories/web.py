@@ -1,4 +1,5 @@
-"""OAuth transient state and server-side web sessions (used by ztix-web)."""
+"""OAuth transient state and server-side web sessions: the core's web storage ports
+(:mod:`ztix_core.web_ports`) on SQL."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlalchemy import delete, select, update
 
 from ztix_adapters_sql.models import OAuthStateRow, UserRow, WebSessionRow
 from ztix_adapters_sql.repositories._base import SqlRepository, require_json, violation_error
-from ztix_adapters_sql.web_records import OAuthState, WebSession
 from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound
+from ztix_core.web_ports import OAuthState, WebSession
 
 
 def _oauth_record(row: OAuthStateRow) -> OAuthState:

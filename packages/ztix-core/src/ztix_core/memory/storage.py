@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryWebSessions
 from ztix_core.ports import IPAddress, RequestFilter
 from ztix_core.records import (
     AsnLink,
@@ -32,6 +33,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import LIVE_STATUSES, RequestStatus
 from ztix_core.values import Asn, NetworkId
+from ztix_core.web_ports import OAuthState, WebSession
 
 
 @attrs.define
@@ -47,6 +49,8 @@ class _Tables:
     audit: list[AuditEvent] = attrs.Factory(list)
     outbox: dict[uuid.UUID, OutboxMessage] = attrs.Factory(dict)
     route_servers: dict[str, RouteServerState] = attrs.Factory(dict)
+    web_sessions: dict[str, WebSession] = attrs.Factory(dict)
+    oauth_states: dict[str, OAuthState] = attrs.Factory(dict)
 
     def copy(self) -> _Tables:
         return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
@@ -360,6 +364,8 @@ class InMemoryUnitOfWork:
         self.audit = _Audit(self)
         self.outbox = _Outbox(self)
         self.route_servers = _RouteServers(self)
+        self.web_sessions = InMemoryWebSessions(self)
+        self.oauth_states = InMemoryOAuthStates(self)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._store.lock.acquire()

@@ -105,7 +105,9 @@ class Accounts:
         data: JsonDict = {"username": user.username, **meta}
         audit(uow, self.clock.now(), actor, f"account.{action}", "user", str(user.id), data)
 
-    def _change(self, actor: Actor, username: str, action: str, **changes: Any) -> User:
+    def _change(
+        self, actor: Actor, username: str, action: str, *, sign_out: bool = False, **changes: Any
+    ) -> User:
         _require_admin(actor)
         with self.uow_factory() as uow:
             user = _load(uow, username)
@@ -114,7 +116,10 @@ class Accounts:
                 return user
             uow.users.update(updated)
             diff = {k: v for k, v in changes.items() if getattr(user, k) != v}
-            self._audit(uow, actor, action, updated, changes=diff)
+            meta: dict[str, Any] = {"changes": diff}
+            if sign_out:
+                meta["sessions_ended"] = uow.web_sessions.delete_for_user(user.id)
+            self._audit(uow, actor, action, updated, **meta)
             uow.commit()
             return updated
 
@@ -184,9 +189,10 @@ class Accounts:
             raise PermissionDenied(f"you may not {what}")
 
     def disable(self, actor: Actor, username: str) -> User:
-        """Switch the account off: it can no longer sign in (its requests stay)."""
+        """Switch the account off: its web sessions end and it can no longer sign in (its
+        requests and history stay)."""
         self._refuse_self(actor, username, "disable your own account")
-        return self._change(actor, username, "disabled", disabled=True)
+        return self._change(actor, username, "disabled", sign_out=True, disabled=True)
 
     def enable(self, actor: Actor, username: str) -> User:
         """Switch a disabled account back on."""
@@ -275,7 +281,8 @@ class Accounts:
     # ---------------------------------------------------------------- passwords
 
     def set_password(self, actor: Actor, username: str, password: str) -> None:
-        """Replace the password (an admin, or the account's owner)."""
+        """Replace the password (an admin, or the account's owner). Other sessions of the
+        account are not ended here: the web layer, which knows the current one, does it."""
         password = check_password(password)
         password_hash = self.hasher.hash(password)
         with self.uow_factory() as uow:

@@ -1,0 +1,86 @@
+"""Records and ports of the web layer's own storage: server-side sessions and OAuth
+sign-ins in flight.
+
+They are part of every :class:`~ztix_core.ports.UnitOfWork` (``web_sessions``,
+``oauth_states``), so the web reaches them through the storage backend the settings name,
+like everything else, and never imports an adapter. The in-memory backend implements them
+in :mod:`ztix_core.memory.web_storage`; :mod:`ztix_core.testing.web_storage_contract`
+holds the suite every backend passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Protocol
+
+import attrs
+
+
+@attrs.frozen
+class OAuthState:
+    """One OAuth/OIDC sign-in in flight: ``state`` (the key), the OIDC ``nonce`` and the PKCE
+    ``code_verifier``, valid until ``expires_at`` and usable once."""
+
+    state: str
+    provider: str
+    nonce: str
+    code_verifier: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    redirect_to: str = ""
+
+
+@attrs.frozen
+class WebSession:
+    """A server-side session. ``id`` is what the web layer keys it by (a hash of the
+    cookie's token, never the token); ``user_id`` is None before sign-in; ``expires_at`` is
+    the absolute end, ``last_seen_at`` drives the idle timeout."""
+
+    id: str
+    csrf_token: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    user_id: uuid.UUID | None = None
+    data: dict[str, Any] = attrs.field(factory=dict)
+
+
+class OAuthStateRepository(Protocol):
+    """Sign-ins in flight. ``take`` consumes a state: a replayed callback finds nothing."""
+
+    def put(self, item: OAuthState) -> None:
+        """Store a new state; DuplicateRecord when the key is taken, InvalidValue when it
+        is empty."""
+
+    def take(self, state: str, now: dt.datetime) -> OAuthState | None:
+        """Delete and return the state when present and not expired at ``now``."""
+
+    def get(self, state: str) -> OAuthState | None:
+        """Peek without consuming (for diagnostics)."""
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Delete states that expired at or before ``now``; how many."""
+
+
+class WebSessionRepository(Protocol):
+    """Server-side web sessions."""
+
+    def create(self, session: WebSession) -> None:
+        """Store a new session; DuplicateRecord for a taken id, NotFound for an unknown
+        user, InvalidValue for an empty id or data that is not JSON."""
+
+    def get(self, session_id: str, now: dt.datetime) -> WebSession | None:
+        """The session when it exists and has not expired at ``now``."""
+
+    def save(self, session: WebSession) -> None:
+        """Replace user, CSRF token, data and times of a stored session; NotFound if absent."""
+
+    def delete(self, session_id: str) -> None:
+        """Remove the session (sign-out); absent is fine."""
+
+    def delete_for_user(self, user_id: uuid.UUID) -> int:
+        """Sign a user out everywhere; how many sessions ended."""
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Delete sessions that expired at or before ``now``; how many."""
