@@ -257,3 +257,21 @@ def test_render_into_a_read_only_directory_is_one_line_and_exit_2(
     assert "choose a directory you can write to, or fix its permissions" in line
     assert not err and "Traceback" not in out
     assert list(out_dir.iterdir()) == []
+
+
+def test_an_exchange_without_route_servers_says_so_and_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ztix.toml"
+    config.write_text(
+        'storage = "clitest"\nzt_provider = "clitest"\nroute_server_fleet = "none"\n'
+        'network_registry = "memory"\n'
+    )
+    store = store_with_members(200001)
+    for action in ("render", "apply", "status"):
+        code, out, _ = run(config, store, capsys, "rs", action)
+        assert code == 0, out
+        assert out.strip() == (
+            "no route servers: route_server_fleet = none (members peer bilaterally); "
+            f"nothing to {action}"
+        )

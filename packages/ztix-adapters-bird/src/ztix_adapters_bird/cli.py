@@ -66,6 +66,13 @@ class RsCommand:
     def run(self, args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
         action: str = args.rs_command
+        if settings.route_server_fleet == "none":
+            # an exchange without route servers, chosen on purpose: nothing is wrong
+            self._print(
+                "no route servers: route_server_fleet = none (members peer bilaterally); "
+                f"nothing to {action}"
+            )
+            return 0
         if action == "status":
             asn = Asn.parse(args.asn) if args.asn else None
             return self._status(settings, asn)
