@@ -27,7 +27,11 @@ reports:
 Any failure after ``swap`` puts the backed-up files back (the same inodes: byte-identical,
 same mode and owner) and, after ``configure``, sends ``configure undo``. Failures before
 ``swap`` touch nothing but the staging dir. An apply that dies after ``swap`` leaves its
-backup and plan; the next apply restores them first (stage ``recover``).
+backup and plan; the next apply restores them first (stage ``recover``), taking the dead
+apply's lock over at once when its owner (``host:pid:tag``) is a dead process of this host
+or carries the caller's own tag; a lock the apply itself holds is never waited for.
+Scripts sent on stdin are one brace group (:func:`whole_or_nothing`): cut short in
+transit, they run nothing.
 """
 
 from __future__ import annotations

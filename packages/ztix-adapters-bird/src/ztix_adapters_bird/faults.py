@@ -65,8 +65,8 @@ class InterruptingTransport:
     async def run(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
-        is_commit = tuple(argv) == ("sh", "-s") and stdin and _MARKERS["swap"] in stdin
-        if not is_commit or stdin is None:
+        # the commit script is the one `sh -s` script that configures the daemon
+        if stdin is None or tuple(argv) != ("sh", "-s") or _MARKERS["swap"] not in stdin:
             return await self.inner.run(argv, stdin=stdin, timeout=timeout)
         try:
             await self.inner.run(argv, stdin=self.interrupted(stdin), timeout=timeout)
