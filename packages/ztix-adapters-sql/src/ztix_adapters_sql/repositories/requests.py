@@ -5,14 +5,13 @@ from __future__ import annotations
 import builtins
 import functools
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import attrs
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Row,
     Select,
     bindparam,
     func,
@@ -80,6 +79,24 @@ def _params(flt: RequestFilter) -> dict[str, Any]:
 
 
 _T = JoinRequestRow.__table__.c
+#: The columns a page selects, in the order :func:`_record` unpacks them.
+_PAGE_COLUMNS = (
+    _T.id,
+    _T.user_id,
+    _T.asn,
+    _T.network_id,
+    _T.node_id,
+    _T.status,
+    _T.requested_at,
+    _T.updated_at,
+    _T.notes,
+    _T.reject_reason,
+    _T.last_error,
+    _T.retry_count,
+    _T.decided_at,
+    _T.decided_by,
+    _T.provisioned_at,
+)
 
 
 def _other_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
@@ -117,7 +134,7 @@ def _page_statement(shape: _Shape) -> Select[Any]:
     if shape.dialect == "postgresql" and shape.statuses is not None and len(shape.statuses) > 1:
         others = _other_conditions(shape)
         branches = [
-            select(JoinRequestRow.__table__)
+            select(*_PAGE_COLUMNS)
             .where(_T.status == status, *others)
             .order_by(*newest)
             .limit(bindparam("window", type_=Integer))
@@ -125,13 +142,13 @@ def _page_statement(shape: _Shape) -> Select[Any]:
         ]
         merged = union_all(*branches).subquery("by_status")
         return (
-            select(merged)
+            select(*(merged.c[c.name] for c in _PAGE_COLUMNS))
             .order_by(merged.c.requested_at.desc(), merged.c.id.desc())
             .limit(bindparam("limit", type_=Integer))
             .offset(bindparam("offset", type_=Integer))
         )
     return (
-        select(JoinRequestRow.__table__)
+        select(*_PAGE_COLUMNS)
         .where(*_conditions(shape))
         .order_by(*newest)
         .limit(bindparam("limit", type_=Integer))
@@ -146,24 +163,42 @@ def _count_statement(shape: _Shape) -> Select[Any]:
     return select(func.count()).select_from(JoinRequestRow.__table__).where(*_conditions(shape))
 
 
-def _record(row: Row[Any]) -> JoinRequest:
-    """:func:`~ztix_adapters_sql.mapping.request_record` for a plain (Core) row."""
+def _record(row: Sequence[Any]) -> JoinRequest:
+    """:func:`~ztix_adapters_sql.mapping.request_record` for a row of ``_PAGE_COLUMNS``
+    (unpacked by position: a page maps 50 of them, and named access costs more)."""
+    (
+        id_,
+        user_id,
+        asn,
+        network_id,
+        node_id,
+        status,
+        requested_at,
+        updated_at,
+        notes,
+        reject_reason,
+        last_error,
+        retry_count,
+        decided_at,
+        decided_by,
+        provisioned_at,
+    ) = row
     return JoinRequest(
-        id=row.id,
-        user_id=row.user_id,
-        asn=Asn(row.asn),
-        network_id=NetworkId(row.network_id),
-        node_id=NodeId(row.node_id),
-        status=RequestStatus(row.status),
-        requested_at=row.requested_at,
-        updated_at=row.updated_at,
-        notes=row.notes,
-        reject_reason=row.reject_reason,
-        last_error=row.last_error,
-        retry_count=row.retry_count,
-        decided_at=row.decided_at,
-        decided_by=row.decided_by,
-        provisioned_at=row.provisioned_at,
+        id=id_,
+        user_id=user_id,
+        asn=Asn(asn),
+        network_id=NetworkId(network_id),
+        node_id=NodeId(node_id),
+        status=RequestStatus(status),
+        requested_at=requested_at,
+        updated_at=updated_at,
+        notes=notes,
+        reject_reason=reject_reason,
+        last_error=last_error,
+        retry_count=retry_count,
+        decided_at=decided_at,
+        decided_by=decided_by,
+        provisioned_at=provisioned_at,
     )
 
 
