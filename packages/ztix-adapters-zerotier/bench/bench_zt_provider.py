@@ -2,6 +2,11 @@
 latency, readiness-gate latency, reconciliation of N networks, backup / verify / restore /
 drill time for a home with M members.
 
+Timed lines say how many calls they timed (n=…); the others are one run each. No target:
+these figures size the provider's calls. The same-run baseline says how fast this machine
+is right now: a bare GET on a stdlib HTTP server on 127.0.0.1 answering a fixed JSON body,
+through an httpx client as the provider uses.
+
 Run: ``uv run python packages/ztix-adapters-zerotier/bench/bench_zt_provider.py [members]``
 """
 
@@ -14,6 +19,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import httpx
+from _baseline import bare_http_server  # beside this script (python puts its folder first)
 
 from ztix_adapters_zerotier.backup import create_backup, restore_backup, verify_backup
 from ztix_adapters_zerotier.drill import run_drill
@@ -37,11 +45,13 @@ def timed(label: str, count: int, call: Callable[[int], object]) -> None:
 def once(label: str, call: Callable[[], object]) -> None:
     start = time.perf_counter()
     call()
-    print(f"{label:40} {(time.perf_counter() - start) * 1000:9.1f} ms")
+    print(f"{label:40} {(time.perf_counter() - start) * 1000:9.1f} ms  (one run)")
 
 
 def main() -> None:
     members = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    with bare_http_server() as url, httpx.Client(base_url=url) as bare:
+        timed("baseline: bare GET (stdlib server)", 300, lambda i: bare.get("/"))
     with tempfile.TemporaryDirectory() as tmp, running_emulator(Path(tmp) / "home") as zt:
         nets = [peering_network(zt.address, suffix=f"{i:06x}", index=i) for i in range(20)]
         provider = self_hosted_provider(zt, networks=nets)
@@ -73,6 +83,7 @@ def main() -> None:
             "drill (restore + emulator + reconcile + readiness)",
             lambda: run_drill(result.path, networks=nets),
         )
+    print("no target: figures for sizing the provider's calls")
 
 
 if __name__ == "__main__":
