@@ -173,3 +173,33 @@ def test_debug_shows_the_database_traceback(
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "OperationalError" in err
     assert err.splitlines()[-1].startswith("ztix: error: the database at")
+
+
+_NETWORKS = """
+[[networks]]
+id = "8056c2e21c000001"
+name = "ix"
+ipv4_prefix = "10.0.0.0/24"
+ipv6_prefix = "fd00::/64"
+"""
+
+
+def test_db_upgrade_writes_the_configured_networks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ztix_adapters_sql.uow import SqlUnitOfWorkFactory
+
+    config = tmp_path / "ztix.toml"
+    config.write_text(_NETWORKS)
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    assert "network 8056c2e21c000001 created from the settings" in capsys.readouterr().out
+    assert main(["--config", str(config), "db", "upgrade"]) == 0  # idempotent
+    assert "created" not in capsys.readouterr().out
+    config.write_text(_NETWORKS.replace('"ix"', '"the exchange"'))
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    assert "network 8056c2e21c000001 updated from the settings" in capsys.readouterr().out
+    factory = SqlUnitOfWorkFactory(load_settings(config).database_url)
+    with factory() as uow:
+        (network,) = uow.networks.list()
+        actions = [e.action for e in uow.audit.for_target("network", network.id.value)]
+    assert network.name == "the exchange" and actions == ["network.created", "network.updated"]

@@ -13,7 +13,11 @@ from alembic.util import CommandError
 
 from ztix_adapters_sql.engine import NoDatabase, normalise_url, safe_url
 from ztix_adapters_sql.migrate import current_revision, head_revision, upgrade
-from ztix_core.settings import load_settings
+from ztix_core.bootstrap import configured_networks
+from ztix_core.memory.clock import SystemClock
+from ztix_core.plugins import Plugins
+from ztix_core.settings import Settings, load_settings
+from ztix_core.usecases.networks import sync_networks
 
 
 class DbCommand:
@@ -32,7 +36,8 @@ class DbCommand:
         if action not in ("upgrade", "current"):
             print("usage: ztix db {upgrade,current}")
             return 2
-        url = load_settings(args.config).database_url
+        settings = load_settings(args.config)
+        url = settings.database_url
         normalise_url(url)  # a bad URL stops here with a message naming database_url
         if action == "upgrade":
             try:
@@ -44,6 +49,7 @@ class DbCommand:
                 print(f"{safe_url(url)}: already at {after}")
             else:
                 print(f"{safe_url(url)}: upgraded from {before or 'empty'} to {after}")
+            self._sync_networks(settings, args)
             return 0
         try:
             current = current_revision(url)
@@ -56,3 +62,21 @@ class DbCommand:
             return 0
         print(f"{safe_url(url)}: {current or 'empty'}, behind head {head}; run `ztix db upgrade`")
         return 1
+
+    @staticmethod
+    def _sync_networks(settings: Settings, args: argparse.Namespace) -> None:
+        """The settings are the source of truth for the exchange networks: the freshly
+        migrated database follows them (a change that would strand members raises
+        Conflict, unwritten, and the CLI prints it)."""
+        if settings.storage != "sql" or not settings.networks:
+            return
+        plugins: Plugins = args.plugins
+        factory = plugins.select("storage_backends", "sql", "ZTIX_STORAGE").factory(settings)
+        synced = sync_networks(factory, SystemClock(), configured_networks(settings))
+        for verb, ids in (
+            ("created", synced.created),
+            ("updated", synced.updated),
+            ("retired", synced.retired),
+        ):
+            for net_id in ids:
+                print(f"network {net_id} {verb} from the settings")
