@@ -73,10 +73,5 @@ class DbCommand:
         plugins: Plugins = args.plugins
         factory = plugins.select("storage_backends", "sql", "ZTIX_STORAGE").factory(settings)
         synced = sync_networks(factory, SystemClock(), configured_networks(settings))
-        for verb, ids in (
-            ("created", synced.created),
-            ("updated", synced.updated),
-            ("retired", synced.retired),
-        ):
-            for net_id in ids:
-                print(f"network {net_id} {verb} from the settings")
+        for line in synced.lines():
+            print(line)

@@ -232,13 +232,8 @@ def _reconcile(lifecycle: ControllerLifecycle, args: argparse.Namespace) -> int:
         synced = sync_networks(
             lifecycle.uow_factory, lifecycle.clock, configured_networks(lifecycle.settings)
         )
-        for verb, ids in (
-            ("created", synced.created),
-            ("updated", synced.updated),
-            ("retired", synced.retired),
-        ):
-            for net_id in ids:
-                print(f"database: network {net_id} {verb} from the settings", file=sys.stderr)
+        for line in synced.lines():
+            print(f"database: {line}", file=sys.stderr)
     report = lifecycle.reconcile()
     if args.json:
         print(json.dumps(reconcile_metadata(report), indent=2, sort_keys=True))

@@ -253,13 +253,8 @@ class WorkerRuntime:
         synced = sync_networks(
             self.app.uow_factory, self.app.clock, configured_networks(self.app.settings)
         )
-        if synced.changed:
-            log.info(
-                "exchange networks from the settings: created %s, updated %s, retired %s",
-                list(synced.created),
-                list(synced.updated),
-                list(synced.retired),
-            )
+        for line in synced.lines():
+            log.info(line)
         quiet_dramatiq_connection_errors()
         self._thread("health", self._watch_health)
         if relay:

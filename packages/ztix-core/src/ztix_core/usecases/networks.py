@@ -38,6 +38,18 @@ class NetworkSync:
         """True when anything was written."""
         return bool(self.created or self.updated or self.retired)
 
+    def lines(self) -> list[str]:
+        """One line per change, for a CLI or a log."""
+        return [
+            f"network {net_id} {verb} from the settings"
+            for verb, ids in (
+                ("created", self.created),
+                ("updated", self.updated),
+                ("retired", self.retired),
+            )
+            for net_id in ids
+        ]
+
 
 def _describe(network: ZtNetwork) -> JsonDict:
     return {

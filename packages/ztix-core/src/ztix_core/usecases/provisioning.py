@@ -280,16 +280,7 @@ class Provisioner:
             request = uow.requests.get(request_id)
             if request is None or request.status is not RequestStatus.PROVISIONING:
                 return
-            move(
-                uow,
-                self.clock,
-                request,
-                RequestStatus.FAILED,
-                WORKER,
-                {"error": error, **metadata},
-                last_error=error,
-                retry_count=request.retry_count + 1,
-            )
+            self._fail_in(uow, request, error, metadata)
             uow.commit()
 
     # ------------------------------------------------------------------ route servers
@@ -380,6 +371,22 @@ class Provisioner:
         behind = [n for n, s in states.items() if force or s.applied_generation < generation]
         return generation, peers, behind
 
+    def _fail_in(
+        self, uow: UnitOfWork, request: JoinRequest, error: str, metadata: JsonDict
+    ) -> None:
+        """provisioning → failed in ``uow``: ``error`` becomes last_error, the retry count
+        grows, the audit event carries the error and ``metadata``."""
+        move(
+            uow,
+            self.clock,
+            request,
+            RequestStatus.FAILED,
+            WORKER,
+            {"error": error, **metadata},
+            last_error=error,
+            retry_count=request.retry_count + 1,
+        )
+
     def _isolate(
         self, desired: list[tuple[Membership, PeerSpec]]
     ) -> tuple[list[tuple[Membership, PeerSpec]], list[tuple[Membership, str]]]:
@@ -406,22 +413,12 @@ class Provisioner:
         each time the desired state changes."""
         meta: JsonDict = {
             "stage": "route_server_config",
-            "error": reason,
             "generation": generation,
             "remediation": "correct the member's data (or the route-server policy), then "
             "retry the request; the other members are configured without it",
         }
         if request.status is RequestStatus.PROVISIONING:
-            move(
-                uow,
-                self.clock,
-                request,
-                RequestStatus.FAILED,
-                WORKER,
-                meta,
-                last_error=f"route servers refuse this member: {reason}",
-                retry_count=request.retry_count + 1,
-            )
+            self._fail_in(uow, request, f"route servers refuse this member: {reason}", meta)
         elif announce:
             audit(
                 uow,
@@ -526,20 +523,15 @@ class Provisioner:
                     ]
                     if broken:
                         error = "; ".join(f"route server {s.name}: {s.last_error}" for s in broken)
-                        move(
+                        self._fail_in(
                             uow,
-                            self.clock,
                             request,
-                            RequestStatus.FAILED,
-                            WORKER,
+                            error,
                             {
                                 "stage": "route_server",
-                                "error": error,
                                 "servers": [s.name for s in broken],
                                 "generation": gen,
                             },
-                            last_error=error,
-                            retry_count=request.retry_count + 1,
                         )
                         failed.append(request.id)
                 elif (
