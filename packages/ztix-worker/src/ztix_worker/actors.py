@@ -1,8 +1,5 @@
 """The Dramatiq actors: provision_request, deprovision_request, sync_route_servers.
 
-A provision attempt that finds nothing else in flight and the sync lock free runs the
-route-server sync itself (:func:`sync_inline`); otherwise it asks for a coalesced one.
-
 Actors are declared per broker (not on dramatiq's global broker), so the Redis worker,
 embedded mode and tests each get their own set over the same functions. Every actor runs
 inside a log context carrying the request id (the outbox message's correlation id).
@@ -83,8 +80,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
             try:
                 with runtime.coordinator.in_flight():
                     status = runtime.provisioner.provision(rid, final_attempt=final, sync=False)
-                # authorized: its peers are due, here when alone, else in a coalesced sync
-                if status is RequestStatus.PROVISIONING and not sync_inline(runtime):
+                if status is RequestStatus.PROVISIONING:  # authorized: its peers are due
                     runtime.request_sync()
             except ProviderError as exc:
                 log.warning(
@@ -111,7 +107,30 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
     ) -> None:
         """Render the desired state from every member, apply where behind, settle."""
         with request_context(correlation_id or request_id or None):
-            run_sync(runtime, force=force)
+            result = runtime.provisioner.run_sync(force=force)
+            runtime.stats.syncs += 1
+            for out in result.outcomes:
+                if not out.ok:
+                    log.warning(
+                        "route server %s failed at %s: %s",
+                        out.server,
+                        out.stage,
+                        out.message,
+                        extra={"server": out.server, "stage": out.stage},
+                    )
+            log.info(
+                "route-server sync: generation %d, %s; %d active, %d failed, %d removed",
+                result.generation,
+                ", ".join(f"{o.server}={o.result}" for o in result.outcomes) or "nothing behind",
+                len(result.activated),
+                len(result.failed),
+                len(result.removed),
+                extra={
+                    "generation": result.generation,
+                    "activated": [str(r) for r in result.activated],
+                    "failed": [str(r) for r in result.failed],
+                },
+            )
 
     def declare(fn: Any, queue: str, **extra: Any) -> dramatiq.Actor[..., None]:
         decorate = dramatiq.actor(
@@ -125,55 +144,6 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
         deprovision=declare(deprovision_request, ws.queue),
         sync=declare(sync_route_servers, f"{ws.queue}_sync"),
     )
-
-
-def run_sync(runtime: WorkerRuntime, *, force: bool = False) -> None:
-    """One route-server sync (render, apply where behind, settle), counted and logged."""
-    result = runtime.provisioner.run_sync(force=force)
-    runtime.stats.syncs += 1
-    for out in result.outcomes:
-        if not out.ok:
-            log.warning(
-                "route server %s failed at %s: %s",
-                out.server,
-                out.stage,
-                out.message,
-                extra={"server": out.server, "stage": out.stage},
-            )
-    log.info(
-        "route-server sync: generation %d, %s; %d active, %d failed, %d removed",
-        result.generation,
-        ", ".join(f"{o.server}={o.result}" for o in result.outcomes) or "nothing behind",
-        len(result.activated),
-        len(result.failed),
-        len(result.removed),
-        extra={
-            "generation": result.generation,
-            "activated": [str(r) for r in result.activated],
-            "failed": [str(r) for r in result.failed],
-        },
-    )
-
-
-def sync_inline(runtime: WorkerRuntime) -> bool:
-    """Run the sync in this thread when that costs no wait (see
-    :meth:`~ztix_worker.coalesce.SyncCoordinator.try_hold`): a lone approval then skips
-    one trip through the queue. False when it did not run or failed (the caller asks for a
-    queued sync instead, which retries)."""
-    with runtime.coordinator.try_hold() as held:
-        if not held:
-            return False
-        try:
-            run_sync(runtime)
-        except Exception as exc:
-            log.warning(
-                "inline route-server sync failed (%s: %s); a queued sync follows",
-                type(exc).__name__,
-                exc,
-            )
-            log.debug("inline sync failure", exc_info=True)
-            return False
-    return True
 
 
 def sync_kwargs() -> dict[str, Any]:

@@ -11,12 +11,6 @@ Batching: while other provisioning attempts are in flight (``in_flight()``), a s
 holds the lock waits for them — at most ``batch_window_s`` — before it reads the member
 set. A lone approval finds nothing in flight and is not delayed; a burst is applied in a
 few large batches instead of one apply per sync cycle.
-
-Inline: ``try_hold()`` takes the lock only when that costs no wait — no other sync holds
-it, no other attempt is in flight, ``min_interval_s`` has passed — so the last (or only)
-attempt of a batch can run its sync in its own thread instead of through one more trip
-through the queue. ``hold()`` inside it (the Provisioner's own ``sync_lock``) is then
-re-entrant for that thread.
 """
 
 from __future__ import annotations
@@ -33,7 +27,6 @@ from typing import Protocol
 
 import redis
 from redis.exceptions import LockError
-from redis.lock import Lock
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +48,6 @@ class SyncCoordinator(Protocol):
         sync about to start waits, up to its batch window, for the others to finish, so
         a burst of approvals lands in few applies."""
 
-    def try_hold(self) -> AbstractContextManager[bool]:
-        """Hold the sync lock (and clear the pending flag) when that costs no wait: the
-        lock is free, no other attempt is in flight and ``min_interval_s`` has passed.
-        Yields whether it holds; while it does, ``hold()`` in this thread is re-entrant."""
-
 
 class LocalSyncCoordinator:
     """For one process (embedded mode): a threading lock and an in-memory flag."""
@@ -74,7 +62,6 @@ class LocalSyncCoordinator:
         self.min_interval_s = min_interval_s
         self.batch_window_s = batch_window_s
         self.sent = 0
-        self._mine = threading.local()
 
     @contextmanager
     def in_flight(self) -> Iterator[object]:
@@ -111,37 +98,17 @@ class LocalSyncCoordinator:
         self.sent += 1
         return True
 
-    def _start(self) -> None:
-        self._last_start = time.monotonic()
-        with self._flag_lock:
-            self._pending = False
-
     @contextmanager
     def hold(self) -> Iterator[object]:
-        if getattr(self._mine, "holding", False):
-            yield self
-            return
         with self._lock:
             wait = self._last_start + self.min_interval_s - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
             wait_for_batch(self._others_in_flight, self.batch_window_s)
-            self._start()
+            self._last_start = time.monotonic()
+            with self._flag_lock:
+                self._pending = False
             yield self
-
-    @contextmanager
-    def try_hold(self) -> Iterator[bool]:
-        due = time.monotonic() >= self._last_start + self.min_interval_s
-        if not due or self._others_in_flight() or not self._lock.acquire(blocking=False):
-            yield False
-            return
-        try:
-            self._start()
-            self._mine.holding = True
-            yield True
-        finally:
-            self._mine.holding = False
-            self._lock.release()
 
 
 def wait_for_batch(others: Callable[[], int], window_s: float, poll_s: float = 0.02) -> float:
@@ -228,15 +195,19 @@ class RedisSyncCoordinator:
             with contextlib.suppress(LockError):
                 lock.release()
 
-    def _lock(self) -> Lock:
-        lock: Lock = self.client.lock(
+    @contextmanager
+    def hold(self) -> Iterator[object]:
+        lock = self.client.lock(
             self.lock_key, timeout=self.lock_ttl_s, sleep=0.02, thread_local=False
         )
-        return lock
-
-    @contextmanager
-    def _renewed(self, lock: Lock) -> Iterator[None]:
-        """Keep ``lock`` alive while the body runs (a thread renews it); release it after."""
+        started = time.monotonic()
+        lock.acquire(blocking=True)
+        waited = time.monotonic() - started
+        log.log(
+            logging.INFO if waited > 1 else logging.DEBUG,
+            "holding the route-server sync lock (waited %.2f s)",
+            waited,
+        )
         stop = threading.Event()
 
         def renew() -> None:
@@ -249,7 +220,19 @@ class RedisSyncCoordinator:
         renewer = threading.Thread(target=renew, name="sync-lock-renew", daemon=True)
         renewer.start()
         try:
-            yield
+            if self.min_interval_s > 0:
+                raw = self.client.get(self.last_key)
+                last_ms = int(raw) if raw is not None else 0
+                wait = last_ms / 1000 + self.min_interval_s - time.time()
+                if wait > 0:
+                    time.sleep(min(wait, self.min_interval_s))
+            waited = wait_for_batch(self._others_in_flight, self.batch_window_s)
+            if waited > 0.05:
+                log.debug("sync waited %.2f s for provisioning in flight", waited)
+            self.client.set(self.last_key, str(int(time.time() * 1000)), ex=3600)
+            self.client.delete(self.pending_key)
+            log.debug("sync starting after %.2f s", time.monotonic() - started)
+            yield self
         finally:
             stop.set()
             renewer.join()
@@ -257,56 +240,3 @@ class RedisSyncCoordinator:
                 lock.release()
             except LockError:
                 log.warning("the route-server sync lock expired while held")
-
-    def _start(self) -> None:
-        self.client.set(self.last_key, str(int(time.time() * 1000)), ex=3600)
-        self.client.delete(self.pending_key)
-
-    def _since_last_start(self) -> float:
-        raw = self.client.get(self.last_key)
-        return time.time() - (int(raw) / 1000 if raw is not None else 0.0)
-
-    @contextmanager
-    def hold(self) -> Iterator[object]:
-        if getattr(self._mine, "holding", False):
-            yield self
-            return
-        lock = self._lock()
-        started = time.monotonic()
-        lock.acquire(blocking=True)
-        waited = time.monotonic() - started
-        log.log(
-            logging.INFO if waited > 1 else logging.DEBUG,
-            "holding the route-server sync lock (waited %.2f s)",
-            waited,
-        )
-        with self._renewed(lock):
-            if self.min_interval_s > 0:
-                wait = self.min_interval_s - self._since_last_start()
-                if wait > 0:
-                    time.sleep(min(wait, self.min_interval_s))
-            waited = wait_for_batch(self._others_in_flight, self.batch_window_s)
-            if waited > 0.05:
-                log.debug("sync waited %.2f s for provisioning in flight", waited)
-            self._start()
-            log.debug("sync starting after %.2f s", time.monotonic() - started)
-            yield self
-
-    @contextmanager
-    def try_hold(self) -> Iterator[bool]:
-        due = self.min_interval_s <= 0 or self._since_last_start() >= self.min_interval_s
-        if not due or self._others_in_flight():
-            yield False
-            return
-        lock = self._lock()
-        if not lock.acquire(blocking=False):
-            yield False
-            return
-        with self._renewed(lock):
-            self._start()
-            self._mine.holding = True
-            try:
-                log.debug("holding the route-server sync lock for an inline sync")
-                yield True
-            finally:
-                self._mine.holding = False
