@@ -1,0 +1,54 @@
+"""What every page handler needs, wired once per app: the core's use cases, the account
+use cases with the argon2id hasher, sessions, the sign-in gate and the templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import jinja2
+
+from ztix_core.bootstrap import App
+from ztix_core.ports import PasswordHasher
+from ztix_core.usecases.accounts import Accounts
+from ztix_web.config import WebSettings
+from ztix_web.login import LoginGate
+from ztix_web.sessions import Sessions
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+@attrs.frozen
+class WebContext:
+    """The app's wiring (built by :func:`ztix_web.app.create_app`)."""
+
+    core: App
+    ws: WebSettings
+    accounts: Accounts
+    sessions: Sessions
+    gate: LoginGate
+    templates: jinja2.Environment
+
+    @classmethod
+    def build(cls, core: App, ws: WebSettings, hasher: PasswordHasher) -> WebContext:
+        accounts = Accounts(core.uow_factory, core.clock, hasher)
+        return cls(
+            core,
+            ws,
+            accounts,
+            Sessions(core.uow_factory, core.clock, ws),
+            LoginGate(core.uow_factory, core.clock, accounts, ws),
+            _templates(),
+        )

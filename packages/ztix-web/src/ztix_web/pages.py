@@ -1,0 +1,101 @@
+"""Read models the pages need beyond the core's queries: the onboarding choices and the
+per-route-server view of one request. Read-only, through the unit of work's ports."""
+
+from __future__ import annotations
+
+import attrs
+
+from ztix_core.asns import join_refusal
+from ztix_core.bootstrap import App
+from ztix_core.records import Membership, RouteServerState, User, ZtNetwork
+from ztix_core.status import RequestStatus
+from ztix_core.values import Asn
+
+#: While a request is in one of these, its page asks for news (HTMX polling).
+MOVING = frozenset(
+    {
+        RequestStatus.PENDING,
+        RequestStatus.APPROVED,
+        RequestStatus.PROVISIONING,
+        RequestStatus.DEPROVISIONING,
+    }
+)
+
+
+@attrs.frozen
+class AsnChoice:
+    """An ASN linked to the user; ``refusal`` says why it may not join (None: it may)."""
+
+    asn: Asn
+    name: str | None
+    refusal: str | None
+
+
+@attrs.frozen
+class Choices:
+    """What the onboarding form offers the user."""
+
+    asns: tuple[AsnChoice, ...]
+    networks: tuple[ZtNetwork, ...]
+
+    @property
+    def eligible(self) -> tuple[AsnChoice, ...]:
+        return tuple(c for c in self.asns if c.refusal is None)
+
+    @property
+    def ineligible(self) -> tuple[AsnChoice, ...]:
+        return tuple(c for c in self.asns if c.refusal is not None)
+
+
+def choices(core: App, user: User) -> Choices:
+    """The user's ASNs (with reasons for those that may not join) and the open exchange
+    networks the user may use (all, unless the account is restricted to some)."""
+    with core.uow_factory() as uow:
+        links = uow.asn_links.list_for_user(user.id)
+        allowed = {a.network_id for a in uow.network_access.list_for_user(user.id)}
+        networks = tuple(
+            n for n in uow.networks.list() if not n.retired and (not allowed or n.id in allowed)
+        )
+    allow_doc = core.settings.allow_documentation_asns
+    asns = tuple(
+        AsnChoice(
+            lk.asn, lk.network_name, join_refusal(lk.asn.value, allow_documentation=allow_doc)
+        )
+        for lk in links
+    )
+    return Choices(asns, networks)
+
+
+@attrs.frozen
+class ServerView:
+    """One route server as a request's page shows it."""
+
+    name: str
+    state: str
+    applied_generation: int
+    desired_generation: int
+    last_error: str | None
+
+
+def server_views(states: list[RouteServerState], membership: Membership | None) -> list[ServerView]:
+    """Per route server: has it applied the generation that configures this member?"""
+    views = []
+    for st in states:
+        if membership is None or membership.config_generation is None:
+            state = "not yet configured"
+        elif st.applied_generation >= membership.config_generation:
+            state = "applied"
+        elif st.last_error:
+            state = "failing"
+        else:
+            state = "waiting"
+        views.append(
+            ServerView(st.name, state, st.applied_generation, st.desired_generation, st.last_error)
+        )
+    return views
+
+
+def network_names(core: App) -> dict[str, ZtNetwork]:
+    """Every exchange network by id (for labels)."""
+    with core.uow_factory() as uow:
+        return {n.id.value: n for n in uow.networks.list()}

@@ -1,0 +1,1 @@
+"""Page handlers (Falcon resources), one module per audience."""

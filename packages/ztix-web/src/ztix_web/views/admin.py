@@ -1,0 +1,202 @@
+"""The admin's pages: the queue (filters, paging, counts per status) and a request's page
+with approve, reject (reason required), retry and remove."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+import uuid
+
+import falcon
+
+from ztix_core.errors import ZtixError
+from ztix_core.records import Actor, AuditEvent
+from ztix_core.status import RequestStatus
+from ztix_core.values import Asn, NetworkId
+from ztix_web.context import WebContext
+from ztix_web.pages import network_names
+from ztix_web.views.common import form, parse_uuid, render, require_admin, status_for
+from ztix_web.views.operator import detail_values, load_detail
+
+PAGE_SIZE = 50
+AGES = {
+    "": None,
+    "1h": dt.timedelta(hours=1),
+    "1d": dt.timedelta(days=1),
+    "7d": dt.timedelta(days=7),
+}
+
+
+def _filters(req: falcon.Request) -> tuple[dict[str, str], list[str]]:
+    raw = {k: (req.get_param(k) or "").strip() for k in ("status", "asn", "network", "age", "page")}
+    problems = []
+    if raw["status"] and raw["status"] not in {s.value for s in RequestStatus}:
+        problems.append(f"unknown status {raw['status']!r}")
+    if raw["asn"]:
+        try:
+            Asn.parse(raw["asn"])
+        except ZtixError as error:
+            problems.append(error.message)
+    if raw["network"]:
+        try:
+            NetworkId(raw["network"])
+        except ZtixError as error:
+            problems.append(error.message)
+    if raw["age"] not in AGES:
+        problems.append(f"unknown age {raw['age']!r}")
+    if raw["page"] and (not raw["page"].isdigit() or not 1 <= int(raw["page"]) <= 100_000):
+        problems.append("page must be a number from 1")
+    return raw, problems
+
+
+class Queue:
+    """``/admin/requests``: every request, newest first, filtered and paged."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        _, actor = require_admin(req)
+        raw, problems = _filters(req)
+        if problems:
+            render(
+                self.ctx,
+                req,
+                resp,
+                "queue.html",
+                400,
+                error="; ".join(problems),
+                filters=raw,
+                page=None,
+                counts={},
+                statuses=[],
+                networks=network_names(self.ctx.core),
+                page_no=1,
+                pages=1,
+                links={},
+            )
+            return
+        page_no = int(raw["page"] or "1")
+        queries = self.ctx.core.queries
+        common = {
+            "asn": Asn.parse(raw["asn"]) if raw["asn"] else None,
+            "network_id": NetworkId(raw["network"]) if raw["network"] else None,
+            "older_than": AGES[raw["age"]],
+        }
+        page = queries.list_requests(
+            actor,
+            statuses=frozenset({RequestStatus(raw["status"])}) if raw["status"] else None,
+            limit=PAGE_SIZE,
+            offset=(page_no - 1) * PAGE_SIZE,
+            **common,  # type: ignore[arg-type]
+        )
+        counts = {
+            s.value: queries.list_requests(
+                actor,
+                statuses=frozenset({s}),
+                limit=1,
+                **common,  # type: ignore[arg-type]
+            ).total
+            for s in RequestStatus
+        }
+        pages = max(1, -(-page.total // PAGE_SIZE))
+        links = {}
+        for name, number in (("previous", page_no - 1), ("next", page_no + 1)):
+            if 1 <= number <= pages:
+                query = {k: v for k, v in raw.items() if v and k != "page"} | {"page": number}
+                links[name] = "/admin/requests?" + urllib.parse.urlencode(query)
+        render(
+            self.ctx,
+            req,
+            resp,
+            "queue.html",
+            error=None,
+            filters=raw,
+            page=page,
+            counts=counts,
+            statuses=[s.value for s in RequestStatus],
+            networks=network_names(self.ctx.core),
+            page_no=page_no,
+            pages=pages,
+            links=links,
+        )
+
+
+def _policy_checks(timeline: tuple[AuditEvent, ...]) -> dict[str, bool]:
+    for event in reversed(timeline):
+        checks = event.metadata.get("checks")
+        if isinstance(checks, dict) and checks:
+            return {str(k): bool(v) for k, v in checks.items()}
+    return {}
+
+
+class AdminRequest:
+    """``/admin/requests/{id}``: the request with its operator and the decision forms."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+
+    def page(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        actor: Actor,
+        request_id: str,
+        status: int = 200,
+        error: str | None = None,
+    ) -> None:
+        detail = load_detail(self.ctx, actor, request_id)
+        with self.ctx.core.uow_factory() as uow:
+            owner = uow.users.get(detail.request.user_id)
+            links = uow.asn_links.list_for_user(detail.request.user_id)
+        render(
+            self.ctx,
+            req,
+            resp,
+            "admin_request.html",
+            status,
+            owner=owner,
+            owner_links=links,
+            checks=_policy_checks(detail.timeline),
+            error=error,
+            **detail_values(self.ctx, detail),
+        )
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        _, actor = require_admin(req)
+        self.page(req, resp, actor, request_id)
+
+
+class AdminAction:
+    """``/admin/requests/{id}/{action}``: approve, reject, retry, remove."""
+
+    ACTIONS = ("approve", "reject", "retry", "remove")
+
+    def __init__(self, ctx: WebContext, page: AdminRequest) -> None:
+        self.ctx = ctx
+        self.page = page
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, request_id: str, action: str
+    ) -> None:
+        _, actor = require_admin(req)
+        if action not in self.ACTIONS:
+            raise falcon.HTTPNotFound(
+                title="Not found", description="There is no such action.", code="not_found"
+            )
+        rid: uuid.UUID = parse_uuid(request_id)
+        fields = form(req)
+        workflow = self.ctx.core.workflow
+        try:
+            if action == "approve":
+                workflow.approve(actor, rid)
+            elif action == "reject":
+                workflow.reject(actor, rid, fields.get("reason", ""))
+            elif action == "retry":
+                workflow.retry(actor, rid)
+            else:
+                workflow.leave(actor, rid)
+        except ZtixError as error:
+            self.page.page(req, resp, actor, request_id, status_for(error), error.message)
+            return
+        raise falcon.HTTPSeeOther(f"/admin/requests/{rid}")

@@ -1,0 +1,49 @@
+"""The pages an operator and an admin go through, on both storage backends."""
+
+from __future__ import annotations
+
+from ztix_core.testing import builders as b
+
+from .conftest import Site, submit  # type: ignore[import-not-found]
+
+
+def test_operator_submits_and_admin_approves(site: Site) -> None:
+    op = site.signed_in("opa")
+    page = op.get("/onboarding")
+    assert page.status_code == 200
+    assert "AS64500" in page.text and "AS64512" in page.text and "private" in page.text
+    result = op.post(
+        "/onboarding",
+        {"asn": "64500", "network_id": b.network(1).id.value, "node_id": "A1B2C3D4E5"},
+    )
+    assert result.status_code == 303, result.text
+    location = result.headers["location"]
+    detail = op.get(location)
+    assert detail.status_code == 200 and "pending" in detail.text
+    assert 'hx-trigger="every 3s"' in detail.text
+    dash = op.get("/dashboard")
+    assert "AS64500" in dash.text and "pending" in dash.text
+    admin = site.signed_in("admin")
+    queue = admin.get("/admin/requests")
+    assert queue.status_code == 200 and "AS64500" in queue.text
+    request_id = location.rsplit("/", 1)[1]
+    admin.get(f"/admin/requests/{request_id}")
+    result = admin.post(f"/admin/requests/{request_id}/approve")
+    assert result.status_code == 303, result.text
+    status = op.get(f"/requests/{request_id}/status")
+    assert "approved" in status.text
+
+
+def test_reject_needs_a_reason_and_the_operator_sees_it(site: Site) -> None:
+    request_id = submit(site, "opa", 64500)
+    admin = site.signed_in("admin")
+    admin.get(f"/admin/requests/{request_id}")
+    before = site.counts()
+    result = admin.post(f"/admin/requests/{request_id}/reject", {"reason": "  "})
+    assert result.status_code == 400 and "a reason is required" in result.text
+    assert site.counts() == before
+    result = admin.post(f"/admin/requests/{request_id}/reject", {"reason": "No PeeringDB entry"})
+    assert result.status_code == 303
+    page = site.signed_in("opa").get(f"/requests/{request_id}")
+    assert "rejected" in page.text and "No PeeringDB entry" in page.text
+    assert "hx-trigger" not in page.text  # terminal: no polling
