@@ -283,3 +283,13 @@ def test_approve_refuses_a_pending_request_whose_asn_may_not_join(world: World) 
     assert _counts(world) == before
     with world.store() as uow:
         assert uow.requests.get(req.id).status is S.PENDING  # type: ignore[union-attr]
+
+
+def test_retry_moves_only_a_failed_request(world: World) -> None:
+    # A retry of a pending request used to approve it (pending -> approved is a legal
+    # move), skipping approve's own checks.
+    req = world.workflow.submit(world.user.id, 64500, world.network.id, NODE)
+    before = _counts(world)
+    with pytest.raises(InvalidTransition, match="pending"):
+        world.workflow.retry(ADMIN, req.id)
+    assert _counts(world) == before

@@ -63,7 +63,7 @@ class LoginGate:
             per_account = [
                 e.at
                 for e in uow.audit.for_target("login", _key(username))
-                if e.action == FAILED and e.at >= since
+                if e.action == FAILED and e.at > since
             ]
             per_address = uow.audit.count_since(FAILED, f"client:{client}", since)
         waits = []

@@ -12,7 +12,7 @@ import falcon
 import falcon.testing
 
 ORIGIN = "http://falconframework.org"  # falcon.testing's default scheme and host
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"|"X-CSRF-Token": "([^"]+)"')
 
 
 class Browser:
@@ -32,7 +32,7 @@ class Browser:
                 self.cookies[name] = cookie.value
         found = _CSRF.search(result.text or "")
         if found:
-            self.csrf = html.unescape(found.group(1))
+            self.csrf = html.unescape(found.group(1) or found.group(2))
 
     def get(self, path: str, **kw: Any) -> falcon.testing.Result:
         """GET ``path`` (query string allowed) with the cookies."""

@@ -8,6 +8,7 @@ import uuid
 from ztix_core.asns import join_refusal
 from ztix_core.errors import (
     Conflict,
+    InvalidTransition,
     InvalidValue,
     NotEligible,
     NotFound,
@@ -258,6 +259,9 @@ class RequestWorkflow:
         _require_admin(actor)
         with self.uow_factory() as uow:
             current = _load(uow, request_id)
+            if current.status is not RequestStatus.FAILED:
+                # pending -> approved is a legal move too, but that is approve's job.
+                raise InvalidTransition(current.id, current.status.value, "approved (retry)")
             request = move(
                 uow,
                 self.clock,
