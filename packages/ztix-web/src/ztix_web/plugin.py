@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
+from ztix_core.settings import Settings
+from ztix_web.config import WebSettings, web_settings
 
 
 def _user_command() -> object:
@@ -15,8 +17,26 @@ def _user_command() -> object:
     return UserCommand()
 
 
+def _web_command() -> object:
+    from ztix_web.serve import WebCommand
+
+    return WebCommand()
+
+
+def _validate(settings: Settings) -> None:
+    web_settings(settings)
+
+
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
     return [
         Registration("user", _user_command, None, "local accounts: create, disable, ASNs, ..."),
+        Registration(
+            "web",
+            _web_command,
+            WebSettings,
+            "serve the web app (gunicorn); --check validates settings and the database",
+            section="web",
+            validate=_validate,
+        ),
     ]
