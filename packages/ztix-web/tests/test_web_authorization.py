@@ -42,6 +42,9 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int, int]]] = 
     ("POST", f"/admin/requests/{A}/reject", {"reason": ""}, (303, 403, 403, 400, 403)),
     ("POST", f"/admin/requests/{A}/bogus", {}, (303, 403, 403, 404, 403)),
     ("POST", f"/admin/requests/{A}/approve", {}, (303, 403, 403, 303, 403)),
+    ("GET", "/admin/audit", {}, (303, 403, 403, 200, 303)),
+    ("GET", "/admin/audit?format=csv", {}, (303, 403, 403, 200, 303)),
+    ("GET", "/admin/route-servers", {}, (303, 403, 403, 200, 303)),
     ("GET", "/nowhere", {}, (404, 404, 404, 404, 404)),
 ]
 

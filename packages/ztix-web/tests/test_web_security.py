@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from ztix_core.testing import builders as b
@@ -252,3 +254,18 @@ def test_security_headers_on_every_response(site: Site) -> None:
     page = browser.get("/dashboard").text
     assert "<script>" not in page and "<style" not in page and " style=" not in page
     assert 'src="/static/vendor/htmx.min.js"' in page
+
+
+def test_anonymous_sessions_are_short_and_expired_ones_are_purged(site: Site) -> None:
+    for _ in range(3):
+        site.browser().get("/login")
+    signed = site.signed_in("opa")
+    with site.core.uow_factory() as uow:
+        mine = uow.web_sessions.get(token_key(signed.cookies[COOKIE]), site.clock.now())
+    assert mine is not None
+    assert mine.expires_at - mine.created_at == dt.timedelta(seconds=site.ws.session_absolute_s)
+    later(site, site.ws.session_idle_s + 1)
+    site.browser().get("/login")  # starting a session purges the expired ones
+    counts = site.counts()
+    sessions = counts.get("web_sessions", 0)
+    assert sessions == 2  # the signed-in one (not yet past its absolute end) and the new one

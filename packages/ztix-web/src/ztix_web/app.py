@@ -20,7 +20,7 @@ from ztix_web.config import WebSettings, web_settings
 from ztix_web.context import STATIC_DIR, WebContext
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
-from ztix_web.views import admin, auth, errors, operator
+from ztix_web.views import admin, auth, errors, operator, oversight
 
 
 def create_app(
@@ -48,6 +48,8 @@ def create_app(
     app.add_route("/admin/requests", admin.Queue(ctx))
     app.add_route("/admin/requests/{request_id}", admin_page)
     app.add_route("/admin/requests/{request_id}/{action}", admin.AdminAction(ctx, admin_page))
+    app.add_route("/admin/audit", oversight.AuditLog(ctx))
+    app.add_route("/admin/route-servers", oversight.RouteServers(ctx))
     app.add_static_route("/static", str(STATIC_DIR))
     pages = errors.ErrorPages(ctx)
     app.add_error_handler(Exception, pages.unexpected)

@@ -21,6 +21,8 @@ from ztix_web.security import new_token, token_key
 
 #: ``last_seen_at`` is written at most this often (not on every page view).
 TOUCH_EVERY = dt.timedelta(seconds=60)
+#: Expired rows are deleted at most this often per process (when a session starts).
+PURGE_EVERY = dt.timedelta(minutes=5)
 
 
 @attrs.frozen
@@ -39,6 +41,7 @@ class Sessions:
         self.clock = clock
         self.idle = dt.timedelta(seconds=ws.session_idle_s)
         self.absolute = dt.timedelta(seconds=ws.session_absolute_s)
+        self._last_purge: dt.datetime | None = None
 
     def load(self, token: str | None) -> Current | None:
         """The live session for the cookie's token, or None (and a dead one is deleted)."""
@@ -65,20 +68,29 @@ class Sessions:
     def _new(self, user: User | None) -> tuple[str, WebSession]:
         token = new_token()
         now = self.clock.now()
+        # An anonymous session only carries the sign-in form's CSRF token: it ends when it
+        # would go idle, so a stream of visitors leaves no long-lived rows behind.
+        lifetime = self.absolute if user is not None else self.idle
         session = WebSession(
             token_key(token),
             new_token(),
             now,
             now,
-            now + self.absolute,
+            now + lifetime,
             user_id=user.id if user is not None else None,
         )
         return token, session
 
     def start(self) -> tuple[str, Current]:
-        """A new anonymous session (it carries the CSRF token of the sign-in form)."""
+        """A new anonymous session (it carries the CSRF token of the sign-in form); now and
+        then, expired sessions are deleted on the way."""
         token, session = self._new(None)
+        now = session.created_at
+        purge = self._last_purge is None or now - self._last_purge >= PURGE_EVERY
         with self.uow_factory() as uow:
+            if purge:
+                uow.web_sessions.purge_expired(now)
+                self._last_purge = now
             uow.web_sessions.create(session)
             uow.commit()
         return token, Current(session, None)

@@ -1,0 +1,57 @@
+"""The audit log (filter, paging, CSV) and the route servers' page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ztix_core.records import RouteServerState
+
+from .conftest import Site, later, submit  # type: ignore[import-not-found]
+
+
+def test_audit_log_filters_pages_and_exports(site: Site) -> None:
+    request_id = submit(site, "opa", 64500)
+    admin = site.signed_in("admin")
+    page = admin.get("/admin/audit")
+    assert page.status_code == 200
+    assert "request.submitted" in page.text and "account.created" in page.text
+    only = admin.get("/admin/audit?action=request.submitted")
+    assert "request.submitted" in only.text and "account.created" not in only.text
+    assert request_id[:8] in only.text
+    export = admin.get("/admin/audit?format=csv&action=request.submitted")
+    assert export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(export.text)))
+    assert rows[0][:3] == ["at", "actor", "action"] and len(rows) == 2
+    assert rows[1][2] == "request.submitted" and rows[1][4] == request_id
+    bad = admin.get("/admin/audit?action=%3Cscript%3E")
+    assert bad.status_code == 400 and "letters, digits" in bad.text
+    assert admin.get("/admin/audit?page=0").status_code == 400
+
+
+def test_audit_log_pages(site: Site) -> None:
+    browser = site.browser()
+    for _ in range(120):  # failed sign-ins are audit events too
+        browser.login("nobody", "wrong password!!")
+        later(site, 1000)  # out of the throttle window every time
+    admin = site.signed_in("admin")
+    first = admin.get("/admin/audit?action=auth.login_failed")
+    assert first.text.count("auth.login_failed</td>") == 100 and "Older" in first.text
+    second = admin.get("/admin/audit?action=auth.login_failed&page=2")
+    assert second.text.count("auth.login_failed</td>") == 20 and "Newer" in second.text
+
+
+def test_route_servers_page(site: Site) -> None:
+    admin = site.signed_in("admin")
+    assert "No route server" in admin.get("/admin/route-servers").text
+    with site.core.uow_factory() as uow:
+        uow.route_servers.put(
+            RouteServerState(
+                "rs1", desired_generation=3, applied_generation=2, last_error="bird: syntax error"
+            )
+        )
+        uow.route_servers.put(RouteServerState("rs2", desired_generation=3, applied_generation=3))
+        uow.commit()
+    page = admin.get("/admin/route-servers").text
+    assert "rs1" in page and "behind" in page and "bird: syntax error" in page
+    assert "rs2" in page and "in sync" in page
