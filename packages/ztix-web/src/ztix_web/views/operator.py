@@ -6,7 +6,7 @@ import itertools
 
 import falcon
 
-from ztix_core.errors import InvalidValue, PermissionDenied, ZtixError
+from ztix_core.errors import InvalidValue, NotFound, PermissionDenied, ZtixError
 from ztix_core.records import Actor
 from ztix_core.usecases.queries import RequestDetail
 from ztix_core.values import NodeId
@@ -113,12 +113,10 @@ def load_detail(ctx: WebContext, actor: Actor, raw_id: str) -> RequestDetail:
     """The request for its owner or an admin; 404 for anyone else (an id says nothing)."""
     try:
         return ctx.core.queries.detail(actor, parse_uuid(raw_id))
-    except (PermissionDenied, ZtixError) as error:
-        if isinstance(error, PermissionDenied) or status_for(error) == 404:
-            raise falcon.HTTPNotFound(
-                title="Not found", description="There is no such request.", code="not_found"
-            ) from None
-        raise
+    except (PermissionDenied, NotFound):
+        raise falcon.HTTPNotFound(
+            title="Not found", description="There is no such request.", code="not_found"
+        ) from None
 
 
 def detail_values(ctx: WebContext, detail: RequestDetail) -> dict[str, object]:
