@@ -47,3 +47,9 @@ def test_reject_needs_a_reason_and_the_operator_sees_it(site: Site) -> None:
     page = site.signed_in("opa").get(f"/requests/{request_id}")
     assert "rejected" in page.text and "No PeeringDB entry" in page.text
     assert "hx-trigger" not in page.text  # terminal: no polling
+
+
+def test_the_timeline_names_users(site: Site) -> None:
+    request_id = submit(site, "opa", 64500)
+    page = site.signed_in("opa").get(f"/requests/{request_id}")
+    assert "by opa" in page.text and f"user:{site.users['opa'].id}" not in page.text

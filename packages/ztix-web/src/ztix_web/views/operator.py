@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 
 import falcon
 
 from ztix_core.errors import InvalidValue, NotFound, PermissionDenied, ZtixError
+from ztix_core.ports import UnitOfWork
 from ztix_core.records import Actor
 from ztix_core.usecases.queries import RequestDetail
 from ztix_core.values import NodeId
@@ -123,7 +125,9 @@ def detail_values(ctx: WebContext, detail: RequestDetail) -> dict[str, object]:
     """What the detail pages (operator's and admin's) show."""
     with ctx.core.uow_factory() as uow:
         allocations = uow.allocations.for_request(detail.request.id)
+        actors = _actor_names(uow, detail)
     return {
+        "actors": actors,
         "detail": detail,
         "req": detail.request,
         "allocations": allocations,
@@ -131,6 +135,22 @@ def detail_values(ctx: WebContext, detail: RequestDetail) -> dict[str, object]:
         "networks": network_names(ctx.core),
         "moving": MOVING,
     }
+
+
+def _actor_names(uow: UnitOfWork, detail: RequestDetail) -> dict[str, str]:
+    """Readable names for the users in a timeline (``user:<id>`` → their username)."""
+    names = {}
+    for event in detail.timeline:
+        kind, _, raw = event.actor.partition(":")
+        if kind != "user" or event.actor in names:
+            continue
+        try:
+            user = uow.users.get(uuid.UUID(raw))
+        except ValueError:
+            continue
+        if user is not None:
+            names[event.actor] = user.username or user.display_name
+    return names
 
 
 class RequestPage:
