@@ -1,6 +1,6 @@
 """One settings model: a TOML file plus environment overrides, structured by cattrs.
 
-Environment names: the seed's ``ZT_*``, ``DATABASE_URL`` and ``REDIS_URL`` where they
+Environment names: the established ``ZT_*``, ``DATABASE_URL`` and ``REDIS_URL`` where they
 exist, ``ZTIX_<FIELD>`` otherwise. Secrets come only from the environment or files: a
 secret in the TOML file is refused. A missing or bad value raises SettingsError naming it
 (:class:`SettingsErrors` when several are bad: it lists every one).
