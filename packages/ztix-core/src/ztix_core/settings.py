@@ -5,7 +5,7 @@ exist, ``ZTIX_<FIELD>`` otherwise. Secrets come only from the environment or fil
 secret in the TOML file is refused. A missing or bad value raises SettingsError naming it
 (:class:`SettingsErrors` when several are bad: it lists every one).
 Plugin sections (any other TOML table) are kept raw and structured on demand by
-:meth:`Settings.section`; :func:`ztix_core.validation.validate_settings` checks them against
+:meth:`Settings.section`; :func:`ztix_core.settings_check.check_settings` checks them against
 the installed plugins.
 
 The default database is ``sqlite:///<data dir>/ztix.db``: the data directory is
