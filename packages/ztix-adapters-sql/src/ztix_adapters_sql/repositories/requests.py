@@ -126,19 +126,25 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
 
 @functools.lru_cache(maxsize=256)
 def _page_statement(shape: _Shape) -> Select[Any]:
-    """Newest first, one page. On PostgreSQL a filter on several statuses becomes one
-    index-ordered branch per status (each limited to the page's end) merged by a UNION
-    ALL: an ``IN`` list over the queue index would otherwise sort every matching row to
-    find the newest page."""
+    """Newest first, one page. A filter on several statuses becomes one index-ordered
+    branch per status (each limited to the page's end) merged by a UNION ALL: an ``IN``
+    list would otherwise fetch and sort every matching row to find the newest page (on
+    SQLite it would, through the small status index)."""
     newest = (_T.requested_at.desc(), _T.id.desc())
-    if shape.dialect == "postgresql" and shape.statuses is not None and len(shape.statuses) > 1:
+    if shape.statuses is not None and len(shape.statuses) > 1:
         others = _other_conditions(shape)
         branches = [
-            select(*_PAGE_COLUMNS)
-            .where(_T.status == status, *others)
-            .order_by(*newest)
-            .limit(bindparam("window", type_=Integer))
-            for status in shape.statuses
+            # each branch is a subquery: SQLite allows ORDER BY/LIMIT only on the whole
+            # compound SELECT, not on its parts
+            select(
+                *select(*_PAGE_COLUMNS)
+                .where(_T.status == status, *others)
+                .order_by(*newest)
+                .limit(bindparam("window", type_=Integer))
+                .subquery(f"s{i}")
+                .c
+            )
+            for i, status in enumerate(shape.statuses)
         ]
         merged = union_all(*branches).subquery("by_status")
         return (
