@@ -11,9 +11,9 @@ Measures, from ``approve()`` returning to the request being ``active`` in the da
   < 60 s and ≤ 20 applies per server.
 
 Baselines, measured in the same run before and after (the machine is shared; they say how
-busy it was): a bare ``SELECT 1`` round trip on the lab's database, a ``GET /status`` on
-the controller emulator, and a bare ``bird -p`` of the first route server's current
-config (what each apply runs on each server at least once).
+busy it was): a bare ``SELECT 1`` round trip on the lab's database, the controller
+emulator's readiness check, and a bare ``bird -p`` of a fixed 500-member config rendered
+for the first route server (what each apply runs on each server at least once).
 
     uv run python packages/ztix-worker/bench/bench_provisioning.py [--sequential 50]
         [--burst 500] [--processes 2] [--threads 8]
@@ -22,6 +22,7 @@ config (what each apply runs on each server at least once).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import statistics
 import subprocess
 import sys
@@ -31,14 +32,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
+from ztix_adapters_bird.lab import write_config
+from ztix_adapters_bird.render import render_server
+from ztix_core.ports import PeerSpec
 from ztix_core.status import RequestStatus
-from ztix_worker.lab import ExchangeLab
+from ztix_core.values import Asn, NetworkId
+from ztix_worker.lab import LAN_V4, LAN_V6, ExchangeLab
 
 BIRD = "/usr/sbin/bird"
 LATENCY_P95_TARGET_S = 1.0
 BURST_TARGET_S = 60.0
 BURST_APPLIES_TARGET = 20
 BASELINE_RUNS = 20
+BASELINE_MEMBERS = 500
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -70,15 +76,32 @@ def baselines(lab: ExchangeLab) -> str:
     def status() -> None:
         lab.provider.check_readiness([])
 
-    first = lab.daemons[lab.server_names[0]]
-
     def parse() -> None:
-        subprocess.run([BIRD, "-p", "-c", str(first.main_config)], check=True, capture_output=True)
+        subprocess.run([BIRD, "-p", "-c", str(fixed)], check=True, capture_output=True)
+
+    fixed = write_config(
+        render_server(lab.rs_settings[0], [_peer(i) for i in range(BASELINE_MEMBERS)]),
+        lab.workdir / "baseline-config",
+    )
 
     return (
         f"SELECT 1 {_median_ms(select_one):.1f} ms, "
         f"controller readiness {_median_ms(status):.1f} ms, "
-        f"bird -p {_median_ms(parse, 5):.1f} ms (medians of {BASELINE_RUNS}, 20 and 5 runs)"
+        f"bird -p of a {BASELINE_MEMBERS}-member config {_median_ms(parse, 5):.1f} ms "
+        f"(medians of {BASELINE_RUNS}, {BASELINE_RUNS} and 5 runs)"
+    )
+
+
+def _peer(i: int) -> PeerSpec:
+    """Member ``i`` of the fixed config the bird -p baseline parses."""
+    return PeerSpec(
+        Asn(60_000 + i),
+        ipaddress.IPv4Address(int(LAN_V4.network_address) + 10 + i),
+        ipaddress.IPv6Address(int(LAN_V6.network_address) + 10 + i),
+        100,
+        50,
+        f"baseline member {i}",
+        NetworkId("0123456789abcdef"),
     )
 
 
