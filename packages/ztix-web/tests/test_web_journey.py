@@ -53,3 +53,16 @@ def test_the_timeline_names_users(site: Site) -> None:
     request_id = submit(site, "opa", 64500)
     page = site.signed_in("opa").get(f"/requests/{request_id}")
     assert "by opa" in page.text and f"user:{site.users['opa'].id}" not in page.text
+
+
+def test_onboarding_lists_ineligible_asns_even_when_none_may_join(site: Site) -> None:
+    from ztix_core.records import Actor
+    from ztix_core.usecases.accounts import Accounts
+
+    from .conftest import FAST_HASHER
+
+    accounts = Accounts(site.core.uow_factory, site.clock, FAST_HASHER)
+    accounts.unlink_asn(Actor.system("t"), "opa", 64500)
+    page = site.signed_in("opa").get("/onboarding").text
+    assert "No AS number linked to your account may join yet" in page
+    assert "AS64512" in page and "private" in page

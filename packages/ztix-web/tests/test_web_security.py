@@ -250,7 +250,7 @@ def test_security_headers_on_every_response(site: Site) -> None:
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
         assert "unsafe-inline" not in csp
         assert result.headers["x-content-type-options"] == "nosniff"
-        assert result.headers["referrer-policy"] == "no-referrer"
+        assert result.headers["referrer-policy"] == "same-origin"
     page = browser.get("/dashboard").text
     assert "<script>" not in page and "<style" not in page and " style=" not in page
     assert 'src="/static/vendor/htmx.min.js"' in page

@@ -1,0 +1,233 @@
+"""The journey in a real browser: Playwright driving Debian's chromium (/usr/bin/chromium).
+
+An admin account made with the ``ztix user`` command; the operator signs in, onboards and
+submits; the admin approves in a second browser context; the test then plays the worker
+(in-memory controller and route servers over the same database) and the operator's page
+turns ``active`` by itself. Every page is checked with axe-core (no serious or critical
+violation) and photographed at 375 and 1280 px wide into ``artifacts/screenshots``
+(``ZTIX_SCREENSHOT_DIR`` overrides). Without chromium these tests fail; they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from ztix_core.bootstrap import App, bootstrap
+from ztix_core.memory import InMemoryFleet, InMemoryProvider
+from ztix_core.plugins import Plugins, build_plugin_manager
+from ztix_core.records import RouteServer
+from ztix_core.settings import Settings
+from ztix_core.status import RequestStatus
+from ztix_core.testing import builders as b
+from ztix_core.usecases import Provisioner
+from ztix_core.values import Asn
+from ztix_web.app import create_app
+from ztix_web.config import WebSettings
+
+CHROMIUM = os.environ.get("ZTIX_TEST_CHROMIUM", "/usr/bin/chromium")
+AXE = (Path(__file__).parent / "browser" / "axe.min.js").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[3]
+SHOTS = Path(os.environ.get("ZTIX_SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
+PASSWORD = "a long enough passphrase"
+WIDTHS = (375, 1280)
+
+
+class _Threaded(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _ztix(env: dict[str, str], *argv: str, stdin: str = "") -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ztix_core.cli", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+class Exchange:
+    """The app on SQLite, served on 127.0.0.1, and a worker stand-in."""
+
+    def __init__(self, tmp: Path) -> None:
+        db = tmp / "ztix.db"
+        env = {k: v for k, v in os.environ.items() if k != "ZTIX_CONFIG"}
+        env |= {"DATABASE_URL": f"sqlite:///{db}", "ZTIX_STORAGE": "sql"}
+        _ztix(env, "db", "upgrade")
+        for name, extra in (("admin", ["--admin"]), ("alice", [])):
+            _ztix(env, "user", "create", name, *extra, "--password-stdin", stdin=PASSWORD)
+        _ztix(env, "user", "link-asn", "alice", "64500", "--network-name", "Alice Networks")
+        _ztix(env, "user", "link-asn", "alice", "64512")
+        settings = Settings(
+            storage="sql", database_url=f"sqlite:///{db}", allow_documentation_asns=True
+        )
+        self.core: App = bootstrap(
+            settings, Plugins(build_plugin_manager()), with_provisioning=False
+        )
+        network = b.network(1)
+        with self.core.uow_factory() as uow:
+            uow.networks.add(network)
+            uow.commit()
+        provider = InMemoryProvider()
+        provider.ensure_network(network)
+        fleet = InMemoryFleet([RouteServer("rs1", Asn(64999)), RouteServer("rs2", Asn(64999))])
+        self.provisioner = Provisioner(
+            self.core.uow_factory, self.core.clock, provider, fleet, self.core.registry
+        )
+        app = create_app(self.core, WebSettings(dev=True, poll_interval_s=1))
+        self.server = make_server("127.0.0.1", 0, app, _Threaded, handler_class=_Quiet)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def work(self, request_id: str) -> RequestStatus | None:
+        """What the worker does for an approved request."""
+        return self.provisioner.provision(uuid.UUID(request_id))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        dispose = getattr(self.core.uow_factory, "dispose", None)
+        if dispose is not None:
+            dispose()
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> Iterator[Exchange]:
+    ex = Exchange(tmp_path)
+    yield ex
+    ex.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def check_page(page: Page, name: str) -> None:
+    """axe-core on the page (no serious or critical violation), then screenshots."""
+    page.evaluate(AXE)
+    result = page.evaluate("async () => await axe.run(document)")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{name}: {bad}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size or {"width": 1280, "height": 800}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
+def sign_in(context: BrowserContext, url: str, username: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{url}/login")
+    check_page(page, f"login-{username}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    return page
+
+
+def test_operator_and_admin_journey(exchange: Exchange, chromium: Browser) -> None:
+    url = exchange.url
+    visitor = chromium.new_context()
+    landing = visitor.new_page()
+    landing.goto(url)
+    check_page(landing, "landing")
+    visitor.close()
+
+    operator = chromium.new_context()
+    page = sign_in(operator, url, "alice")
+    check_page(page, "dashboard-empty")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Join the exchange"
+    ).click()
+    expect(page.get_by_text("RFC 6996 private use")).to_be_visible()
+    node = page.get_by_label("ZeroTier node id")
+    node.fill("12")
+    expect(page.locator("#node_id-check")).to_contain_text("Not valid")
+    check_page(page, "onboarding")
+    node.fill("A1B2C3D4E5")
+    expect(page.locator("#node_id-check")).to_contain_text("Looks right")
+    page.get_by_role("button", name="Send the request").click()
+    expect(page.locator("#live")).to_contain_text("pending")
+    request_id = page.url.rsplit("/", 1)[1]
+    check_page(page, "request-pending")
+
+    admin_context = chromium.new_context()
+    admin = sign_in(admin_context, url, "admin")
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Admin queue").click()
+    check_page(admin, "admin-queue")
+    admin.get_by_role("link", name=request_id[:8]).click()
+    check_page(admin, "admin-request")
+    admin.get_by_role("button", name="Approve").click()
+    expect(admin.locator("#live")).to_contain_text("approved")
+
+    expect(page.locator("#live")).to_contain_text("approved")  # by itself, polling
+    assert exchange.work(request_id) is RequestStatus.ACTIVE
+    expect(page.locator("#live")).to_contain_text("active")
+    expect(page.locator("#live")).to_contain_text("10.1.0.")  # its IPv4 address
+    expect(page.locator("#live")).to_contain_text("applied")
+    expect(page.locator("#live")).not_to_have_attribute("hx-trigger", re.compile("every"))
+    check_page(page, "request-active")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    check_page(page, "dashboard")
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    check_page(admin, "audit")
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Route servers").click()
+    check_page(admin, "route-servers")
+    operator.close()
+    admin_context.close()
+
+
+def test_reject_with_a_reason_the_operator_sees(exchange: Exchange, chromium: Browser) -> None:
+    url = exchange.url
+    operator = chromium.new_context()
+    page = sign_in(operator, url, "alice")
+    page.goto(f"{url}/onboarding")
+    page.get_by_label("ZeroTier node id").fill("b1b2c3d4e5")
+    page.get_by_role("button", name="Send the request").click()
+    expect(page.locator("#live")).to_contain_text("pending")
+    request_id = page.url.rsplit("/", 1)[1]
+    admin_context = chromium.new_context()
+    admin = sign_in(admin_context, url, "admin")
+    admin.goto(f"{url}/admin/requests/{request_id}")
+    admin.get_by_label("Reason for rejecting").fill("No PeeringDB record for AS64500")
+    admin.get_by_role("button", name="Reject").click()
+    expect(admin.locator("#live")).to_contain_text("rejected")
+    expect(page.locator("#live")).to_contain_text("No PeeringDB record")  # by itself
+    check_page(page, "request-rejected")
+    page.goto(f"{url}/admin/requests")
+    check_page(page, "error-403")
+    operator.close()
+    admin_context.close()
