@@ -53,6 +53,7 @@ class UserCommand:
     revoke-network|set-password``."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's arguments."""
         sub = parser.add_subparsers(dest="user_command", metavar="ACTION")
         create = sub.add_parser("create", help="create a local account")
         _username(create)
@@ -93,6 +94,7 @@ class UserCommand:
         self._parser = parser
 
     def run(self, args: argparse.Namespace) -> int:
+        """Run the command; the exit code."""
         action = getattr(args, "user_command", None)
         if action is None:
             self._parser.print_help()

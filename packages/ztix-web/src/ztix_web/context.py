@@ -43,6 +43,7 @@ class WebContext:
 
     @classmethod
     def build(cls, core: App, ws: WebSettings, hasher: PasswordHasher) -> WebContext:
+        """Wire the use cases, sessions, the sign-in gate and templates over ``core``."""
         accounts = Accounts(core.uow_factory, core.clock, hasher)
         return cls(
             core,

@@ -18,10 +18,12 @@ class ZtixGunicorn(BaseApplication):  # type: ignore[misc]
         super().__init__()
 
     def load_config(self) -> None:
+        """Hand the options to gunicorn."""
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        """Build this worker's WSGI app (after the fork)."""
         from ztix_web.app import app_from_settings
 
         return app_from_settings(self.settings)

@@ -52,6 +52,7 @@ class SessionMiddleware:
         self.ctx = ctx
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Attach the session behind the cookie (or None) to the request."""
         req.context.current = None
         if req.path.startswith("/static/"):
             return
@@ -80,6 +81,7 @@ class CsrfMiddleware:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
+        """Refuse an unsafe request from elsewhere or without the session's token (403)."""
         if req.method in SAFE_METHODS:
             return
         origin = req.get_header("Origin") or _origin_of(req.get_header("Referer"))

@@ -40,10 +40,12 @@ class Choices:
 
     @property
     def eligible(self) -> tuple[AsnChoice, ...]:
+        """The ASNs that may join."""
         return tuple(c for c in self.asns if c.refusal is None)
 
     @property
     def ineligible(self) -> tuple[AsnChoice, ...]:
+        """The ASNs that may not join, each with its reason."""
         return tuple(c for c in self.asns if c.refusal is not None)
 
 

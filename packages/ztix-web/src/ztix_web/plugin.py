@@ -29,6 +29,7 @@ def _validate(settings: Settings) -> None:
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
+    """``ztix user`` and ``ztix web``."""
     return [
         Registration("user", _user_command, None, "local accounts: create, disable, ASNs, ..."),
         Registration(

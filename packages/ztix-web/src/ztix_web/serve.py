@@ -37,6 +37,7 @@ class WebCommand:
     """``ztix web [--bind HOST:PORT] [--workers N] [--threads N] [--dev] [--check]``."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's arguments."""
         parser.add_argument(
             "--bind", default="127.0.0.1:8080", help="address to listen on (HOST:PORT)"
         )
@@ -54,6 +55,7 @@ class WebCommand:
         )
 
     def run(self, args: argparse.Namespace) -> int:
+        """Run the command; the exit code."""
         for name in ("workers", "threads"):
             if not 1 <= getattr(args, name) <= 64:
                 raise SettingsError(f"--{name}", "must be between 1 and 64")

@@ -56,6 +56,7 @@ class Queue:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         _, actor = require_admin(req)
         raw, problems = _filters(req)
         if problems:
@@ -145,6 +146,7 @@ class AdminRequest:
         status: int = 200,
         error: str | None = None,
     ) -> None:
+        """Render the admin's request page (with an error message when given)."""
         detail = load_detail(self.ctx, actor, request_id)
         with self.ctx.core.uow_factory() as uow:
             owner = uow.users.get(detail.request.user_id)
@@ -163,6 +165,7 @@ class AdminRequest:
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        """Render the page (GET)."""
         _, actor = require_admin(req)
         self.page(req, resp, actor, request_id)
 
@@ -179,6 +182,7 @@ class AdminAction:
     def on_post(
         self, req: falcon.Request, resp: falcon.Response, request_id: str, action: str
     ) -> None:
+        """Run the named action; the page again with the refusal when it is refused."""
         _, actor = require_admin(req)
         if action not in self.ACTIONS:
             raise falcon.HTTPNotFound(

@@ -18,6 +18,7 @@ class Landing:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         render(self.ctx, req, resp, "landing.html")
 
 
@@ -28,6 +29,7 @@ class Login:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         found = current(req)
         target = safe_next(req.get_param("next"))
         if found is not None and found.user is not None:
@@ -36,6 +38,7 @@ class Login:
         render(self.ctx, req, resp, "login.html", next=target, username="", error=None)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Handle the form (POST)."""
         fields = form(req)
         target = safe_next(fields.get("next"))
         username = fields.get("username", "").strip()
@@ -82,11 +85,13 @@ class Logout:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         if current(req) is None:
             raise falcon.HTTPSeeOther("/")
         render(self.ctx, req, resp, "logout.html")
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Handle the form (POST)."""
         found = current(req)
         if found is not None:
             self.ctx.sessions.end(found.session)

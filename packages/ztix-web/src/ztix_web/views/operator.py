@@ -47,9 +47,11 @@ class Onboarding:
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         self._page(req, resp)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Handle the form (POST)."""
         found, _ = require_user(req)
         assert found.user is not None
         fields = form(req)
@@ -76,6 +78,7 @@ class NodeCheck:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         require_user(req)
         raw = (req.get_param("node_id") or "").strip()
         try:
@@ -93,6 +96,7 @@ class Dashboard:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         _, actor = require_user(req)
         page = self.ctx.core.queries.list_requests(
             Actor("user", actor.id, is_admin=False), limit=500
@@ -160,6 +164,7 @@ class RequestPage:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        """Render the page (GET)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
         render(self.ctx, req, resp, "request.html", **detail_values(self.ctx, detail))
@@ -172,6 +177,7 @@ class RequestStatus:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        """Render the page (GET)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
         badge_only = req.get_param("part") == "badge"
@@ -193,6 +199,7 @@ class Leave:
         self.ctx = ctx
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        """Handle the form (POST)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
         if form(req).get("confirm") != "yes":

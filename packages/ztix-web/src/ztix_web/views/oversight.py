@@ -36,6 +36,7 @@ class AuditLog:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         require_admin(req)
         action = _action(req)
         page_no = req.get_param_as_int("page", min_value=1, max_value=MAX_EVENTS // PAGE_SIZE)
@@ -92,6 +93,7 @@ class RouteServers:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
         require_admin(req)
         render(
             self.ctx,
