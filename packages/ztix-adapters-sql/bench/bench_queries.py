@@ -286,7 +286,9 @@ def run(name: str, factory: SqlUnitOfWorkFactory, args: argparse.Namespace) -> l
         lines.append(f"  {label:47} p50 {q[49]:6.2f} ms   p95 {q[94]:6.2f} ms{verdict}")
     lines.append(
         f"  ({args.iterations} timed calls each, after {warm} warm-up calls; "
-        "a fresh unit of work per call)"
+        "a fresh unit of work per call"
+        + ("" if target is not None else "; no target on SQLite")
+        + ")"
     )
     if args.explain and factory.engine.dialect.name == "postgresql":
         with factory() as uow:
