@@ -23,14 +23,26 @@ def _web_command() -> object:
     return WebCommand()
 
 
+def _demo_command() -> object:
+    from ztix_web.demo import DemoCommand
+
+    return DemoCommand()
+
+
 def _validate(settings: Settings) -> None:
     web_settings(settings)
 
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    """``ztix user`` and ``ztix web``."""
+    """``ztix user``, ``ztix web`` and ``ztix demo``."""
     return [
+        Registration(
+            "demo",
+            _demo_command,
+            None,
+            "the whole exchange on this machine (SQLite, emulator, worker, web)",
+        ),
         Registration("user", _user_command, None, "local accounts: create, disable, ASNs, ..."),
         Registration(
             "web",

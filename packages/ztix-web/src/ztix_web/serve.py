@@ -83,6 +83,9 @@ class WebCommand:
             "accesslog": "-",
             "errorlog": "-",
             "graceful_timeout": 10,
+            # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl):
+            # two servers would fight over it, and ztix does not use gunicornc.
+            "control_socket_disable": True,
         }
         ZtixGunicorn(settings, options).run()
         return 0

@@ -1,0 +1,169 @@
+"""``ztix demo``: started as a user would, driven over HTTP through the whole journey, then
+stopped with Ctrl-C, leaving no process behind; a second start reuses its data."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Demo:
+    """A running ``ztix demo`` and what its banner said."""
+
+    def __init__(self, data: Path, *extra: str) -> None:
+        self.port = _free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("ZTIX_CONFIG", "REDIS_URL")}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ztix_core.cli",
+                "demo",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data),
+                *extra,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.banner: list[str] = []
+        for line in self.proc.stdout:  # evidence: the banner's last line
+            self.banner.append(line)
+            if "Press Ctrl-C to stop." in line:
+                break
+        text = "".join(self.banner)
+        assert "ztix demo is running" in text, text
+        self.passwords = dict(re.findall(r"^\s+(admin|operator)\s+(\S+)$", text, re.M))
+
+    def stop(self) -> int:
+        os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C reaches the foreground group
+        code = self.proc.wait(timeout=120)
+        return code
+
+
+class Client:
+    """Cookies, CSRF token and Origin, like a browser."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookie = ""
+        self.csrf = ""
+
+    def request(
+        self, method: str, path: str, fields: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        body = None
+        if method == "POST":
+            body = urllib.parse.urlencode({**(fields or {}), "csrf_token": self.csrf})
+            headers |= {
+                "Origin": f"http://127.0.0.1:{self.port}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+        conn.close()
+        set_cookie = response.getheader("Set-Cookie")
+        if set_cookie:
+            self.cookie = set_cookie.split(";", 1)[0]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', text) or re.search(
+            r'"X-CSRF-Token": "([^"]+)"', text
+        )
+        if token:
+            self.csrf = token.group(1)
+        return response.status, response.getheader("Location") or "", text
+
+    def login(self, username: str, password: str) -> None:
+        self.request("GET", "/login")
+        status, _, text = self.request(
+            "POST", "/login", {"username": username, "password": password}
+        )
+        assert status == 303, text
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "demo"
+
+
+def _pids_of(pgid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
+    demo = Demo(data_dir)
+    try:
+        assert set(demo.passwords) == {"admin", "operator"}
+        text = "".join(demo.banner)
+        assert f"http://127.0.0.1:{demo.port}" in text and "route servers:  none" in text
+        operator = Client(demo.port)
+        operator.login("operator", demo.passwords["operator"])
+        status, _, page = operator.request("GET", "/onboarding")
+        assert status == 200 and "AS64500" in page
+        network = re.search(r'<option value="([0-9a-f]{16})"', page)
+        assert network is not None
+        status, location, page = operator.request(
+            "POST",
+            "/onboarding",
+            {"asn": "64500", "network_id": network.group(1), "node_id": "a1b2c3d4e5"},
+        )
+        assert status == 303, page
+        request_path = location
+        admin = Client(demo.port)
+        admin.login("admin", demo.passwords["admin"])
+        request_id = request_path.rsplit("/", 1)[1]
+        admin.request("GET", f"/admin/requests/{request_id}")
+        status, _, page = admin.request("POST", f"/admin/requests/{request_id}/approve")
+        assert status == 303, page
+        # The worker (another process) provisions it: wait on the page's own evidence.
+        for _ in range(600):
+            status, _, page = operator.request("GET", f"{request_path}/status")
+            if "status-active" in page or "status-failed" in page:
+                break
+        assert "status-active" in page, page
+        assert "10.99.0." in page  # its pinned IPv4 address
+    finally:
+        pgid = demo.proc.pid
+        assert demo.stop() == 0
+    assert _pids_of(pgid) == []  # nothing of the demo's process tree is left
+    out = demo.proc.stdout.read() if demo.proc.stdout else ""
+    assert demo.passwords["admin"] not in out  # printed once, in the banner only
+
+    again = Demo(data_dir)  # the same data: no new accounts, the request is still there
+    try:
+        assert again.passwords == {}
+        client = Client(again.port)
+        client.login("operator", demo.passwords["operator"])
+        assert "status-active" in client.request("GET", "/dashboard")[2]
+    finally:
+        assert again.stop() == 0
+    fresh = Demo(data_dir, "--fresh")
+    try:
+        assert set(fresh.passwords) == {"admin", "operator"}
+    finally:
+        assert fresh.stop() == 0
