@@ -146,6 +146,11 @@ def test_unreachable_databases_say_what_to_check(
     with pytest.raises(DatabaseUnavailable) as info:
         upgrade(closed_port)
     assert "pw" not in str(info.value)
+    assert info.value.transient  # a server may be restarting: the worker waits for it
+    with pytest.raises(DatabaseUnavailable) as info:
+        ensure_schema_current(closed_port)
+    assert info.value.transient
+    assert not DatabaseUnavailable(sqlite_url(tmp_path / "x.db"), "unable to open").transient
     (tmp_path / "a-file").write_text("")
     under_a_file = sqlite_url(tmp_path / "a-file" / "ztix.db")
     monkeypatch.setenv("DATABASE_URL", under_a_file)

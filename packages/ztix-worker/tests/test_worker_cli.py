@@ -158,3 +158,63 @@ def test_a_logged_exception_carries_the_plugins_hint() -> None:
     except ValueError as exc:
         record.exc_info = (type(exc), exc, exc.__traceback__)
     assert json.loads(failing.format(record))["error"] == "v"
+
+
+def test_an_unreachable_database_is_waited_for_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ztix_worker.cli import wait_for_storage
+
+    answers: list[BaseException | None] = [
+        ConnectionRefusedError("connection refused"),
+        ConnectionRefusedError("connection refused"),
+        ConnectionRefusedError("connection refused"),
+        None,
+    ]
+    slept: list[float] = []
+
+    class Flaky:
+        def storage_ready(self, settings: Settings) -> None:
+            answer = answers.pop(0)
+            if answer is not None:
+                raise answer
+
+        def explain_error(self, error: BaseException, settings: Settings) -> str:
+            return f"cannot reach the database ({error}): check DATABASE_URL"
+
+    caplog.set_level("INFO", logger="ztix_worker.cli")
+    wait_for_storage(Flaky(), Settings(), sleep=slept.append)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0, 2.0] and not answers
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "database not reachable at start: cannot reach the database (connection refused): "
+        "check DATABASE_URL; waiting for it",
+        "database reachable: starting",
+    ]
+
+
+def test_a_verdict_on_the_database_is_not_waited_for() -> None:
+    from ztix_worker.cli import wait_for_storage
+
+    class Behind:
+        def storage_ready(self, settings: Settings) -> None:
+            _behind(settings)
+
+    with pytest.raises(NotReady):
+        wait_for_storage(Behind(), Settings(), sleep=pytest.fail)  # type: ignore[arg-type]
+
+
+def test_a_database_server_restarting_is_waited_for() -> None:
+    from ztix_worker.cli import wait_for_storage
+
+    answers = [NotReady("database", "cannot open the database X", transient=True), None]
+
+    class Restarting:
+        def storage_ready(self, settings: Settings) -> None:
+            answer = answers.pop(0)
+            if answer is not None:
+                raise answer
+
+    slept: list[float] = []
+    wait_for_storage(Restarting(), Settings(), sleep=slept.append)  # type: ignore[arg-type]
+    assert slept == [0.5] and not answers

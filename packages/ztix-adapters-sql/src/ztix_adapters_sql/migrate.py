@@ -43,7 +43,8 @@ class SchemaNotCurrent(NotReady):
 
 
 class DatabaseUnavailable(NotReady):
-    """The database cannot be reached or opened."""
+    """The database cannot be reached or opened (transient for a database server, which
+    may be restarting; a SQLite file that cannot be opened stays that way)."""
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
@@ -51,6 +52,7 @@ class DatabaseUnavailable(NotReady):
             f"cannot open the database {safe_url(url)}: {reason}",
             "check DATABASE_URL / database_url, that the server runs and accepts this user, "
             "and for SQLite that the directory exists and is writable",
+            transient=not url.startswith("sqlite"),
         )
 
 

@@ -124,14 +124,18 @@ class ProviderError(ZtixError):
 
 
 class NotReady(ZtixError):
-    """A readiness gate failed; ``check`` names the failed check."""
+    """A readiness gate failed; ``check`` names the failed check. ``transient`` when it may
+    pass by itself (a server restarting), as opposed to a verdict (a schema behind)."""
 
     code = "not_ready"
 
-    def __init__(self, check: str, message: str, remediation: str = "") -> None:
-        super().__init__(message, check=check, remediation=remediation)
+    def __init__(
+        self, check: str, message: str, remediation: str = "", *, transient: bool = False
+    ) -> None:
+        super().__init__(message, check=check, remediation=remediation, transient=transient)
         self.check = check
         self.remediation = remediation
+        self.transient = transient
 
 
 class SettingsError(ZtixError):
