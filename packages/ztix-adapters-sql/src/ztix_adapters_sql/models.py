@@ -303,6 +303,48 @@ class RouteServerStateRow(Base):
     last_applied_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
+class RouteServerObservationRow(Base):
+    """What the worker last saw of one route server (reachable or why not; session counts)."""
+
+    __tablename__ = "route_server_observations"
+
+    server: Mapped[str] = mapped_column(String(100), primary_key=True)
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    observed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    message: Mapped[str] = mapped_column(Text, default="")
+    sessions_total: Mapped[int] = mapped_column(Integer, default=0)
+    sessions_established: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SessionObservationRow(Base):
+    """One member BGP session on one route server, as the worker last read it."""
+
+    __tablename__ = "session_observations"
+    __table_args__ = (Index("ix_session_observations_asn", "asn"),)
+
+    server: Mapped[str] = mapped_column(String(100), primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(100), primary_key=True)
+    asn: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(40))
+    observed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    since: Mapped[str] = mapped_column(String(40), default="")
+    info: Mapped[str] = mapped_column(Text, default="")
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    filtered: Mapped[int] = mapped_column(Integer, default=0)
+    exported: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ControllerObservationRow(Base):
+    """The controller's last readiness reading (a single row, ``name = 'controller'``)."""
+
+    __tablename__ = "controller_observations"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    observed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    checks: Mapped[Any] = mapped_column(json_type())
+
+
 class OAuthStateRow(Base):
     """A sign-in in flight: the OAuth ``state``, OIDC nonce and PKCE verifier, until expiry."""
 

@@ -19,6 +19,7 @@ from ztix_adapters_sql.repositories import (
     SqlNetworkAccessRepository,
     SqlNetworkRepository,
     SqlOAuthStateRepository,
+    SqlObservationRepository,
     SqlOutboxRepository,
     SqlRouteServerStateRepository,
     SqlUserRepository,
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.route_servers = SqlRouteServerStateRepository(session)
+        self.observations = SqlObservationRepository(session)
         self.oauth_states = SqlOAuthStateRepository(session)
         self.web_sessions = SqlWebSessionRepository(session)
 

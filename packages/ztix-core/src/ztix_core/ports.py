@@ -19,6 +19,7 @@ import attrs
 from ztix_core.records import (
     AsnLink,
     AuditEvent,
+    ControllerObservation,
     IpAllocation,
     JoinRequest,
     JsonDict,
@@ -26,7 +27,9 @@ from ztix_core.records import (
     NetworkAccess,
     OutboxMessage,
     RouteServer,
+    RouteServerObservation,
     RouteServerState,
+    SessionObservation,
     User,
     ZtNetwork,
 )
@@ -248,6 +251,32 @@ class RouteServerStateRepository(Protocol):
         """Every server's state, by name."""
 
 
+class ObservationRepository(Protocol):
+    """What the worker last saw of the route servers and the controller (sessions,
+    reachability, readiness), kept so the pages can show it without holding any secret."""
+
+    def record_route_server(
+        self, observation: RouteServerObservation, sessions: Sequence[SessionObservation]
+    ) -> None:
+        """Replace everything known about ``observation.server`` (its summary and every
+        session) with this reading. An unreachable server keeps no sessions."""
+
+    def route_servers(self) -> list[RouteServerObservation]:
+        """The latest reading of every observed server, by name."""
+
+    def sessions_for_asn(self, asn: Asn) -> list[SessionObservation]:
+        """The member's sessions on every server, by server then protocol."""
+
+    def forget_route_server(self, server: str) -> None:
+        """Drop a server that is no longer configured (nothing when unknown)."""
+
+    def record_controller(self, observation: ControllerObservation) -> None:
+        """Replace the controller's last readiness reading."""
+
+    def controller(self) -> ControllerObservation | None:
+        """The controller's last readiness reading, or None before the first."""
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository (the web layer's sessions and OAuth states
     too, see :mod:`ztix_core.web_ports`). Leaving the block without ``commit()``
@@ -286,6 +315,9 @@ class UnitOfWork(Protocol):
 
     @property
     def route_servers(self) -> RouteServerStateRepository: ...
+
+    @property
+    def observations(self) -> ObservationRepository: ...
 
     @property
     def web_sessions(self) -> WebSessionRepository: ...

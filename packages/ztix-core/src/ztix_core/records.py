@@ -204,3 +204,64 @@ class OutboxMessage:
     correlation_id: str = ""
     sent_at: dt.datetime | None = None
     attempts: int = 0
+
+
+# --------------------------------------------------------------------------- observations
+# What the worker last saw of the live systems, for the pages: the web never talks to a
+# route server or the controller itself (it holds neither the SSH key nor the API token).
+
+
+@attrs.frozen
+class SessionObservation:
+    """One member's BGP session on one route server, as the worker last read it."""
+
+    server: str
+    asn: Asn
+    protocol: str
+    state: str
+    observed_at: dt.datetime
+    since: str = ""
+    info: str = ""
+    imported: int = 0
+    filtered: int = 0
+    exported: int = 0
+    last_error: str = ""
+
+    @property
+    def established(self) -> bool:
+        return self.info.startswith("Established") or self.state == "Established"
+
+
+@attrs.frozen
+class RouteServerObservation:
+    """One route server as the worker last read it: reachable or why not, and how many of
+    its member sessions were established then."""
+
+    server: str
+    reachable: bool
+    observed_at: dt.datetime
+    message: str = ""
+    sessions_total: int = 0
+    sessions_established: int = 0
+
+
+@attrs.frozen
+class ObservedCheck:
+    """One readiness check of the controller, with what to do when it fails."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    remediation: str = ""
+
+
+@attrs.frozen
+class ControllerObservation:
+    """The controller's readiness as the worker last checked it."""
+
+    observed_at: dt.datetime
+    checks: tuple[ObservedCheck, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)

@@ -12,6 +12,7 @@ from ztix_adapters_sql.repositories.membership import (
     SqlMembershipRepository,
 )
 from ztix_adapters_sql.repositories.networks import SqlNetworkRepository
+from ztix_adapters_sql.repositories.observations import SqlObservationRepository
 from ztix_adapters_sql.repositories.requests import SqlJoinRequestRepository
 from ztix_adapters_sql.repositories.route_servers import SqlRouteServerStateRepository
 from ztix_adapters_sql.repositories.trail import SqlAuditRepository, SqlOutboxRepository
@@ -27,6 +28,7 @@ __all__ = [
     "SqlNetworkAccessRepository",
     "SqlNetworkRepository",
     "SqlOAuthStateRepository",
+    "SqlObservationRepository",
     "SqlOutboxRepository",
     "SqlRouteServerStateRepository",
     "SqlUserRepository",

@@ -10,7 +10,7 @@ import builtins
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -22,12 +22,15 @@ from ztix_core.ports import IPAddress, RequestFilter
 from ztix_core.records import (
     AsnLink,
     AuditEvent,
+    ControllerObservation,
     IpAllocation,
     JoinRequest,
     Membership,
     NetworkAccess,
     OutboxMessage,
+    RouteServerObservation,
     RouteServerState,
+    SessionObservation,
     User,
     ZtNetwork,
 )
@@ -51,6 +54,9 @@ class _Tables:
     route_servers: dict[str, RouteServerState] = attrs.Factory(dict)
     web_sessions: dict[str, WebSession] = attrs.Factory(dict)
     oauth_states: dict[str, OAuthState] = attrs.Factory(dict)
+    rs_observations: dict[str, RouteServerObservation] = attrs.Factory(dict)
+    session_observations: dict[str, tuple[SessionObservation, ...]] = attrs.Factory(dict)
+    controller_observation: dict[str, ControllerObservation] = attrs.Factory(dict)
 
     def copy(self) -> _Tables:
         return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
@@ -347,6 +353,37 @@ class _RouteServers(_Repo):
         return sorted(self.t.route_servers.values(), key=lambda s: s.name)
 
 
+class _Observations(_Repo):
+    def record_route_server(
+        self, observation: RouteServerObservation, sessions: Sequence[SessionObservation]
+    ) -> None:
+        self.t.rs_observations[observation.server] = observation
+        self.t.session_observations[observation.server] = tuple(
+            sorted(sessions, key=lambda s: s.protocol)
+        )
+
+    def route_servers(self) -> builtins.list[RouteServerObservation]:
+        return sorted(self.t.rs_observations.values(), key=lambda o: o.server)
+
+    def sessions_for_asn(self, asn: Asn) -> builtins.list[SessionObservation]:
+        return [
+            s
+            for server in sorted(self.t.session_observations)
+            for s in self.t.session_observations[server]
+            if s.asn == asn
+        ]
+
+    def forget_route_server(self, server: str) -> None:
+        self.t.rs_observations.pop(server, None)
+        self.t.session_observations.pop(server, None)
+
+    def record_controller(self, observation: ControllerObservation) -> None:
+        self.t.controller_observation["controller"] = observation
+
+    def controller(self) -> ControllerObservation | None:
+        return self.t.controller_observation.get("controller")
+
+
 class InMemoryUnitOfWork:
     """A unit of work over an :class:`InMemoryStore`."""
 
@@ -364,6 +401,7 @@ class InMemoryUnitOfWork:
         self.audit = _Audit(self)
         self.outbox = _Outbox(self)
         self.route_servers = _RouteServers(self)
+        self.observations = _Observations(self)
         self.web_sessions = InMemoryWebSessions(self)
         self.oauth_states = InMemoryOAuthStates(self)
 

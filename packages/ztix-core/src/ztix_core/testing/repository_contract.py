@@ -20,9 +20,13 @@ import pytest
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.ports import RequestFilter, UnitOfWorkFactory
 from ztix_core.records import (
+    ControllerObservation,
     IpAllocation,
     NetworkAccess,
+    ObservedCheck,
+    RouteServerObservation,
     RouteServerState,
+    SessionObservation,
     User,
     ZtNetwork,
 )
@@ -475,6 +479,90 @@ def test_route_server_state(uow_factory: UnitOfWorkFactory) -> None:
     with uow_factory() as uow:
         assert uow.route_servers.get("rs2") == s1
         assert [s.name for s in uow.route_servers.list()] == ["rs1", "rs2"]
+
+
+def _session(server: str, asn: int, family: int, state: str = "up") -> SessionObservation:
+    return SessionObservation(
+        server=server,
+        asn=Asn(asn),
+        protocol=f"AS{asn}_{family}",
+        state=state,
+        observed_at=b.T0,
+        since="2026-12-03 01:00:00",
+        info="Established" if state == "up" else "Active  Socket: Connection refused",
+        imported=3,
+        filtered=1,
+        exported=40,
+        last_error="" if state == "up" else "Socket: Connection refused",
+    )
+
+
+def test_observations_replace_a_servers_reading(uow_factory: UnitOfWorkFactory) -> None:
+    first = RouteServerObservation("rs1", True, b.T0, "", 4, 3)
+    with uow_factory() as uow:
+        assert uow.observations.route_servers() == []
+        assert uow.observations.controller() is None
+        uow.observations.record_route_server(
+            first,
+            [_session("rs1", 64500, 4), _session("rs1", 64500, 6), _session("rs1", 64501, 4)],
+        )
+        uow.observations.record_route_server(
+            RouteServerObservation("rs2", True, b.T0, "", 1, 0),
+            [_session("rs2", 64500, 4, state="start")],
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.observations.route_servers()[0] == first
+        got = uow.observations.sessions_for_asn(Asn(64500))
+        assert [(s.server, s.protocol) for s in got] == [
+            ("rs1", "AS64500_4"),
+            ("rs1", "AS64500_6"),
+            ("rs2", "AS64500_4"),
+        ]
+        assert got[0] == _session("rs1", 64500, 4) and got[0].established
+        assert not got[2].established and got[2].last_error == "Socket: Connection refused"
+    later = b.T0 + dt.timedelta(minutes=1)
+    down = RouteServerObservation("rs1", False, later, "ssh: connection refused")
+    with uow_factory() as uow:
+        uow.observations.record_route_server(down, [])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [o.server for o in uow.observations.route_servers()] == ["rs1", "rs2"]
+        assert uow.observations.route_servers()[0] == down
+        assert [s.server for s in uow.observations.sessions_for_asn(Asn(64500))] == ["rs2"]
+        assert uow.observations.sessions_for_asn(Asn(64501)) == []
+        uow.observations.forget_route_server("rs2")
+        uow.observations.forget_route_server("unknown")
+        uow.commit()
+    with uow_factory() as uow:
+        assert [o.server for o in uow.observations.route_servers()] == ["rs1"]
+        assert uow.observations.sessions_for_asn(Asn(64500)) == []
+
+
+def test_controller_observation_is_replaced(uow_factory: UnitOfWorkFactory) -> None:
+    bad = ControllerObservation(
+        b.T0,
+        (
+            ObservedCheck("reachable", True, "answered"),
+            ObservedCheck("token", False, "401", "set ZT_CONTROLLER_AUTH_TOKEN_FILE"),
+        ),
+    )
+    with uow_factory() as uow:
+        uow.observations.record_controller(bad)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.observations.controller() == bad
+        assert not bad.ready
+        good = ControllerObservation(b.T0, (ObservedCheck("reachable", True),))
+        uow.observations.record_controller(good)
+        uow.rollback()
+        assert uow.observations.controller() == bad
+        uow.observations.record_controller(good)
+        uow.commit()
+    with uow_factory() as uow:
+        got = uow.observations.controller()
+        assert got == good and got.ready
+    assert not ControllerObservation(b.T0).ready
 
 
 __all__ = [name for name in dir() if name.startswith("test_")]
