@@ -31,7 +31,7 @@ from ztix_adapters_bird.transport import (
     TransportError,
 )
 from ztix_core.errors import InvalidValue, SettingsError
-from ztix_core.ports import ApplyOutcome, PeerSpec, SessionStatus
+from ztix_core.ports import ApplyOutcome, PeerSpec, SessionReport, SessionStatus
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
@@ -437,11 +437,3 @@ class BirdFleet:
         if not sessions and "8003" not in output and (asn is not None or "0001" not in output):
             return [], output.strip()[:300] or f"birdc exited with {result.exit_status}"
         return sessions, None
-
-
-@attrs.frozen
-class SessionReport:
-    """Sessions found, and the servers that could not be asked (name → reason)."""
-
-    sessions: list[SessionStatus]
-    unreachable: Mapping[str, str]

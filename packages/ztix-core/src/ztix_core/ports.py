@@ -490,6 +490,14 @@ class SessionStatus:
     last_error: str = ""
 
 
+@attrs.frozen
+class SessionReport:
+    """Sessions found, and the servers that could not be asked (name → reason)."""
+
+    sessions: Sequence[SessionStatus]
+    unreachable: Mapping[str, str]
+
+
 class RouteServerFleet(Protocol):
     """Every configured route server. Config is desired state: rendered from the whole
     member set at once, so many changes coalesce into one apply."""
@@ -516,6 +524,11 @@ class RouteServerFleet(Protocol):
 
     def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
         """Live BGP session state per member and server."""
+
+    def session_report(self, asn: Asn | None = None) -> SessionReport:
+        """Every member session (or one member's), and separately every server that could
+        not be asked, with the reason. One bounded query per server; never raises for a
+        server's failure."""
 
 
 # --------------------------------------------------------------------------- PeeringDB

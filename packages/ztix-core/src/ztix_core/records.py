@@ -229,7 +229,8 @@ class SessionObservation:
 
     @property
     def established(self) -> bool:
-        return self.info.startswith("Established") or self.state == "Established"
+        """BIRD says ``up`` / ``Established`` for a session that exchanges routes."""
+        return self.state in ("up", "Established") or self.info.startswith("Established")
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ztix_core.errors import InvalidValue
-from ztix_core.ports import ApplyOutcome, PeerSpec, SessionStatus
+from ztix_core.ports import ApplyOutcome, PeerSpec, SessionReport, SessionStatus
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
@@ -46,3 +46,7 @@ class NoRouteServers:
     def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
         """No sessions."""
         return []
+
+    def session_report(self, asn: Asn | None = None) -> SessionReport:
+        """No sessions, no server to be unreachable."""
+        return SessionReport((), {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from ztix_core.ports import ApplyOutcome, PeerSpec, SessionStatus
+from ztix_core.ports import ApplyOutcome, PeerSpec, SessionReport, SessionStatus
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
@@ -76,9 +76,15 @@ class InMemoryFleet:
 
     def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
         return [
-            SessionStatus(name, p.asn, f"AS{p.asn.value}_{fam}", "up")
+            SessionStatus(name, p.asn, f"AS{p.asn.value}_{fam}", "up", info="Established")
             for name, peers in sorted(self.applied.items())
             for p in peers
             for fam in (4, 6)
             if asn is None or p.asn == asn
         ]
+
+    def session_report(self, asn: Asn | None = None) -> SessionReport:
+        """Sessions of the servers that are up; a down server is unreachable."""
+        sessions = [s for s in self.session_status(asn) if s.server not in self.down]
+        unreachable = {name: f"{name}: connection refused" for name in sorted(self.down)}
+        return SessionReport(sessions, unreachable)

@@ -2,6 +2,7 @@
 
 from ztix_core.usecases.accounts import Accounts, AccountSummary
 from ztix_core.usecases.networks import NetworkSync, sync_networks
+from ztix_core.usecases.observations import ObservationPass, Observer
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
 from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
 from ztix_core.usecases.requests import RequestWorkflow
@@ -10,6 +11,8 @@ __all__ = [
     "AccountSummary",
     "Accounts",
     "NetworkSync",
+    "ObservationPass",
+    "Observer",
     "Provisioner",
     "ProvisioningSettings",
     "RequestDetail",
