@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from ztix_core.errors import ProviderError
 from ztix_core.status import RequestStatus as S
-from ztix_core.values import NodeId
+from ztix_core.values import Asn, NodeId
 from ztix_worker.runtime import WorkerRuntime
 from ztix_worker.settings import WorkerSettings
 from ztix_worker.testing import ADMIN, FlakyProvider, MemoryExchange, memory_exchange, wait_for
@@ -245,5 +246,49 @@ def test_start_embedded_ignores_redis_and_serves_the_task_queue_port() -> None:
         assert ex.actions(rid).count("request.active") == 1
         with pytest.raises(LookupError):
             queue.dispatch("no_such_topic", {}, "")
+    finally:
+        rt.stop()
+
+
+def test_observations_are_recorded_for_the_pages_even_while_the_gate_is_closed(
+    ex: MemoryExchange,
+) -> None:
+    ex.provider.ready = False
+    rt = WorkerRuntime(ex.app, attrs.evolve(FAST, observe_interval_s=0.05))
+    rt.start()
+    try:
+
+        def controller_seen() -> bool:
+            with ex.store() as uow:
+                seen = uow.observations.controller()
+            return seen is not None and not seen.ready
+
+        wait_for(controller_seen, what="the closed gate's reason recorded")
+        assert not rt.started.is_set()
+        with ex.store() as uow:
+            seen = uow.observations.controller()
+        assert seen is not None and seen.checks[0].remediation == "start the controller"
+        ex.provider.ready = True
+        wait_for(rt.started.is_set, what="gate open")
+        rid = ex.approved(64500)
+        rt.drain()
+        assert ex.status(rid) is S.ACTIVE
+
+        def sessions() -> list[tuple[str, str]]:
+            with ex.store() as uow:
+                return [
+                    (s.server, s.protocol) for s in uow.observations.sessions_for_asn(Asn(64500))
+                ]
+
+        wait_for(lambda: len(sessions()) == 4, what="the member's four sessions recorded")
+        assert sessions() == [
+            ("rs1", "AS64500_4"),
+            ("rs1", "AS64500_6"),
+            ("rs2", "AS64500_4"),
+            ("rs2", "AS64500_6"),
+        ]
+        with ex.store() as uow:
+            servers = uow.observations.route_servers()
+        assert [(o.server, o.reachable) for o in servers] == [("rs1", True), ("rs2", True)]
     finally:
         rt.stop()

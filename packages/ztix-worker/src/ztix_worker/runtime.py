@@ -26,7 +26,7 @@ from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 from ztix_core.bootstrap import App, configured_networks
 from ztix_core.ports import ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
-from ztix_core.usecases import sync_networks
+from ztix_core.usecases import Observer, sync_networks
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
 from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
@@ -163,6 +163,7 @@ class WorkerRuntime:
             drift_mode=ws.membership_drift,
             interval_s=ws.reconcile_interval_s,
         )
+        self.observer = Observer(app.uow_factory, app.clock, app.provider, app.fleet)
         self.worker: dramatiq.Worker | None = None
         self._threads: list[threading.Thread] = []
         redis_url = app.settings.redis_url or ""
@@ -232,12 +233,30 @@ class WorkerRuntime:
 
         self.coordinator.request(send)
 
-    def _reconciler_lease(self) -> bool:
+    def _lease(self, name: str, interval_s: float) -> bool:
+        """True when this process may run the periodic task ``name`` now: one worker
+        instance per period (the lease expires a little before the next period)."""
         if self.redis is None:
             return True
-        ttl = max(int(self.worker_settings.reconcile_interval_s * 900), 1000)
-        key = f"{self.worker_settings.redis_namespace}:reconciler:lease"
+        ttl = max(int(interval_s * 900), 1000)
+        key = f"{self.worker_settings.redis_namespace}:{name}:lease"
         return bool(self.redis.set(key, str(os.getpid()), nx=True, px=ttl))
+
+    def _reconciler_lease(self) -> bool:
+        return self._lease("reconciler", self.worker_settings.reconcile_interval_s)
+
+    def _observe_forever(self) -> None:
+        """Record sessions and controller readiness at start and every
+        ``observe_interval_s`` (also while the readiness gate is closed: that is when
+        the controller page matters most)."""
+        interval = self.worker_settings.observe_interval_s
+        while not self.stop_event.is_set():
+            try:
+                if self._lease("observer", interval):
+                    self.observer.observe()
+            except Exception as exc:
+                log.warning("observation failed: %s: %s", type(exc).__name__, exc)
+            self.stop_event.wait(interval)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -257,6 +276,8 @@ class WorkerRuntime:
             log.info(line)
         quiet_dramatiq_connection_errors()
         self._thread("health", self._watch_health)
+        if reconcile:
+            self._thread("observer", self._observe_forever)
         if relay:
             self._thread("outbox-relay", lambda: self.relay.run_forever(self.stop_event))
 

@@ -56,6 +56,9 @@ class WorkerSettings:
     sync_lock_ttl_s: float = attrs.field(default=15.0, validator=_positive)
     sync_pending_ttl_s: float = attrs.field(default=30.0, validator=_positive)
     reconcile_interval_s: float = attrs.field(default=30.0, validator=_positive)
+    #: How often the sessions on every route server and the controller's readiness are
+    #: read and recorded for the pages (one worker instance at a time does it).
+    observe_interval_s: float = attrs.field(default=30.0, validator=_positive)
     stuck_after_s: float = attrs.field(default=120.0, validator=_positive)
     membership_drift: DriftMode = DriftMode.REPORT_ONLY
     gate_poll_s: float = attrs.field(default=2.0, validator=_positive)
