@@ -8,7 +8,9 @@ import json
 import time
 
 from ztix_core.status import RequestStatus as S
+from ztix_core.values import Asn
 from ztix_worker.lab import ADMIN, ExchangeLab
+from ztix_worker.testing import wait_for
 
 TRANSITIONS = ["request.submitted", "request.approved", "request.provisioning", "request.active"]
 STATUS_ACTIONS = {f"request.{s.value}" for s in S} | {"request.submitted"}
@@ -152,3 +154,41 @@ def test_a_member_the_route_servers_refuse_fails_alone(lab: ExchangeLab) -> None
     for server in ("rs1", "rs2"):
         assert lab.peers_on(server) == {21100, 21101}, server
     assert lab.request(before).status is S.ACTIVE
+
+
+def test_the_worker_records_real_bgp_sessions_and_an_unreachable_server() -> None:
+    """What the pages show comes from real BIRD: the member's protocols on both servers
+    (not established: no member router runs in this lab), then a stopped BIRD recorded as
+    unreachable with BIRD's own reason, and no stale sessions kept for it."""
+    with ExchangeLab(worker_settings={"observe_interval_s": 0.5}) as lab:
+        _observe_real_sessions(lab)
+
+
+def _observe_real_sessions(lab: ExchangeLab) -> None:
+    lab.worker()
+    rid = lab.submit(21010)
+    lab.approve(rid)
+    lab.wait_status([rid], S.ACTIVE, timeout=60)
+
+    def seen() -> list[tuple[str, str, str]]:
+        with lab.app.uow_factory() as uow:
+            found = uow.observations.sessions_for_asn(Asn(21010))
+        return [(s.server, s.protocol, s.state) for s in found]
+
+    wait_for(lambda: {s for s, _, _ in seen()} == {"rs1", "rs2"}, timeout=60, what="sessions")
+    rows = seen()
+    assert all(state != "up" for _, _, state in rows), rows
+    assert {p for _, p, _ in rows if _ == "rs1"} == {p for _, p, _ in rows if _ == "rs2"}
+    lab.daemons["rs2"].stop()
+
+    def rs2_down() -> bool:
+        with lab.app.uow_factory() as uow:
+            by_name = {o.server: o for o in uow.observations.route_servers()}
+        return "rs2" in by_name and not by_name["rs2"].reachable
+
+    wait_for(rs2_down, timeout=60, what="rs2 recorded unreachable")
+    with lab.app.uow_factory() as uow:
+        by_name = {o.server: o for o in uow.observations.route_servers()}
+    assert by_name["rs1"].reachable and by_name["rs1"].sessions_total >= 1
+    assert by_name["rs2"].message, by_name["rs2"]
+    assert {s for s, _, _ in seen()} == {"rs1"}
