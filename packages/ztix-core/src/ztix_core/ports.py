@@ -210,6 +210,12 @@ class AuditRepository(Protocol):
     def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
         """The newest events first, optionally of one action."""
 
+    def latest_for_target(
+        self, target_type: str, target_id: str, actions: Collection[str]
+    ) -> AuditEvent | None:
+        """The newest event about one target whose action is one of ``actions`` (None when
+        there is none): one indexed lookup, however long the target's history."""
+
     def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
         """How many events of ``action`` by ``actor`` happened at or after ``since``."""
 

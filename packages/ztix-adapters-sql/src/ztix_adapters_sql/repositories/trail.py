@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import func, select, update
 
@@ -38,6 +39,23 @@ class SqlAuditRepository(SqlRepository):
         if action is not None:
             stmt = stmt.where(AuditEventRow.action == action)
         return [audit_record(r) for r in self._all(stmt)]
+
+    def latest_for_target(
+        self, target_type: str, target_id: str, actions: Collection[str]
+    ) -> AuditEvent | None:
+        if not actions:
+            return None
+        rows = self._all(
+            select(AuditEventRow)
+            .where(
+                AuditEventRow.target_type == target_type,
+                AuditEventRow.target_id == target_id,
+                AuditEventRow.action.in_(sorted(actions)),
+            )
+            .order_by(AuditEventRow.seq.desc())
+            .limit(1)
+        )
+        return audit_record(rows[0]) if rows else None
 
     def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
         total = self.session.scalar(

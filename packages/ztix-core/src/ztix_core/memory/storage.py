@@ -312,6 +312,15 @@ class _Audit(_Repo):
         events = [e for e in reversed(self.t.audit) if action is None or e.action == action]
         return events[:limit]
 
+    def latest_for_target(
+        self, target_type: str, target_id: str, actions: Collection[str]
+    ) -> AuditEvent | None:
+        wanted = set(actions)
+        for e in reversed(self.t.audit):
+            if (e.target_type, e.target_id) == (target_type, target_id) and e.action in wanted:
+                return e
+        return None
+
     def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
         return sum(
             1 for e in self.t.audit if e.action == action and e.actor == actor and e.at >= since

@@ -20,6 +20,7 @@ import pytest
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.ports import RequestFilter, UnitOfWorkFactory
 from ztix_core.records import (
+    AuditEvent,
     ControllerObservation,
     IpAllocation,
     NetworkAccess,
@@ -29,6 +30,7 @@ from ztix_core.records import (
     SessionObservation,
     User,
     ZtNetwork,
+    new_id,
 )
 from ztix_core.status import LIVE_STATUSES, RequestStatus
 from ztix_core.testing import builders as b
@@ -440,6 +442,32 @@ def test_audit_trail(uow_factory: UnitOfWorkFactory) -> None:
         assert uow.audit.count_since("request.approved", "system:policy_auto", b.T0) == 1
         since = b.T0 + dt.timedelta(seconds=3)
         assert uow.audit.count_since("request.approved", "system:policy_auto", since) == 0
+
+
+def test_audit_latest_for_target(uow_factory: UnitOfWorkFactory) -> None:
+    def rs_event(server: str, action: str, second: int) -> AuditEvent:
+        at = b.T0 + dt.timedelta(seconds=second)
+        return AuditEvent(new_id(), at, "system:worker", action, "route_server", server, {})
+
+    events = [
+        rs_event("rs1", "route_server.applied", 0),
+        rs_event("rs2", "route_server.failed", 1),
+        rs_event("rs1", "route_server.failed", 2),
+        rs_event("rs1", "route_server.retried", 3),
+    ]
+    with uow_factory() as uow:
+        for e in events:
+            uow.audit.append(e)
+        uow.commit()
+    outcomes = {"route_server.applied", "route_server.unchanged", "route_server.failed"}
+    with uow_factory() as uow:
+        assert uow.audit.latest_for_target("route_server", "rs1", outcomes) == events[2]
+        assert uow.audit.latest_for_target("route_server", "rs2", outcomes) == events[1]
+        applied = {"route_server.applied"}
+        assert uow.audit.latest_for_target("route_server", "rs1", applied) == events[0]
+        assert uow.audit.latest_for_target("route_server", "rs3", outcomes) is None
+        assert uow.audit.latest_for_target("request", "rs1", outcomes) is None
+        assert uow.audit.latest_for_target("route_server", "rs1", ()) is None
 
 
 def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
