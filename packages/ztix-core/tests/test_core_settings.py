@@ -92,6 +92,26 @@ def test_token_from_file(tmp_path: Path) -> None:
     assert info.value.setting == "ZT_CONTROLLER_AUTH_TOKEN_FILE"
 
 
+def test_urls_and_secrets_from_files_as_container_secrets(tmp_path: Path) -> None:
+    url = tmp_path / "database_url"
+    url.write_text("postgresql+psycopg://ztix:pw@db/ztix\n")
+    key = tmp_path / "pdb"
+    key.write_text("k3y")
+    s = load_settings(None, {"DATABASE_URL_FILE": str(url), "PEERINGDB_API_KEY_FILE": str(key)})
+    assert s.database_url == "postgresql+psycopg://ztix:pw@db/ztix"
+    assert s.peeringdb_api_key == "k3y"
+    with pytest.raises(SettingsError) as both:
+        load_settings(None, {"REDIS_URL_FILE": str(url), "REDIS_URL": "redis://x"})
+    assert both.value.setting == "REDIS_URL_FILE" and "not both" in str(both.value)
+    with pytest.raises(SettingsError) as missing:
+        load_settings(None, {"DATABASE_URL_FILE": str(tmp_path / "nope")})
+    assert missing.value.setting == "DATABASE_URL_FILE" and "cannot read" in str(missing.value)
+    # only settings that may carry a secret can come from a file
+    assert load_settings(None, {"ZT_PROVIDER_FILE": str(key)}).zt_provider == (
+        "self_hosted_controller"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "env", "setting"),
     [

@@ -112,11 +112,16 @@ class NetworkSettings:
 
 
 def _secret(env: str) -> Any:
-    return attrs.field(default=None, repr=False, metadata={"env": env, "secret": True})
+    """A secret: from ``env`` or the file named by ``<env>_FILE``, never the config file."""
+    return attrs.field(
+        default=None, repr=False, metadata={"env": env, "secret": True, "file_env": True}
+    )
 
 
-def _env(env: str, default: Any) -> Any:
-    return attrs.field(default=default, metadata={"env": env})
+def _env(env: str, default: Any, *, file_env: bool = False) -> Any:
+    """From ``env``; with ``file_env``, also from the file named by ``<env>_FILE`` (for
+    values that carry a password, such as a database URL, kept as container secrets)."""
+    return attrs.field(default=default, metadata={"env": env, "file_env": file_env})
 
 
 @attrs.frozen
@@ -124,8 +129,10 @@ class Settings:
     """Every setting ztix reads. Adapters read their own sections via :meth:`section`."""
 
     #: Default: ``sqlite:///<data dir>/ztix.db`` (see :func:`data_dir`).
-    database_url: str = attrs.field(factory=default_database_url, metadata={"env": "DATABASE_URL"})
-    redis_url: str | None = _env("REDIS_URL", None)
+    database_url: str = attrs.field(
+        factory=default_database_url, metadata={"env": "DATABASE_URL", "file_env": True}
+    )
+    redis_url: str | None = _env("REDIS_URL", None, file_env=True)
     storage: str = _env("ZTIX_STORAGE", "sql")
     zt_provider: str = _env("ZT_PROVIDER", "self_hosted_controller")
     zt_controller_base_url: str | None = _env("ZT_CONTROLLER_BASE_URL", None)
@@ -303,9 +310,26 @@ def read_settings(
             del known[name]
     for name, field in fields.items():
         env_name = field.metadata.get("env")
-        if env_name and env_name in env:
+        if not env_name:
+            continue
+        raw: str | None = env.get(env_name)
+        file_name = f"{env_name}_FILE"
+        if field.metadata.get("file_env") and env.get(file_name):
+            if raw is not None:
+                errors.append(SettingsError(file_name, f"set {env_name} or {file_name}, not both"))
+                known.pop(name, None)
+                continue
             try:
-                known[name] = _from_env(env[env_name], field)
+                raw = Path(env[file_name]).read_text().strip()
+            except OSError as exc:
+                errors.append(
+                    SettingsError(file_name, f"cannot read {env[file_name]}: {exc.strerror}")
+                )
+                known.pop(name, None)
+                continue
+        if raw is not None:
+            try:
+                known[name] = _from_env(raw, field)
             except SettingsError as exc:
                 errors.append(exc)
                 known.pop(name, None)
