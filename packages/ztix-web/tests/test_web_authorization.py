@@ -21,6 +21,7 @@ NET = b.network(1).id.value
 #: and meet the sign-in requirement; a disabled user's session is gone, so their forms fail
 #: the CSRF check (403) and their pages send them to sign in.
 MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int, int]]] = [
+    ("GET", "/healthz", {}, (200, 200, 200, 200, 200)),
     ("GET", "/", {}, (200, 200, 200, 200, 200)),
     ("GET", "/login", {}, (200, 303, 303, 303, 200)),
     ("GET", "/logout", {}, (200, 200, 200, 200, 303)),

@@ -169,3 +169,47 @@ def test_gunicorn_serves_the_app(server: tuple[int, subprocess.Popen[str]]) -> N
     assert proc.wait(timeout=60) == 0
     with pytest.raises(ProcessLookupError):  # the whole process group is gone
         os.killpg(proc.pid, 0)
+
+
+def test_healthz_and_web_health_probe_a_running_server(
+    server: tuple[int, subprocess.Popen[str]], database: Path
+) -> None:
+    port, _ = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/healthz")
+    answer = conn.getresponse()
+    assert answer.status == 200 and answer.read() == b'{"status": "ok"}'
+    assert answer.headers["Set-Cookie"] is None  # no session for a probe
+    env = _env(database)
+    done = _ztix(env, "web-health", "--url", f"http://127.0.0.1:{port}/healthz")
+    assert done.returncode == 0 and "web healthy" in done.stdout, done.stdout + done.stderr
+    done = _ztix(env, "web-health", "--url", f"http://127.0.0.1:{_free_port()}/healthz")
+    assert done.returncode == 1 and "web unreachable" in done.stdout
+    done = _ztix(env, "web-health", "--url", f"http://127.0.0.1:{port}/nothing-here")
+    assert done.returncode == 1 and "answered 404" in done.stdout
+    done = _ztix(env, "web-health", "--url", "ftp://x")
+    assert done.returncode == 2 and "--url" in done.stderr
+
+
+def test_healthz_says_503_when_the_storage_cannot_be_read(tmp_path: Path) -> None:
+    from falcon import testing
+    from sqlalchemy import text
+
+    from ztix_core.bootstrap import bootstrap
+    from ztix_core.plugins import Plugins, build_plugin_manager
+    from ztix_core.settings import Settings
+    from ztix_web.app import create_app
+    from ztix_web.config import WebSettings
+
+    db = tmp_path / "gone.db"
+    assert _ztix(_env(db), "db", "upgrade").returncode == 0
+    settings = Settings(storage="sql", database_url=f"sqlite:///{db}")
+    core = bootstrap(settings, Plugins(build_plugin_manager()), with_provisioning=False)
+    app = create_app(core, WebSettings(dev=True))
+    client = testing.TestClient(app)
+    assert client.simulate_get("/healthz").status_code == 200
+    with core.uow_factory() as uow:
+        uow.session.execute(text("DROP TABLE route_server_state"))  # type: ignore[attr-defined]
+        uow.commit()
+    sick = client.simulate_get("/healthz")
+    assert sick.status_code == 503 and sick.json["status"] == "unavailable"

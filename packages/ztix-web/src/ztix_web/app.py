@@ -20,7 +20,7 @@ from ztix_web.config import WebSettings, web_settings
 from ztix_web.context import STATIC_DIR, WebContext
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
-from ztix_web.views import admin, auth, errors, operator, oversight
+from ztix_web.views import admin, auth, errors, health, operator, oversight
 
 
 def create_app(
@@ -35,6 +35,7 @@ def create_app(
     ]
     app = falcon.App(middleware=middleware)
     app.resp_options.secure_cookies_by_default = not ctx.ws.dev
+    app.add_route("/healthz", health.Health(ctx))
     app.add_route("/", auth.Landing(ctx))
     app.add_route("/login", auth.Login(ctx))
     app.add_route("/logout", auth.Logout(ctx))

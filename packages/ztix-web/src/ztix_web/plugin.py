@@ -23,6 +23,12 @@ def _web_command() -> object:
     return WebCommand()
 
 
+def _web_health_command() -> object:
+    from ztix_web.health_cli import WebHealthCommand
+
+    return WebHealthCommand()
+
+
 def _demo_command() -> object:
     from ztix_web.demo import DemoCommand
 
@@ -35,7 +41,7 @@ def _validate(settings: Settings) -> None:
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    """``ztix user``, ``ztix web`` and ``ztix demo``."""
+    """``ztix user``, ``ztix web``, ``ztix web-health`` and ``ztix demo``."""
     return [
         Registration(
             "demo",
@@ -51,5 +57,11 @@ def ztix_cli_commands() -> list[Registration]:
             "serve the web app (gunicorn); --check validates settings and the database",
             section="web",
             validate=_validate,
+        ),
+        Registration(
+            "web-health",
+            _web_health_command,
+            None,
+            "is a running web server healthy? (exit 0 yes, 1 no)",
         ),
     ]
