@@ -27,6 +27,7 @@ PACKAGES = [
     "ztix-adapters-sql",
     "ztix-adapters-zerotier",
     "ztix-adapters-bird",
+    "ztix-adapters-peeringdb",
     "ztix-worker",
     "ztix-web",
 ]
