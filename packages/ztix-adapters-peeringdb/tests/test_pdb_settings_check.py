@@ -49,12 +49,12 @@ def test_every_bad_key_is_named_and_nothing_starts(
     assert main(["--config", str(config), "settings"], plugins=_plugins()) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[:-1] == [
+        f"ztix: error: setting PEERINGDB_API_KEY_FILE: cannot read {tmp_path / 'missing'}: "
+        "No such file or directory",
         "ztix: error: setting peeringdb.base_url: 'ftp://x' is not an http(s):// URL",
         "ztix: error: setting peeringdb.timeout_s: must be > 0, got 0.0",
         "ztix: error: setting peeringdb.batch_size: must be between 1 and 150, got 151",
         "ztix: error: setting peeringdb.max_prefix_floor_v6: must be >= 1, got 0",
-        f"ztix: error: setting PEERINGDB_API_KEY_FILE: cannot read {tmp_path / 'missing'}: "
-        "No such file or directory",
     ]
     assert err[-1] == "ztix: the settings have 5 errors; nothing was started"
 
@@ -71,27 +71,22 @@ def test_a_key_in_the_toml_file_is_refused_with_where_it_belongs(
     assert "s3cret" not in err
 
 
-def test_the_key_file_wins_over_the_environment_and_is_never_shown(
+def test_the_key_comes_from_the_environment_or_its_file_and_is_never_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert api_key(load_settings(None)) is None  # anonymous
     key_file = tmp_path / "key"
     key_file.write_text("from-file\n")
-    monkeypatch.setenv("PEERINGDB_API_KEY", "from-env")
     monkeypatch.setenv("PEERINGDB_API_KEY_FILE", str(key_file))
-    settings = load_settings(None)
-    assert api_key(settings) == "from-file"
+    assert api_key(load_settings(None)) == "from-file"
+    monkeypatch.setenv("PEERINGDB_API_KEY", "from-env")
+    assert main(["settings"], plugins=_plugins()) == 2  # both set: the core refuses
+    assert "set PEERINGDB_API_KEY or PEERINGDB_API_KEY_FILE, not both" in (capsys.readouterr().err)
     monkeypatch.delenv("PEERINGDB_API_KEY_FILE")
     assert api_key(load_settings(None)) == "from-env"
     assert main(["settings"], plugins=_plugins()) == 0
     out = capsys.readouterr().out
     assert "from-env" not in out and "from-file" not in out
-
-
-def test_an_empty_key_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    key_file = tmp_path / "key"
-    key_file.write_text("\n")
-    monkeypatch.setenv("PEERINGDB_API_KEY_FILE", str(key_file))
-    assert main(["settings"], plugins=_plugins()) == 2
 
 
 def test_defaults_and_the_max_prefix_rule(tmp_path: Path) -> None:

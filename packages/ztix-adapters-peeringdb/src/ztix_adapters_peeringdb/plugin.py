@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from ztix_adapters_peeringdb.settings import PeeringDbSettings, api_key, peeringdb_settings
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
-from ztix_core.settings import gather_errors
 
 if TYPE_CHECKING:
     from ztix_adapters_peeringdb.registry import PeeringDbRegistry
@@ -27,8 +26,9 @@ def make_registry(settings: Settings) -> PeeringDbRegistry:
 
 
 def validate(settings: Settings) -> None:
-    """What :func:`make_registry` refuses, every problem at once (``ztix settings``)."""
-    gather_errors(lambda: peeringdb_settings(settings), lambda: api_key(settings))
+    """What :func:`make_registry` refuses (``ztix settings``); the key file is checked by
+    the core's loader."""
+    peeringdb_settings(settings)
 
 
 @hookimpl

@@ -1,17 +1,16 @@
 """Settings of the PeeringDB adapter: the ``[peeringdb]`` TOML table and the API key.
 
 The API key is a secret: it comes from ``PEERINGDB_API_KEY`` or from the file named by
-``PEERINGDB_API_KEY_FILE`` (the file wins when both are set), never from the TOML file.
+``PEERINGDB_API_KEY_FILE`` (the core's loader reads both, and refuses both set), never
+from the TOML file.
 Without a key PeeringDB answers anonymously, at half the rate.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import urllib.parse
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 
 import attrs
 
@@ -137,19 +136,8 @@ def peeringdb_settings(settings: Settings) -> PeeringDbSettings:
     return settings.section(SECTION, PeeringDbSettings)
 
 
-def api_key(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
-    """The API key: the file named by ``PEERINGDB_API_KEY_FILE`` when set, else
-    ``PEERINGDB_API_KEY``, else None (anonymous). An unreadable or empty file is a
-    SettingsError naming the variable (never the key)."""
-    env = os.environ if environ is None else environ
-    path = env.get(API_KEY_FILE_ENV, "").strip()
-    if path:
-        try:
-            key = Path(path).read_text().strip()
-        except OSError as exc:
-            raise SettingsError(API_KEY_FILE_ENV, f"cannot read {path}: {exc.strerror}") from None
-        if not key:
-            raise SettingsError(API_KEY_FILE_ENV, f"{path} is empty")
-        return key
+def api_key(settings: Settings) -> str | None:
+    """The API key (``PEERINGDB_API_KEY``, or the file ``PEERINGDB_API_KEY_FILE`` names,
+    both read by the core's settings loader), or None: PeeringDB answers anonymously."""
     value = settings.secret("peeringdb_api_key")
     return value.strip() if value and value.strip() else None
