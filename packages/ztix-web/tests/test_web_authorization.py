@@ -30,6 +30,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int, int]]] = 
     ("GET", "/dashboard", {}, (303, 200, 200, 200, 303)),
     ("GET", f"/requests/{A}", {}, (303, 200, 404, 200, 303)),
     ("GET", f"/requests/{A}/status", {}, (303, 200, 404, 200, 303)),
+    ("GET", f"/requests/{A}/status?part=sessions", {}, (303, 200, 404, 200, 303)),
     ("GET", "/requests/not-a-uuid", {}, (303, 404, 404, 404, 303)),
     ("POST", f"/requests/{A}/leave", {"confirm": "yes"}, (303, 409, 404, 409, 403)),
     (
@@ -46,6 +47,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int, int]]] = 
     ("GET", "/admin/audit", {}, (303, 403, 403, 200, 303)),
     ("GET", "/admin/audit?format=csv", {}, (303, 403, 403, 200, 303)),
     ("GET", "/admin/route-servers", {}, (303, 403, 403, 200, 303)),
+    ("GET", "/admin/controller", {}, (303, 403, 403, 200, 303)),
     ("GET", "/nowhere", {}, (404, 404, 404, 404, 404)),
 ]
 

@@ -51,6 +51,7 @@ def create_app(
     app.add_route("/admin/requests/{request_id}/{action}", admin.AdminAction(ctx, admin_page))
     app.add_route("/admin/audit", oversight.AuditLog(ctx))
     app.add_route("/admin/route-servers", oversight.RouteServers(ctx))
+    app.add_route("/admin/controller", oversight.Controller(ctx))
     app.add_static_route("/static", str(STATIC_DIR))
     pages = errors.ErrorPages(ctx)
     app.add_error_handler(Exception, pages.unexpected)

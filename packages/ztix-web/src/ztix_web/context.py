@@ -1,5 +1,6 @@
 """What every page handler needs, wired once per app: the core's use cases, the account
-use cases with the argon2id hasher, sessions, the sign-in gate and the templates."""
+use cases with the argon2id hasher, the live-state queries, sessions, the sign-in gate and
+the templates."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import jinja2
 from ztix_core.bootstrap import App
 from ztix_core.ports import PasswordHasher
 from ztix_core.usecases.accounts import Accounts
+from ztix_core.usecases.oversight import Oversight
 from ztix_web.config import WebSettings
 from ztix_web.login import LoginGate
+from ztix_web.pages import observe_interval_s
 from ztix_web.sessions import Sessions
 
 HERE = Path(__file__).parent
@@ -40,6 +43,9 @@ class WebContext:
     sessions: Sessions
     gate: LoginGate
     templates: jinja2.Environment
+    oversight: Oversight
+    #: How often the worker records sessions and readiness (for the pages' notes).
+    observe_every_s: float
 
     @classmethod
     def build(cls, core: App, ws: WebSettings, hasher: PasswordHasher) -> WebContext:
@@ -52,4 +58,6 @@ class WebContext:
             Sessions(core.uow_factory, core.clock, ws),
             LoginGate(core.uow_factory, core.clock, accounts, ws),
             _templates(),
+            Oversight(core.uow_factory, core.clock),
+            observe_interval_s(core.settings),
         )

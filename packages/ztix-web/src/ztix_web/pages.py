@@ -3,11 +3,15 @@ per-route-server view of one request. Read-only, through the unit of work's port
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 import attrs
 
 from ztix_core.asns import join_refusal
 from ztix_core.bootstrap import App
 from ztix_core.records import Membership, RouteServerState, User, ZtNetwork
+from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus
 from ztix_core.values import Asn
 
@@ -20,6 +24,35 @@ MOVING = frozenset(
         RequestStatus.DEPROVISIONING,
     }
 )
+
+
+#: A request in one of these has (or is getting, or is losing) BGP sessions to show.
+WITH_SESSIONS = frozenset(
+    {
+        RequestStatus.PROVISIONING,
+        RequestStatus.ACTIVE,
+        RequestStatus.FAILED,
+        RequestStatus.DEPROVISIONING,
+    }
+)
+#: The worker's default ``observe_interval_s``.
+OBSERVE_DEFAULT_S = 30.0
+
+
+def observe_interval_s(settings: Settings, environ: Mapping[str, str] | None = None) -> float:
+    """How often the worker records sessions and readiness: ``ZTIX_WORKER_OBSERVE_INTERVAL_S``,
+    else ``[worker] observe_interval_s``, else its default. Only the pages' notes use it, so
+    a value the worker would refuse falls back to the default here (the web runs without
+    the worker's package and reads the raw setting)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("ZTIX_WORKER_OBSERVE_INTERVAL_S")
+    if raw is None:
+        raw = settings.sections.get("worker", {}).get("observe_interval_s")
+    try:
+        value = float(raw) if raw is not None else OBSERVE_DEFAULT_S
+    except (TypeError, ValueError):
+        return OBSERVE_DEFAULT_S
+    return value if value > 0 else OBSERVE_DEFAULT_S
 
 
 @attrs.frozen

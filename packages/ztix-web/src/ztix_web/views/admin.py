@@ -161,7 +161,7 @@ class AdminRequest:
             owner_links=links,
             checks=_policy_checks(detail.timeline),
             error=error,
-            **detail_values(self.ctx, detail),
+            **detail_values(self.ctx, actor, detail),
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:

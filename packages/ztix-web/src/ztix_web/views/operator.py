@@ -13,7 +13,7 @@ from ztix_core.records import Actor
 from ztix_core.usecases.queries import RequestDetail
 from ztix_core.values import NodeId
 from ztix_web.context import WebContext
-from ztix_web.pages import MOVING, choices, network_names, server_views
+from ztix_web.pages import MOVING, WITH_SESSIONS, choices, network_names, server_views
 from ztix_web.views.common import form, parse_uuid, render, require_user, status_for
 
 
@@ -125,11 +125,15 @@ def load_detail(ctx: WebContext, actor: Actor, raw_id: str) -> RequestDetail:
         ) from None
 
 
-def detail_values(ctx: WebContext, detail: RequestDetail) -> dict[str, object]:
-    """What the detail pages (operator's and admin's) show."""
+def detail_values(ctx: WebContext, actor: Actor, detail: RequestDetail) -> dict[str, object]:
+    """What the detail pages (operator's and admin's) show: ``actor`` must be the one
+    ``detail`` was loaded for (the sessions query checks it again)."""
     with ctx.core.uow_factory() as uow:
         allocations = uow.allocations.for_request(detail.request.id)
         actors = _actor_names(uow, detail)
+    sessions = None
+    if detail.request.status in WITH_SESSIONS:
+        sessions = ctx.oversight.request_sessions(actor, detail.request.id)
     return {
         "actors": actors,
         "detail": detail,
@@ -138,6 +142,8 @@ def detail_values(ctx: WebContext, detail: RequestDetail) -> dict[str, object]:
         "servers": server_views(ctx.core.queries.route_server_states(), detail.membership),
         "networks": network_names(ctx.core),
         "moving": MOVING,
+        "sessions": sessions,
+        "observe_every_s": ctx.observe_every_s,
     }
 
 
@@ -167,11 +173,13 @@ class RequestPage:
         """Render the page (GET)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
-        render(self.ctx, req, resp, "request.html", **detail_values(self.ctx, detail))
+        render(self.ctx, req, resp, "request.html", **detail_values(self.ctx, actor, detail))
 
 
 class RequestStatus:
-    """``/requests/{id}/status``: the live part of the page (polled while moving)."""
+    """``/requests/{id}/status``: the live part of the page (polled while moving);
+    ``?part=badge`` only the status badge, ``?part=sessions`` only the BGP sessions
+    (polled once per observation period while the request stands still)."""
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
@@ -180,14 +188,15 @@ class RequestStatus:
         """Render the page (GET)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
-        badge_only = req.get_param("part") == "badge"
+        part = req.get_param("part") or ""
         render(
             self.ctx,
             req,
             resp,
             "_request_live.html",
-            badge_only=badge_only,
-            **detail_values(self.ctx, detail),
+            badge_only=part == "badge",
+            part=part,
+            **detail_values(self.ctx, actor, detail),
         )
 
 
@@ -203,7 +212,7 @@ class Leave:
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
         if form(req).get("confirm") != "yes":
-            values = detail_values(self.ctx, detail)
+            values = detail_values(self.ctx, actor, detail)
             render(
                 self.ctx,
                 req,
@@ -217,7 +226,7 @@ class Leave:
         try:
             self.ctx.core.workflow.leave(actor, detail.request.id)
         except ZtixError as error:
-            values = detail_values(self.ctx, detail)
+            values = detail_values(self.ctx, actor, detail)
             render(
                 self.ctx,
                 req,

@@ -1,5 +1,7 @@
-"""Admin oversight pages: the audit log (filter, paging, CSV export) and the route
-servers' apply state."""
+"""Admin oversight pages: the audit log (filter, paging, CSV export), the route servers
+(apply state, reachability, sessions, last apply) and the controller (readiness,
+networks, last backup and drill). The live parts are what the worker last recorded: the
+web talks to neither the route servers nor the controller."""
 
 from __future__ import annotations
 
@@ -86,19 +88,41 @@ class AuditLog:
 
 
 class RouteServers:
-    """``/admin/route-servers``: per server the desired and applied generation and the
-    last error."""
+    """``/admin/route-servers``: per server the desired and applied generation, the last
+    apply (result, stage, message, duration), reachability and sessions established."""
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Render the page (GET)."""
-        require_admin(req)
+        _, actor = require_admin(req)
         render(
             self.ctx,
             req,
             resp,
             "route_servers.html",
-            states=self.ctx.core.queries.route_server_states(),
+            servers=self.ctx.oversight.route_servers(actor),
+            observe_every_s=self.ctx.observe_every_s,
+        )
+
+
+class Controller:
+    """``/admin/controller``: the controller's readiness checks with their remediation,
+    the exchange networks, and the last backup, drill and restore."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Render the page (GET)."""
+        _, actor = require_admin(req)
+        render(
+            self.ctx,
+            req,
+            resp,
+            "controller.html",
+            seen=self.ctx.oversight.controller(actor),
+            provider=self.ctx.core.settings.zt_provider,
+            observe_every_s=self.ctx.observe_every_s,
         )
