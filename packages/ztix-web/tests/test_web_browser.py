@@ -10,6 +10,7 @@ violation) and photographed at 375 and 1280 px wide into ``artifacts/screenshots
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -28,7 +29,16 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from ztix_core.bootstrap import App, bootstrap
 from ztix_core.memory import InMemoryFleet, InMemoryProvider
 from ztix_core.plugins import Plugins, build_plugin_manager
-from ztix_core.records import RouteServer
+from ztix_core.records import (
+    Actor,
+    AuditEvent,
+    ControllerObservation,
+    ObservedCheck,
+    RouteServer,
+    RouteServerObservation,
+    SessionObservation,
+    new_id,
+)
 from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus
 from ztix_core.testing import builders as b
@@ -80,7 +90,11 @@ class Exchange:
         _ztix(env, "user", "link-asn", "alice", "64500", "--network-name", "Alice Networks")
         _ztix(env, "user", "link-asn", "alice", "64512")
         settings = Settings(
-            storage="sql", database_url=f"sqlite:///{db}", allow_documentation_asns=True
+            storage="sql",
+            database_url=f"sqlite:///{db}",
+            allow_documentation_asns=True,
+            # the sessions table asks for news once per observation period
+            sections={"worker": {"observe_interval_s": 1}},
         )
         self.core: App = bootstrap(
             settings, Plugins(build_plugin_manager()), with_provisioning=False
@@ -229,5 +243,95 @@ def test_reject_with_a_reason_the_operator_sees(exchange: Exchange, chromium: Br
     check_page(page, "request-rejected")
     page.goto(f"{url}/admin/requests")
     check_page(page, "error-403")
+    operator.close()
+    admin_context.close()
+
+
+def _sessions(exchange: Exchange, v6: str, v6_error: str) -> None:
+    """What the worker would record: AS64500 up on rs1 over IPv4, ``v6`` over IPv6; rs2
+    unreachable."""
+    at = dt.datetime.now(dt.UTC)
+    with exchange.core.uow_factory() as uow:
+        uow.observations.record_route_server(
+            RouteServerObservation("rs1", True, at, sessions_total=2, sessions_established=1),
+            [
+                SessionObservation(
+                    "rs1", Asn(64500), "AS64500_v4", "Established", at, since="12:00:05",
+                    info="Established", imported=7, filtered=1, exported=345,
+                ),
+                SessionObservation(
+                    "rs1", Asn(64500), "AS64500_v6", v6, at, info=v6, last_error=v6_error,
+                ),
+            ],
+        )  # fmt: skip
+        uow.observations.record_route_server(
+            RouteServerObservation("rs2", False, at, message="ssh: connection refused"), []
+        )
+        uow.commit()
+
+
+def test_live_state_pages(exchange: Exchange, chromium: Browser) -> None:
+    url = exchange.url
+    with exchange.core.uow_factory() as uow:
+        alice = uow.users.get_by_username("alice")
+        admin_user = uow.users.get_by_username("admin")
+    assert alice is not None and admin_user is not None
+    request = exchange.core.workflow.submit(alice.id, 64500, b.network(1).id, "c1b2c3d4e5")
+    exchange.core.workflow.approve(Actor.user(admin_user), request.id)
+    assert exchange.work(str(request.id)) is RequestStatus.ACTIVE
+
+    operator = chromium.new_context()
+    page = sign_in(operator, url, "alice")
+    page.goto(f"{url}/requests/{request.id}")
+    expect(page.locator("#sessions")).to_contain_text("No reading yet")
+    _sessions(exchange, "Active", "Socket: Connection refused")
+    # the sessions table refreshes by itself (once per observation period), the page stays
+    expect(page.locator("#sessions")).to_contain_text("Active — Socket: Connection refused")
+    expect(page.locator("#sessions")).to_contain_text("unreachable: ssh: connection refused")
+    page.locator("#sessions .table-wrap").focus()  # scrollable, so reachable by keyboard
+    check_page(page, "request-sessions")
+    _sessions(exchange, "Established", "")
+    expect(page.locator("#sessions")).not_to_contain_text("Connection refused")
+
+    at = dt.datetime.now(dt.UTC)
+    with exchange.core.uow_factory() as uow:
+        uow.observations.record_controller(
+            ControllerObservation(
+                at,
+                (
+                    ObservedCheck("controller_reachable", True, "answers as a1b2c3d4e5"),
+                    ObservedCheck(
+                        "networks_present", False, "network a1b2c3d4e5000001 is missing",
+                        "run `ztix controller reconcile`",
+                    ),
+                ),
+            )
+        )  # fmt: skip
+        for action, meta in (
+            ("controller.backup_created", {"archive": "zt-1.tar.gz", "files": 4, "bytes": 2048}),
+            ("controller.drill_passed", {"archive": "zt-1.tar.gz", "summary": "passed",
+                                         "readiness": {"ready": True}, "reconcile": {"ok": True},
+                                         "controller_kind": "emulator"}),
+        ):  # fmt: skip
+            event = AuditEvent(
+                new_id(), at, "system:controller-lifecycle", action, "controller",
+                "self_hosted_controller", meta,
+            )  # fmt: skip
+            uow.audit.append(event)
+        uow.commit()
+    admin_context = chromium.new_context()
+    admin = sign_in(admin_context, url, "admin")
+    nav = admin.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Controller").click()
+    expect(admin.get_by_role("heading", name="Controller", level=1)).to_be_visible()
+    expect(admin.locator("main")).to_contain_text("not ready")
+    expect(admin.locator("main")).to_contain_text("run `ztix controller reconcile`")
+    check_page(admin, "controller")
+    nav.get_by_role("link", name="Route servers").click()
+    expect(admin.locator("main")).to_contain_text("unreachable")
+    check_page(admin, "route-servers-live")
+    admin.goto(f"{url}/admin/requests/{request.id}")
+    expect(admin.locator("#sessions")).to_contain_text("Established")
+    check_page(admin, "admin-request-sessions")
     operator.close()
     admin_context.close()
