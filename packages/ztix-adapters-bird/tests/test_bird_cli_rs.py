@@ -275,3 +275,65 @@ def test_an_exchange_without_route_servers_says_so_and_succeeds(
             "no route servers: route_server_fleet = none (members peer bilaterally); "
             f"nothing to {action}"
         )
+
+
+def test_init_writes_a_first_config_bird_starts_on_and_leaves_it_alone_after(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = lab.daemon("rs1", start=False)  # a config dir without any file: BIRD cannot start
+    config = write_settings(tmp_path, d)
+    store = store_with_members(200001, 200002)
+    code, out, _ = run(config, store, capsys, "rs", "init")
+    assert code == 0, out
+    assert out.startswith(f"rs1: wrote 4 files to {d.config_dir} (2 members, digest ")
+    server = load_settings(config).section("bird", BirdSettings).servers[0]
+    with store() as uow:
+        from ztix_core.bootstrap import bootstrap
+
+        app = bootstrap(
+            load_settings(config), Plugins(build_plugin_manager(extra=[_TestPlugin(store)]))
+        )
+        assert app.provisioner is not None
+        peers = [p for _, p in app.provisioner.desired_peers(uow)]
+    assert d.files() == render_server(server, peers)  # what apply would have written
+    assert {(d.config_dir / n).stat().st_mode & 0o777 for n in d.files()} == {0o640}
+    d.start()
+    assert "AS200002_v6" in d.birdc("show", "protocols")
+    # A server that has a config is left alone, even when the members changed.
+    before = d.files()
+    code, out, _ = run(config, store_with_members(200003), capsys, "rs", "init")
+    assert code == 0 and "exists, left alone (rs apply updates it)" in out
+    assert d.files() == before
+    # init writes no manifest (nothing was applied): the first apply takes the files over
+    # and finds nothing to change.
+    code, out, _ = run(config, store, capsys, "rs", "apply")
+    assert code == 0 and out.startswith("rs1: applied"), out
+    assert d.files() == before
+
+
+def test_init_refuses_a_named_ssh_server_and_an_unwritable_dir(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = lab.daemon("rs1", start=False)
+    ssh = (
+        '[[bird.servers]]\nname = "rs2"\nasn = 64999\nrouter_id = "10.0.0.2"\n'
+        '[bird.servers.ssh]\nhost = "127.0.0.1"\nprivate_key = "/k"\nknown_hosts = "/kh"\n'
+    )
+    config = write_settings(tmp_path, d, extra=ssh)
+    store = store_with_members(200001)
+    code, out, _ = run(config, store, capsys, "rs", "init", "--server", "rs2")
+    assert code == 2 and "rs2 is reached over SSH: init writes only the files of local" in out
+    assert d.files() == {}
+    code, out, _ = run(config, store, capsys, "rs", "init")
+    assert code == 0 and "rs2: reached over SSH, skipped" in out and "rs1: wrote 3 files" in out
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    p = d.paths()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        config.read_text().replace(f'config_dir = "{p.config_dir}"', f'config_dir = "{blocked}/x"')
+    )
+    code, out, _ = run(bad, store, capsys, "rs", "init", "--server", "rs1")
+    assert code == 2
+    assert f"bird.servers.rs1.paths.config_dir: cannot write {blocked}/x: " in out, out
+    assert blocked.read_text() == "not a directory"

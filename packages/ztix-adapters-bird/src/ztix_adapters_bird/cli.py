@@ -1,19 +1,25 @@
 """``ztix rs``: render, apply and inspect the BIRD route servers from the command line.
 
-``render`` and ``apply`` take the member set from the database, exactly as the worker does
-(bootstrap → Provisioner.desired_peers), so what the CLI applies is what the worker would.
+``render``, ``apply`` and ``init`` take the member set from the database, exactly as the
+worker does (bootstrap → Provisioner.desired_peers), and the servers' settings as the worker
+builds them (the peering LANs filled in), so what the CLI applies is what the worker would.
+``init`` writes the first config of a local server that has none, so that its BIRD can start
+before anything was applied.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ztix_adapters_bird.apply import MAIN_FILE
 from ztix_adapters_bird.fleet import BirdFleet
-from ztix_adapters_bird.settings import BirdSettings
+from ztix_adapters_bird.plugin import with_peering_lans
+from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_core.bootstrap import bootstrap
 from ztix_core.errors import InvalidValue, SettingsError
 from ztix_core.plugins import Plugins
@@ -41,11 +47,11 @@ def build_fleet(settings: Settings) -> BirdFleet:
             "no route server is configured, so there is nothing to render, apply or ask: "
             "add [[bird.servers]] tables to the settings file",
         )
-    return BirdFleet(section)
+    return BirdFleet(with_peering_lans(section, settings))
 
 
 class RsCommand:
-    """``ztix rs render|apply|status``."""
+    """``ztix rs render|apply|status|init``."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out
@@ -59,6 +65,11 @@ class RsCommand:
         apply.add_argument("--server", action="append", help="only this server (repeatable)")
         status = sub.add_parser("status", help="live BGP session state")
         status.add_argument("--asn", help="only this member (64500 or AS64500)")
+        init = sub.add_parser(
+            "init",
+            help="write the first config of local servers that have none (BIRD can then start)",
+        )
+        init.add_argument("--server", action="append", help="only this server (repeatable)")
 
     def _print(self, text: str) -> None:
         print(text, file=self.out or sys.stdout)
@@ -82,6 +93,8 @@ class RsCommand:
             if servers:
                 for name in servers:
                     fleet.server_settings(name)  # unknown names fail before any work
+            if action == "init":
+                return self._init(fleet, settings, args.plugins, servers)
             peers = desired_peers(settings, args.plugins)
             if action == "render":
                 return self._render(fleet, peers, servers, args.out)
@@ -130,6 +143,55 @@ class RsCommand:
             self._print(line)
         return 0 if all(o.ok for o in outcomes) else 1
 
+    def _init(
+        self,
+        fleet: BirdFleet,
+        settings: Settings,
+        plugins: Plugins,
+        servers: Sequence[str] | None,
+    ) -> int:
+        """Write the rendered desired state into each selected local server's config dir
+        that has no ``bird.conf`` yet. A server with one is left alone (``apply`` changes it
+        safely); a server reached over SSH is refused when named, else skipped."""
+        chosen = [fleet.server_settings(n) for n in servers] if servers else None
+        for server in chosen or []:
+            if server.transport != "local":
+                raise InvalidValue(
+                    "--server",
+                    f"{server.name} is reached over SSH: init writes only the files of local "
+                    "route servers; prepare a remote one as the bird adapter's README says",
+                )
+        targets = chosen or list(fleet.settings.servers)
+        missing = [
+            s
+            for s in targets
+            if s.transport == "local" and not (Path(s.paths.config_dir) / MAIN_FILE).exists()
+        ]
+        rendered: Mapping[str, Mapping[str, bytes]] = {}
+        refused: Mapping[int, str] = {}
+        peers: list[PeerSpec] = []
+        if missing:  # the database is read only when something is to be written
+            peers = desired_peers(settings, plugins)
+            refused = fleet.refused_peers(peers)
+            accepted = [p for i, p in enumerate(peers) if i not in refused]
+            rendered = fleet.render(accepted)
+        for server in sorted(targets, key=lambda s: s.name):
+            config = Path(server.paths.config_dir) / MAIN_FILE
+            if server.transport != "local":
+                self._print(f"{server.name}: reached over SSH, skipped")
+            elif server not in missing:
+                self._print(f"{server.name}: {config} exists, left alone (rs apply updates it)")
+            else:
+                files = rendered[server.name]
+                _write_config_dir(server, files)
+                self._print(
+                    f"{server.name}: wrote {len(files)} files to {server.paths.config_dir} "
+                    f"({len(peers) - len(refused)} members, digest {fleet.digest(files)})"
+                )
+        for i, reason in refused.items():
+            self._print(f"AS{peers[i].asn.value} left out: {reason}")
+        return 0
+
     def _status(self, settings: Settings, asn: Asn | None) -> int:
         fleet = build_fleet(settings)
         try:
@@ -169,3 +231,29 @@ def _write_files(base: Path, files: Mapping[str, bytes]) -> None:
                 f"cannot write {where}: {exc.strerror or exc}; choose a directory you can "
                 "write to, or fix its permissions",
             ) from None
+
+
+def _write_config_dir(server: RouteServerSettings, files: Mapping[str, bytes]) -> None:
+    """Write a first config set into a local server's config dir: mode 0640 and the
+    directory's group, as an apply leaves them (BIRD reads them as its own user). The main
+    file comes last, so a half-written set is never taken for a complete one."""
+    base = Path(server.paths.config_dir)
+    order = sorted(files, key=lambda rel: (rel == MAIN_FILE, rel))
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        gid = base.stat().st_gid
+        for rel in order:
+            path = base / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(files[rel])
+            tmp.chmod(0o640)
+            if tmp.stat().st_gid != gid:
+                os.chown(tmp, -1, gid)
+            tmp.replace(path)
+    except OSError as exc:
+        raise InvalidValue(
+            f"bird.servers.{server.name}.paths.config_dir",
+            f"cannot write {exc.filename or base}: {exc.strerror or exc}; choose a directory "
+            "you can write to, or fix its permissions",
+        ) from None
