@@ -1,5 +1,9 @@
 """``ztix demo``: started as a user would, driven over HTTP through the whole journey, then
-stopped with Ctrl-C, leaving no process behind; a second start reuses its data."""
+stopped with Ctrl-C, leaving no process behind; a second start reuses its data.
+
+bird2 is installed here (CI installs it): the demo runs two local BIRD route servers, and
+a request turns active only once both configured the member. With ``ZTIX_DEMO_BIRD``
+pointing at a missing program the demo runs without route servers and says why."""
 
 from __future__ import annotations
 
@@ -26,9 +30,10 @@ def _free_port() -> int:
 class Demo:
     """A running ``ztix demo`` and what its banner said."""
 
-    def __init__(self, data: Path, *extra: str) -> None:
+    def __init__(self, data: Path, *extra: str, env_extra: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("ZTIX_CONFIG", "REDIS_URL")}
+        env |= env_extra or {}
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -56,6 +61,9 @@ class Demo:
         text = "".join(self.banner)
         assert "ztix demo is running" in text, text
         self.passwords = dict(re.findall(r"^\s+(admin|operator)\s+(\S+)$", text, re.M))
+        started = re.search(r"started in:\s+([0-9.]+) s", text)
+        assert started is not None, text
+        print(f"ztix demo: first page answered {started.group(1)} s after it started")
 
     def stop(self) -> int:
         os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C reaches the foreground group
@@ -115,12 +123,45 @@ def _pids_of(pgid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
+def _leftover_birds(data: Path) -> list[str]:
+    """Command lines of processes that name the data dir, other than the demo's own."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        line = " ".join(a.decode(errors="replace") for a in argv)
+        if str(data) in line and "bird" in line:
+            found.append(line)
+    return found
+
+
+def _protocols(data: Path, server: str) -> str:
+    """``birdc show protocols`` of one of the demo's route servers."""
+    sock = data / server / "bird.ctl"
+    out = subprocess.run(
+        ["/usr/sbin/birdc", "-s", str(sock), "show", "protocols"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "BIRD 2." in out.stdout, out.stdout + out.stderr  # the daemon answered
+    return out.stdout
+
+
 def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
     demo = Demo(data_dir)
     try:
         assert set(demo.passwords) == {"admin", "operator"}
         text = "".join(demo.banner)
-        assert f"http://127.0.0.1:{demo.port}" in text and "route servers:  none" in text
+        assert f"http://127.0.0.1:{demo.port}" in text
+        assert "route servers:  rs1, rs2 — local BIRD 2." in text, text
+        for server in ("rs1", "rs2"):
+            assert "AS64500_v4" not in _protocols(data_dir, server)
         operator = Client(demo.port)
         operator.login("operator", demo.passwords["operator"])
         status, _, page = operator.request("GET", "/onboarding")
@@ -147,10 +188,14 @@ def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
                 break
         assert "status-active" in page, page
         assert "10.99.0." in page  # its pinned IPv4 address
+        for server in ("rs1", "rs2"):  # active means both route servers configured it
+            protocols = _protocols(data_dir, server)
+            assert "AS64500_v4" in protocols and "AS64500_v6" in protocols, protocols
     finally:
         pgid = demo.proc.pid
         assert demo.stop() == 0
     assert _pids_of(pgid) == []  # nothing of the demo's process tree is left
+    assert _leftover_birds(data_dir) == []  # nor a route server
     out = demo.proc.stdout.read() if demo.proc.stdout else ""
     assert demo.passwords["admin"] not in out  # printed once, in the banner only
 
@@ -160,10 +205,34 @@ def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
         client = Client(again.port)
         client.login("operator", demo.passwords["operator"])
         assert "status-active" in client.request("GET", "/dashboard")[2]
+        for server in ("rs1", "rs2"):  # BIRD started on the config applied before
+            assert "AS64500_v4" in _protocols(data_dir, server)
     finally:
         assert again.stop() == 0
+    assert _leftover_birds(data_dir) == []
     fresh = Demo(data_dir, "--fresh")
     try:
         assert set(fresh.passwords) == {"admin", "operator"}
+        for server in ("rs1", "rs2"):
+            assert "AS64500_v4" not in _protocols(data_dir, server)
     finally:
         assert fresh.stop() == 0
+    assert _leftover_birds(data_dir) == []
+
+
+def test_demo_without_bird_runs_without_route_servers_and_says_why(data_dir: Path) -> None:
+    missing = str(data_dir.parent / "no-such-bird")
+    demo = Demo(data_dir, env_extra={"ZTIX_DEMO_BIRD": missing})
+    try:
+        text = "".join(demo.banner)
+        assert f"route servers:  none (ZTIX_DEMO_BIRD={missing}: no such program)" in text, text
+        assert "members turn active once the controller authorizes them" in text
+        assert 'route_server_fleet = "none"' in (data_dir / "ztix.toml").read_text()
+        client = Client(demo.port)
+        client.login("operator", demo.passwords["operator"])
+        assert client.request("GET", "/dashboard")[0] == 200
+    finally:
+        pgid = demo.proc.pid
+        assert demo.stop() == 0
+    assert _pids_of(pgid) == []
+    assert _leftover_birds(data_dir) == []

@@ -5,15 +5,22 @@ One process tree, each part a ``ztix`` command of its own (so the web imports no
 1. the ZeroTier controller emulator (``ztix controller emulate``) on a free loopback port,
    its home and API token kept in the data directory;
 2. the settings file: SQLite in the data directory, the emulator as the self-hosted
-   controller, one exchange network on it, no route servers (the explicit ``none``
-   fleet), the web in dev mode (plain http on 127.0.0.1);
+   controller, one exchange network on it, the web in dev mode (plain http on
+   127.0.0.1), and two route servers ``rs1`` and ``rs2``: local BIRD 2 daemons when
+   ``bird`` is installed (``$ZTIX_DEMO_BIRD``, else ``bird`` on PATH, else
+   ``/usr/sbin/bird``), with static VRPs from a file in the data directory;
 3. ``ztix db upgrade`` and ``ztix controller reconcile`` (the network on the controller);
 4. on first start only: an admin and an operator (AS64500) with random passwords, printed
    once on the terminal and never written anywhere;
-5. ``ztix worker`` (embedded: no Redis) and ``ztix web``.
+5. the route servers: ``ztix rs init`` (a first config for a server that has none), then
+   one ``bird -f`` per server in its own process group, files and control socket under
+   ``DATA/rsN``. A BIRD that answers ``show status`` on its socket proves the route
+   servers can run here; without that evidence (no bird, a BIRD that would not start) the
+   settings switch to the explicit ``none`` fleet and the banner says why;
+6. ``ztix worker`` (embedded: no Redis) and ``ztix web``.
 
 Ctrl-C (or SIGTERM) stops every child's process group and waits for it. A second start
-reuses the data directory; ``--fresh`` wipes it first.
+reuses the data directory (BIRD starts on the config last applied); ``--fresh`` wipes it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -29,9 +37,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from ztix_core.errors import SettingsError, ZtixError
 
@@ -39,6 +49,80 @@ DEMO_ASN = 64500
 LAN_V4 = "10.99.0.0/24"
 LAN_V6 = "fd99:99::/64"
 READY_TIMEOUT_S = 120.0
+#: The bird binary to use (birdc is taken from the same directory); a path that is not
+#: there makes the demo run without route servers, which is how its tests check that case.
+BIRD_ENV = "ZTIX_DEMO_BIRD"
+#: The route servers' ASN (private) and addresses, reserved in the demo network.
+RS_ASN = 64999
+ROUTE_SERVERS = (("rs1", "10.99.0.1", "fd99:99::1"), ("rs2", "10.99.0.2", "fd99:99::2"))
+#: How long a starting BIRD may take to answer on its control socket.
+BIRD_START_TIMEOUT_S = 15.0
+# What the bird adapter refuses in a path (it quotes them into shell commands and BIRD
+# config): such a data directory runs the demo without route servers.
+_PATH_BAD = re.compile(r"[\"'\s\\;]")
+
+
+class LocalBird(NamedTuple):
+    """The BIRD 2 binaries the route servers run on."""
+
+    bird: str
+    birdc: str
+    version: str
+
+
+class RouteServersUnavailable(ZtixError):
+    """The route servers cannot run here; the message says why."""
+
+
+def find_bird(env: dict[str, str]) -> LocalBird:
+    """The BIRD 2 binaries to use; RouteServersUnavailable saying why there are none."""
+    configured = env.get(BIRD_ENV, "")
+    if configured:
+        bird = configured
+        if not (os.path.isfile(bird) and os.access(bird, os.X_OK)):
+            raise RouteServersUnavailable(f"{BIRD_ENV}={bird}: no such program")
+    else:
+        found = shutil.which("bird", path=env.get("PATH"))
+        if found is None and os.access("/usr/sbin/bird", os.X_OK):
+            found = "/usr/sbin/bird"
+        if found is None:
+            raise RouteServersUnavailable(
+                "bird2 not installed: no bird on PATH or at /usr/sbin/bird"
+            )
+        bird = found
+    birdc = str(Path(bird).with_name("birdc"))
+    if not os.access(birdc, os.X_OK):
+        raise RouteServersUnavailable(f"no birdc next to {bird}")
+    try:
+        done = subprocess.run(
+            [bird, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RouteServersUnavailable(f"{bird} --version failed: {exc}") from None
+    said = (done.stdout + done.stderr).strip()
+    match = re.search(r"BIRD version (\S+)", said)
+    if match is None:
+        raise RouteServersUnavailable(f"{bird} --version said {said[:100]!r}, not a BIRD version")
+    if not match.group(1).startswith("2."):
+        raise RouteServersUnavailable(
+            f"{bird} is BIRD {match.group(1)}; the route servers need BIRD 2"
+        )
+    return LocalBird(bird, birdc, match.group(1))
+
+
+def _toml(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(value)
+
+
+def seconds_since_start() -> float | None:
+    """How long ago this process started (Linux /proc), or None where that is unknown."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def default_data_dir() -> Path:
@@ -64,6 +148,8 @@ class Demo:
         self.data = data
         self.port = port
         self.children: list[subprocess.Popen[str]] = []
+        self.names: dict[int, str] = {}
+        self.route_servers: list[subprocess.Popen[str]] = []
         self.stopping = threading.Event()
 
     # ------------------------------------------------------------------ processes
@@ -97,6 +183,7 @@ class Demo:
             start_new_session=True,
         )
         self.children.append(proc)
+        self.names[proc.pid] = name
         assert proc.stdout is not None
         seen: list[str] = []
         for line in proc.stdout:
@@ -143,33 +230,169 @@ class Demo:
         with urllib.request.urlopen(request, timeout=10) as response:  # the emulator, on loopback
             return str(json.load(response)["address"])
 
-    def write_config(self, network_id: str) -> Path:
-        """The settings file of this demo."""
+    def write_config(self, network_id: str, bird: LocalBird | None) -> Path:
+        """The settings file of this demo: the ``bird`` fleet of :data:`ROUTE_SERVERS` on
+        ``bird``, or the ``none`` fleet when there is no BIRD."""
         path = self.data / "ztix.toml"
-        path.write_text(
-            "\n".join(
-                [
-                    'storage = "sql"',
-                    f'database_url = "sqlite:///{self.data / "ztix.db"}"',
-                    'zt_provider = "self_hosted_controller"',
-                    'route_server_fleet = "none"',
-                    'approval_policy = "manual_admin"',
-                    "# the demo's operator uses AS64500, an RFC 5398 documentation ASN",
-                    "allow_documentation_asns = true",
-                    "",
-                    "[[networks]]",
-                    f'id = "{network_id}"',
-                    'name = "demo-lan"',
-                    f'ipv4_prefix = "{LAN_V4}"',
-                    f'ipv6_prefix = "{LAN_V6}"',
-                    "",
-                    "[web]",
-                    "dev = true",
-                    "",
-                ]
-            )
-        )
+        database = f"sqlite:///{self.data / 'ztix.db'}"
+        fleet = "bird" if bird else "none"
+        lines = [
+            'storage = "sql"',
+            f"database_url = {_toml(database)}",
+            'zt_provider = "self_hosted_controller"',
+            f'route_server_fleet = "{fleet}"',
+            'approval_policy = "manual_admin"',
+            "# the demo's operator uses AS64500, an RFC 5398 documentation ASN",
+            "allow_documentation_asns = true",
+            "",
+            "[[networks]]",
+            f'id = "{network_id}"',
+            'name = "demo-lan"',
+            f'ipv4_prefix = "{LAN_V4}"',
+            f'ipv6_prefix = "{LAN_V6}"',
+            "",
+            "[web]",
+            "dev = true",
+            "",
+        ]
+        if bird:
+            lines += self._bird_section(bird)
+        # Whole or not at all: other ztix commands may be reading it.
+        tmp = path.with_name(".ztix.toml.tmp")
+        tmp.write_text("\n".join(lines))
+        tmp.replace(path)
         return path
+
+    def _bird_section(self, bird: LocalBird) -> list[str]:
+        vrps = self.write_vrps()
+        lines: list[str] = []
+        for name, v4, v6 in ROUTE_SERVERS:
+            home = self.data / name
+            lines += [
+                "[[bird.servers]]",
+                f'name = "{name}"',
+                f"asn = {RS_ASN}",
+                f'router_id = "{v4}"',
+                f'ipv4 = "{v4}"',
+                f'ipv6 = "{v6}"',
+                'transport = "local"',
+                "[bird.servers.paths]",
+                f"config_dir = {_toml(str(home / 'config'))}",
+                f"main_config = {_toml(str(home / 'config' / 'bird.conf'))}",
+                f"bird = {_toml(bird.bird)}",
+                f"birdc = {_toml(bird.birdc)}",
+                f"control_socket = {_toml(str(home / 'bird.ctl'))}",
+                f"log_file = {_toml(str(home / 'bird.log'))}",
+                "[bird.servers.rpki]",
+                f"vrp_file = {_toml(str(vrps))}",
+                "[bird.servers.policy]",
+                "# the demo's member is AS64500 and may announce documentation prefixes",
+                "allow_documentation_ranges = true",
+                "",
+            ]
+        return lines
+
+    def write_vrps(self) -> Path:
+        """The route servers' RPKI source, offline: a VRP file (rpki-client JSON) in the
+        data dir, written once. It makes the demo operator's documentation prefixes valid."""
+        path = self.data / "vrps.json"
+        if not path.exists():
+            roas = [
+                {"prefix": "203.0.113.0/24", "maxLength": 24, "asn": DEMO_ASN, "ta": "demo"},
+                {"prefix": "2001:db8::/32", "maxLength": 48, "asn": DEMO_ASN, "ta": "demo"},
+            ]
+            path.write_text(json.dumps({"metadata": {"source": "ztix demo"}, "roas": roas}))
+        return path
+
+    # ------------------------------------------------------------------ route servers
+
+    def start_route_servers(self, env: dict[str, str], bird: LocalBird) -> list[int]:
+        """Start one BIRD per route server (``bird -f``, its own process group) and wait
+        until each answers on its control socket; their pids. RouteServersUnavailable
+        (with BIRD's own words) when one does not: the caller then stops them."""
+        if any(not (self.data / n / "config" / "bird.conf").exists() for n, _, _ in ROUTE_SERVERS):
+            try:
+                self.run(env, "rs", "init")
+            except ZtixError as exc:
+                raise RouteServersUnavailable(str(exc)) from None
+        started: list[tuple[str, subprocess.Popen[str], Path]] = []
+        for name, _, _ in ROUTE_SERVERS:
+            home = self.data / name
+            self._stop_leftover(name, home)
+            with open(home / "bird.stderr", "w") as stderr:
+                proc = subprocess.Popen(
+                    [
+                        bird.bird,
+                        "-f",
+                        "-c",
+                        str(home / "config" / "bird.conf"),
+                        "-s",
+                        str(home / "bird.ctl"),
+                        "-P",
+                        str(home / "bird.pid"),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    text=True,
+                    start_new_session=True,
+                )
+            self.children.append(proc)
+            self.names[proc.pid] = name
+            self.route_servers.append(proc)
+            started.append((name, proc, home))
+        deadline = time.monotonic() + BIRD_START_TIMEOUT_S
+        waiting = list(started)
+        while waiting:
+            for item in list(waiting):
+                name, proc, home = item
+                if proc.poll() is not None:
+                    said = (home / "bird.stderr").read_text().strip().splitlines()
+                    why = said[-1] if said else f"exit status {proc.returncode}"
+                    raise RouteServersUnavailable(f"BIRD for {name} did not start: {why}")
+                if "0013" in _birdc(bird, home / "bird.ctl", "show", "status"):
+                    waiting.remove(item)
+            if waiting and time.monotonic() > deadline:
+                raise RouteServersUnavailable(
+                    f"BIRD for {waiting[0][0]} did not answer on {waiting[0][2] / 'bird.ctl'} "
+                    f"within {BIRD_START_TIMEOUT_S:.0f} s"
+                )
+            if waiting:
+                time.sleep(0.02)
+        return [proc.pid for _, proc, _ in started]
+
+    def _stop_leftover(self, name: str, home: Path) -> None:
+        """A BIRD an earlier demo left running on this server's files (that demo was
+        killed outright) is stopped: two daemons on one socket cannot both work."""
+        try:
+            pid = int((home / "bird.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(home / "config" / "bird.conf").encode() not in cmdline:
+            return
+        print(f"ztix demo: stopping the BIRD of {name} an earlier run left behind (pid {pid})")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    def stop_route_servers(self) -> None:
+        """Stop the BIRDs started so far and forget them (when not all of them started)."""
+        procs, self.route_servers = self.route_servers, []
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            self.children.remove(proc)
 
     def seed(self, env: dict[str, str]) -> dict[str, str]:
         """An admin and an operator (AS64500), on first start only: their passwords."""
@@ -186,17 +409,68 @@ class Demo:
         return passwords
 
 
-def _banner(url: str, passwords: dict[str, str], data: Path) -> str:
+def _birdc(bird: LocalBird, sock: Path, *command: str) -> str:
+    """``birdc -v`` output (stdout and stderr); empty when birdc could not run."""
+    try:
+        done = subprocess.run(
+            [bird.birdc, "-s", str(sock), "-v", *command],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout + done.stderr
+
+
+class RouteServers(NamedTuple):
+    """What the banner says about the route servers: the BIRD they run on, or why none."""
+
+    bird: LocalBird | None
+    pids: list[int]
+    why_none: str
+
+
+def _route_server_lines(rs: RouteServers, data: Path) -> list[str]:
+    if rs.bird is None:
+        return [
+            f"  route servers:  none ({rs.why_none})",
+            "                  members turn active once the controller authorizes them",
+        ]
+    names = ", ".join(n for n, _, _ in ROUTE_SERVERS)
+    pids = ", ".join(str(p) for p in rs.pids)
+    lines = [
+        f"  route servers:  {names} — local BIRD {rs.bird.version} (pid {pids}), files under",
+        f"                  {data}/rsN; a member turns active once both applied it. Its",
+        "                  sessions stay Idle: its address is on no interface of this machine",
+    ]
+    if os.geteuid() != 0:
+        lines += [
+            "                  (not root: BIRD cannot listen on port 179, so on a machine",
+            "                  joined to the network they show 'Error: No listening socket')",
+        ]
+    return lines
+
+
+def _banner(
+    url: str,
+    passwords: dict[str, str],
+    data: Path,
+    rs: RouteServers,
+    first_page_s: float | None = None,
+) -> str:
     lines = [
         "",
         "ztix demo is running",
         f"  web:            {url}",
         "  storage:        SQLite in " + str(data),
         "  controller:     the ZeroTier controller emulator (one network, demo-lan)",
-        "  route servers:  none (this demo runs without route servers: members turn active",
-        "                  once the controller authorizes them)",
+        *_route_server_lines(rs, data),
         "  worker:         embedded (no Redis)",
     ]
+    if first_page_s is not None:
+        lines.append(f"  started in:     {first_page_s:.1f} s (from ztix demo to the first page)")
     if passwords:
         lines.append("  accounts (passwords shown this once):")
         for name, password in passwords.items():
@@ -226,6 +500,14 @@ class DemoCommand:
             shutil.rmtree(data)
         data.mkdir(parents=True, exist_ok=True)
         return serve_demo(Demo(data, args.port))
+
+
+def _first_page(url: str) -> float | None:
+    """Ask for the sign-in page once; how long after this process started it was answered
+    (None when /proc cannot say). A page that does not answer is the web's own failure."""
+    with urllib.request.urlopen(f"{url}/login", timeout=30) as response:  # our own web
+        response.read()
+    return seconds_since_start()
 
 
 def serve_demo(demo: Demo) -> int:
@@ -261,33 +543,65 @@ def serve_demo(demo: Demo) -> int:
         )
         zt_url = f"http://127.0.0.1:{zt_port}"
         network_id = demo.controller_address(zt_url, token) + "000001"
-        config = demo.write_config(network_id)
+        bird: LocalBird | None = None
+        try:
+            bird = find_bird(base)
+            if _PATH_BAD.search(str(demo.data)):
+                raise RouteServersUnavailable(
+                    f"the data dir {demo.data} has a space, quote or semicolon in its path, "
+                    "which the route servers' paths may not (--data-dir to choose another)"
+                )
+            rs = RouteServers(bird, [], "")
+        except RouteServersUnavailable as exc:
+            bird = None
+            rs = RouteServers(None, [], str(exc))
+        config = demo.write_config(network_id, bird)
         env = base | {
             "ZTIX_CONFIG": str(config),
             "ZT_CONTROLLER_BASE_URL": zt_url,
             "ZT_CONTROLLER_AUTH_TOKEN": token,
         }
         demo.run(env, "db", "upgrade")
-        demo.run(env, "controller", "reconcile")
-        passwords = demo.seed(env)
-        demo.start(env, "worker", "worker", ready="ztix worker starting")
+        # What needs the database but not each other runs side by side: start-up time is
+        # mostly Python starting one ztix command after another.
+        with ThreadPoolExecutor(3) as pool:
+            reconciled = pool.submit(demo.run, env, "controller", "reconcile")
+            seeded = pool.submit(demo.seed, env)
+            if bird is not None:
+                started = pool.submit(demo.start_route_servers, env, bird)
+                try:
+                    rs = RouteServers(bird, started.result(), "")
+                except RouteServersUnavailable as exc:
+                    demo.stop_route_servers()
+                    rs = RouteServers(None, [], str(exc))
+                    demo.write_config(network_id, None)
+            reconciled.result()
+            passwords = seeded.result()
         url = f"http://127.0.0.1:{demo.port}"
-        demo.start(
-            env,
-            "web",
-            "web",
-            "--bind",
-            f"127.0.0.1:{demo.port}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-            ready="Booting worker",
-        )
-        print(_banner(url, passwords, demo.data), flush=True)
+        with ThreadPoolExecutor(2) as pool:
+            worker = pool.submit(demo.start, env, "worker", "worker", ready="ztix worker starting")
+            web = pool.submit(
+                demo.start,
+                env,
+                "web",
+                "web",
+                "--bind",
+                f"127.0.0.1:{demo.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+                ready="Booting worker",
+            )
+            worker.result()
+            web.result()
+        first_page_s = _first_page(url)
+        print(_banner(url, passwords, demo.data, rs, first_page_s), flush=True)
         while not done.wait(0.5):
-            if any(p.poll() is not None for p in demo.children):
-                print("ztix demo: a part stopped; stopping the rest", file=sys.stderr)
+            stopped = [p for p in demo.children if p.poll() is not None]
+            if stopped:
+                name = demo.names.get(stopped[0].pid, "a part")
+                print(f"ztix demo: {name} stopped; stopping the rest", file=sys.stderr)
                 return 1
         return 0
     finally:
