@@ -70,6 +70,10 @@ class Demo:
         code = self.proc.wait(timeout=120)
         return code
 
+    def terminate(self) -> int:
+        self.proc.terminate()  # SIGTERM to the demo alone, as a supervisor would send it
+        return self.proc.wait(timeout=120)
+
 
 class Client:
     """Cookies, CSRF token and Origin, like a browser."""
@@ -153,6 +157,34 @@ def _protocols(data: Path, server: str) -> str:
     return out.stdout
 
 
+def _start_bird(home: Path) -> int:
+    """A daemonised BIRD on one route server's files, answering on its socket: its pid."""
+    subprocess.run(
+        [
+            "/usr/sbin/bird",
+            "-c",
+            str(home / "config" / "bird.conf"),
+            "-s",
+            str(home / "bird.ctl"),
+            "-P",
+            str(home / "bird.pid"),
+        ],
+        check=True,
+        timeout=30,
+    )
+    for _ in range(1000):  # the evidence it runs: the pidfile, and it answers
+        answer = subprocess.run(
+            ["/usr/sbin/birdc", "-s", str(home / "bird.ctl"), "-v", "show", "status"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if "0013" in answer.stdout and (home / "bird.pid").exists():
+            return int((home / "bird.pid").read_text())
+    raise AssertionError(f"the BIRD on {home} did not answer: {answer.stdout}{answer.stderr}")
+
+
 def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
     demo = Demo(data_dir)
     try:
@@ -199,8 +231,13 @@ def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
     out = demo.proc.stdout.read() if demo.proc.stdout else ""
     assert demo.passwords["admin"] not in out  # printed once, in the banner only
 
+    # A BIRD left running on rs1's files (as after a demo killed outright) is stopped first.
+    leftover = _start_bird(data_dir / "rs1")
     again = Demo(data_dir)  # the same data: no new accounts, the request is still there
     try:
+        text = "".join(again.banner)
+        assert f"stopping the BIRD of rs1 an earlier run left behind (pid {leftover})" in text
+        assert not Path(f"/proc/{leftover}").exists()
         assert again.passwords == {}
         client = Client(again.port)
         client.login("operator", demo.passwords["operator"])
@@ -216,7 +253,7 @@ def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
         for server in ("rs1", "rs2"):
             assert "AS64500_v4" not in _protocols(data_dir, server)
     finally:
-        assert fresh.stop() == 0
+        assert fresh.terminate() == 0
     assert _leftover_birds(data_dir) == []
 
 

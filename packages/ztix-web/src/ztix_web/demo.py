@@ -371,7 +371,10 @@ class Demo:
             return
         if str(home / "config" / "bird.conf").encode() not in cmdline:
             return
-        print(f"ztix demo: stopping the BIRD of {name} an earlier run left behind (pid {pid})")
+        print(
+            f"ztix demo: stopping the BIRD of {name} an earlier run left behind (pid {pid})",
+            flush=True,
+        )
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
