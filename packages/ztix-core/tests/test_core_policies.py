@@ -52,6 +52,7 @@ def test_auto_approves_when_every_guardrail_passes() -> None:
         "email_verified",
         "asn_public_or_allowed",
         "peeringdb_network_known",
+        "peeringdb_status_ok",
         "not_never_via_route_servers",
         "not_denied",
         "under_rate_cap",
@@ -79,6 +80,10 @@ def _failing(decision_checks: tuple[tuple[str, bool], ...]) -> set[str]:
         (
             "not_never_via_route_servers",
             lambda c: {"facts": attrs.evolve(c.facts, never_via_route_servers=True)},
+        ),
+        (
+            "peeringdb_status_ok",
+            lambda c: {"facts": attrs.evolve(c.facts, status="pending")},
         ),
         ("under_rate_cap", lambda c: {"auto_approvals_last_hour": 10}),
     ],
@@ -116,3 +121,27 @@ def test_several_failures_are_all_reported() -> None:
     decision = AutoPolicy().decide(ctx)
     assert _failing(decision.checks) == {"asn_public_or_allowed", "peeringdb_network_known"}
     assert len(decision.reasons) == 2
+
+
+def test_the_reasons_name_what_peeringdb_said_or_that_it_could_not_be_asked() -> None:
+    ctx = _ctx()
+    assert ctx.facts is not None
+    never = attrs.evolve(ctx, facts=attrs.evolve(ctx.facts, never_via_route_servers=True))
+    assert AutoPolicy().decide(never).reasons == (
+        "AS13335 says in PeeringDB that it never peers via route servers "
+        "(info_never_via_route_servers); held for an admin",
+    )
+    deleted = attrs.evolve(ctx, facts=attrs.evolve(ctx.facts, status="deleted"))
+    assert AutoPolicy().decide(deleted).reasons == (
+        "AS13335's PeeringDB record has status 'deleted', not 'ok'",
+    )
+    assert AutoPolicy().decide(attrs.evolve(ctx, facts=None)).reasons == (
+        "PeeringDB has no network for AS13335",
+    )
+    # PeeringDB down and nothing cached: unknown, never "no network"
+    unknown = attrs.evolve(ctx, facts=None, facts_known=False, facts_error="PeeringDB timed out")
+    decision = AutoPolicy().decide(unknown)
+    assert decision.verdict is Verdict.LEAVE_PENDING
+    assert decision.reasons == (
+        "PeeringDB could not be asked about AS13335 (PeeringDB timed out); held for an admin",
+    )

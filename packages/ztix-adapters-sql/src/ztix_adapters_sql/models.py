@@ -345,6 +345,44 @@ class ControllerObservationRow(Base):
     checks: Mapped[Any] = mapped_column(json_type())
 
 
+class NetworkFactsRow(Base):
+    """The PeeringDB cache: one row per ASN asked about. ``facts`` is the record (NULL when
+    PeeringDB has no network, or never answered: then ``fetched_at`` is NULL too)."""
+
+    __tablename__ = "network_facts"
+    __table_args__ = (CheckConstraint(_asn_check("asn"), name="asn_range"),)
+
+    asn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    facts: Mapped[Any | None] = mapped_column(json_type())
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    checked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class MaxPrefixOverrideRow(Base):
+    """An admin's max-prefix for one ASN (either family may be NULL: PeeringDB's holds)."""
+
+    __tablename__ = "max_prefix_overrides"
+    __table_args__ = (
+        CheckConstraint(_asn_check("asn"), name="asn_range"),
+        CheckConstraint(
+            "max_prefix_v4 IS NOT NULL OR max_prefix_v6 IS NOT NULL", name="one_family"
+        ),
+        CheckConstraint(
+            "(max_prefix_v4 IS NULL OR max_prefix_v4 >= 1) "
+            "AND (max_prefix_v6 IS NULL OR max_prefix_v6 >= 1)",
+            name="positive",
+        ),
+    )
+
+    asn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    max_prefix_v4: Mapped[int | None] = mapped_column(Integer)
+    max_prefix_v6: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class OAuthStateRow(Base):
     """A sign-in in flight: the OAuth ``state``, OIDC nonce and PKCE verifier, until expiry."""
 

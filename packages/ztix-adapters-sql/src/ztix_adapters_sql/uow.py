@@ -17,6 +17,7 @@ from ztix_adapters_sql.repositories import (
     SqlJoinRequestRepository,
     SqlMembershipRepository,
     SqlNetworkAccessRepository,
+    SqlNetworkFactsRepository,
     SqlNetworkRepository,
     SqlOAuthStateRepository,
     SqlObservationRepository,
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session)
         self.route_servers = SqlRouteServerStateRepository(session)
         self.observations = SqlObservationRepository(session)
+        self.network_facts = SqlNetworkFactsRepository(session)
         self.oauth_states = SqlOAuthStateRepository(session)
         self.web_sessions = SqlWebSessionRepository(session)
 

@@ -19,7 +19,7 @@ from ztix_core.ports import (
 )
 from ztix_core.records import ZtNetwork
 from ztix_core.settings import Settings
-from ztix_core.usecases import Provisioner, RequestQueries, RequestWorkflow
+from ztix_core.usecases import Provisioner, RegistryFacts, RequestQueries, RequestWorkflow
 
 
 @attrs.frozen
@@ -36,6 +36,15 @@ class App:
     provider: MembershipProvider | None = None
     fleet: RouteServerFleet | None = None
     provisioner: Provisioner | None = None
+    #: PeeringDB facts through the cache: lookups, the refresh, max-prefix overrides
+    facts: RegistryFacts = attrs.field(
+        default=attrs.Factory(
+            lambda self: RegistryFacts(
+                self.uow_factory, self.clock, self.registry, self.settings.provisioning
+            ),
+            takes_self=True,
+        )
+    )
 
 
 def configured_networks(settings: Settings) -> list[ZtNetwork]:
@@ -68,16 +77,18 @@ def bootstrap(
     registry: NetworkRegistry = plugins.select(
         "network_registries", settings.network_registry, "ZTIX_NETWORK_REGISTRY"
     ).factory(settings)
+    facts = RegistryFacts(uow_factory, clock, registry, settings.provisioning)
     workflow = RequestWorkflow(
         uow_factory,
         clock,
         policy,
         registry,
         allow_documentation_asns=settings.allow_documentation_asns,
+        facts=facts,
     )
     queries = RequestQueries(uow_factory, clock)
     if not with_provisioning:
-        return App(settings, uow_factory, clock, policy, registry, workflow, queries)
+        return App(settings, uow_factory, clock, policy, registry, workflow, queries, facts=facts)
     provider: MembershipProvider = plugins.select(
         "membership_providers", settings.zt_provider, "ZT_PROVIDER"
     ).factory(settings)
@@ -96,4 +107,5 @@ def bootstrap(
         provider,
         fleet,
         provisioner,
+        facts=facts,
     )

@@ -326,6 +326,9 @@ class UnitOfWork(Protocol):
     def observations(self) -> ObservationRepository: ...
 
     @property
+    def network_facts(self) -> NetworkFactsRepository: ...
+
+    @property
     def web_sessions(self) -> WebSessionRepository: ...
 
     @property
@@ -542,7 +545,13 @@ class RouteServerFleet(Protocol):
 
 @attrs.frozen
 class NetworkFacts:
-    """What PeeringDB says about an ASN."""
+    """What PeeringDB says about an ASN.
+
+    ``info_prefixes4``/``info_prefixes6`` are the counts the network publishes;
+    ``max_prefix_v4``/``max_prefix_v6`` are the route-server limits the registry derives
+    from them (headroom and floor), None when PeeringDB gives no count. ``status`` is
+    PeeringDB's record status (``ok`` for a live network).
+    """
 
     asn: Asn
     name: str
@@ -551,13 +560,107 @@ class NetworkFacts:
     max_prefix_v6: int | None = None
     never_via_route_servers: bool = False
     policy_general: str = "Open"
+    status: str = "ok"
+    info_prefixes4: int | None = None
+    info_prefixes6: int | None = None
+    peeringdb_id: int | None = None
+    updated: str = ""
+
+    def to_json(self) -> JsonDict:
+        """A JSON object of every field (storage keeps facts as one document)."""
+        out: JsonDict = attrs.asdict(self)
+        out["asn"] = self.asn.value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> NetworkFacts:
+        """The inverse of :meth:`to_json`; unknown keys are ignored (older rows)."""
+        names = {f.name for f in attrs.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names and k != "asn"}
+        return cls(asn=Asn(int(str(data["asn"]))), **values)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class CachedFacts:
+    """One ASN as the cache holds it.
+
+    ``facts`` is None when PeeringDB answered that it has no network for the ASN, or when
+    it never answered (``fetched_at`` None). ``fetched_at`` is when PeeringDB last
+    answered about it; ``checked_at`` when it was last asked; ``error`` why the last ask
+    failed ("" when it was answered), so stale facts are served with their age and the
+    reason they are stale.
+    """
+
+    asn: Asn
+    facts: NetworkFacts | None
+    fetched_at: dt.datetime | None
+    checked_at: dt.datetime
+    error: str = ""
+
+    @property
+    def known(self) -> bool:
+        """True once PeeringDB has answered about this ASN (facts or "no network")."""
+        return self.fetched_at is not None
+
+
+@attrs.frozen
+class MaxPrefixOverride:
+    """An admin's max-prefix for one ASN, winning over PeeringDB's per family that is set."""
+
+    asn: Asn
+    max_prefix_v4: int | None
+    max_prefix_v6: int | None
+    reason: str
+    set_by: str
+    set_at: dt.datetime
+
+
+@attrs.frozen
+class RegistryFetch:
+    """What one fetch of many ASNs got: facts per ASN found, the ASNs PeeringDB answered
+    it has no network for, and the ASNs it could not be asked about (with why).
+    ``calls`` counts the HTTP calls made (for logs and the benchmark)."""
+
+    found: Mapping[Asn, NetworkFacts] = attrs.field(factory=dict)
+    absent: frozenset[Asn] = frozenset()
+    failed: Mapping[Asn, str] = attrs.field(factory=dict)
+    calls: int = 0
 
 
 class NetworkRegistry(Protocol):
-    """PeeringDB facts per ASN (cached by real adapters)."""
+    """Where PeeringDB facts come from. The core caches what it returns in the database
+    (:class:`NetworkFactsRepository`); this port only asks the source."""
 
-    def lookup(self, asn: Asn) -> NetworkFacts | None:
-        """The network behind the ASN, or None when PeeringDB has none."""
+    #: how old a cached answer may get before the worker asks again (seconds)
+    refresh_interval_s: float
+
+    def fetch(self, asns: Collection[Asn]) -> RegistryFetch:
+        """Ask about every ASN (batched as the source allows). Never raises for the
+        source's failure: an ASN that could not be asked is in ``failed`` with the reason,
+        never in ``absent`` — only an answer from the source may say "no network"."""
+
+
+class NetworkFactsRepository(Protocol):
+    """The cache of PeeringDB facts (with their fetch time) and the admins' max-prefix
+    overrides."""
+
+    def put(self, entry: CachedFacts) -> None:
+        """Insert or replace the ASN's cached entry."""
+
+    def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
+        """The cached entries among ``asns``, by ASN, in one round trip."""
+
+    def list(self) -> list[CachedFacts]:
+        """Every cached entry, by ASN."""
+
+    def set_override(self, override: MaxPrefixOverride) -> None:
+        """Insert or replace the ASN's override."""
+
+    def clear_override(self, asn: Asn) -> bool:
+        """Delete the ASN's override; False when there was none."""
+
+    def overrides(self, asns: Collection[Asn] | None = None) -> dict[Asn, MaxPrefixOverride]:
+        """The overrides among ``asns`` (every one when None), by ASN."""
 
 
 # --------------------------------------------------------------------------- the rest

@@ -13,6 +13,7 @@ from ztix_adapters_sql.repositories.membership import (
 )
 from ztix_adapters_sql.repositories.networks import SqlNetworkRepository
 from ztix_adapters_sql.repositories.observations import SqlObservationRepository
+from ztix_adapters_sql.repositories.registry import SqlNetworkFactsRepository
 from ztix_adapters_sql.repositories.requests import SqlJoinRequestRepository
 from ztix_adapters_sql.repositories.route_servers import SqlRouteServerStateRepository
 from ztix_adapters_sql.repositories.trail import SqlAuditRepository, SqlOutboxRepository
@@ -26,6 +27,7 @@ __all__ = [
     "SqlJoinRequestRepository",
     "SqlMembershipRepository",
     "SqlNetworkAccessRepository",
+    "SqlNetworkFactsRepository",
     "SqlNetworkRepository",
     "SqlOAuthStateRepository",
     "SqlObservationRepository",

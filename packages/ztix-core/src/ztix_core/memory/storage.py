@@ -18,7 +18,7 @@ import attrs
 
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryWebSessions
-from ztix_core.ports import IPAddress, RequestFilter
+from ztix_core.ports import CachedFacts, IPAddress, MaxPrefixOverride, RequestFilter
 from ztix_core.records import (
     AsnLink,
     AuditEvent,
@@ -57,6 +57,8 @@ class _Tables:
     rs_observations: dict[str, RouteServerObservation] = attrs.Factory(dict)
     session_observations: dict[str, tuple[SessionObservation, ...]] = attrs.Factory(dict)
     controller_observation: dict[str, ControllerObservation] = attrs.Factory(dict)
+    network_facts: dict[Asn, CachedFacts] = attrs.Factory(dict)
+    max_prefix_overrides: dict[Asn, MaxPrefixOverride] = attrs.Factory(dict)
 
     def copy(self) -> _Tables:
         return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
@@ -393,6 +395,28 @@ class _Observations(_Repo):
         return self.t.controller_observation.get("controller")
 
 
+class _NetworkFacts(_Repo):
+    def put(self, entry: CachedFacts) -> None:
+        self.t.network_facts[entry.asn] = entry
+
+    def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
+        return {a: self.t.network_facts[a] for a in set(asns) if a in self.t.network_facts}
+
+    def list(self) -> builtins.list[CachedFacts]:
+        return [self.t.network_facts[a] for a in sorted(self.t.network_facts)]
+
+    def set_override(self, override: MaxPrefixOverride) -> None:
+        self.t.max_prefix_overrides[override.asn] = override
+
+    def clear_override(self, asn: Asn) -> bool:
+        return self.t.max_prefix_overrides.pop(asn, None) is not None
+
+    def overrides(self, asns: Collection[Asn] | None = None) -> dict[Asn, MaxPrefixOverride]:
+        held = self.t.max_prefix_overrides
+        wanted = sorted(held) if asns is None else sorted(a for a in set(asns) if a in held)
+        return {a: held[a] for a in wanted}
+
+
 class InMemoryUnitOfWork:
     """A unit of work over an :class:`InMemoryStore`."""
 
@@ -411,6 +435,7 @@ class InMemoryUnitOfWork:
         self.outbox = _Outbox(self)
         self.route_servers = _RouteServers(self)
         self.observations = _Observations(self)
+        self.network_facts = _NetworkFacts(self)
         self.web_sessions = InMemoryWebSessions(self)
         self.oauth_states = InMemoryOAuthStates(self)
 

@@ -51,12 +51,21 @@ class AutoPolicy:
             (
                 "peeringdb_network_known",
                 facts is not None,
-                f"PeeringDB has no network for {asn}",
+                f"PeeringDB has no network for {asn}"
+                if ctx.facts_known
+                else f"PeeringDB could not be asked about {asn} ({ctx.facts_error or 'no answer'})"
+                "; held for an admin",
+            ),
+            (
+                "peeringdb_status_ok",
+                facts is None or facts.status == "ok",
+                f"{asn}'s PeeringDB record has status {facts.status if facts else ''!r}, not 'ok'",
             ),
             (
                 "not_never_via_route_servers",
                 facts is None or not facts.never_via_route_servers,
-                f"{asn} is flagged never-via-route-servers in PeeringDB",
+                f"{asn} says in PeeringDB that it never peers via route servers "
+                "(info_never_via_route_servers); held for an admin",
             ),
             ("not_denied", asn.value not in s.deny_asns, f"{asn} is on the deny list"),
             (

@@ -39,6 +39,13 @@ class ApprovalContext:
     facts: NetworkFacts | None
     auto_approvals_last_hour: int
     now: dt.datetime
+    #: False when PeeringDB could not be asked and nothing is cached: ``facts`` None then
+    #: means "unknown", not "no network"
+    facts_known: bool = True
+    #: when PeeringDB last answered about the ASN (None: never, or facts from elsewhere)
+    facts_fetched_at: dt.datetime | None = None
+    #: why the last ask failed ("" when it was answered)
+    facts_error: str = ""
 
 
 class ApprovalPolicy(Protocol):

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from typing import Any
 
 import attrs
 import pytest
 
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
-from ztix_core.ports import RequestFilter, UnitOfWorkFactory
+from ztix_core.ports import (
+    CachedFacts,
+    MaxPrefixOverride,
+    NetworkFacts,
+    RequestFilter,
+    UnitOfWorkFactory,
+)
 from ztix_core.records import (
     AuditEvent,
     ControllerObservation,
@@ -591,6 +598,91 @@ def test_controller_observation_is_replaced(uow_factory: UnitOfWorkFactory) -> N
         got = uow.observations.controller()
         assert got == good and got.ready
     assert not ControllerObservation(b.T0).ready
+
+
+# ------------------------------------------------------------------ PeeringDB facts
+
+
+def _facts(asn: int, **over: Any) -> NetworkFacts:
+    base = NetworkFacts(
+        Asn(asn),
+        "Example Net",
+        irr_as_set="AS-EXAMPLE",
+        max_prefix_v4=1250,
+        max_prefix_v6=63,
+        never_via_route_servers=False,
+        policy_general="Selective",
+        status="ok",
+        info_prefixes4=1000,
+        info_prefixes6=50,
+        peeringdb_id=20,
+        updated="2026-11-30T10:00:00Z",
+    )
+    return attrs.evolve(base, **over)
+
+
+def test_network_facts_cache_keeps_facts_absence_and_fetch_time(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    later = b.T0 + dt.timedelta(hours=7)
+    found = CachedFacts(Asn(64500), _facts(64500), b.T0, b.T0)
+    absent = CachedFacts(Asn(64501), None, b.T0, b.T0)
+    unknown = CachedFacts(Asn(4_200_000_000), None, None, later, "PeeringDB timed out")
+    nulls = CachedFacts(
+        Asn(64502),
+        _facts(64502, max_prefix_v6=None, info_prefixes6=None, name="Ünïcode"),
+        b.T0,
+        b.T0,
+    )
+    with uow_factory() as uow:
+        for entry in (found, absent, unknown, nulls):
+            uow.network_facts.put(entry)
+        uow.commit()
+    with uow_factory() as uow:
+        got = uow.network_facts.get_many([Asn(64500), Asn(64501), Asn(4_200_000_000), Asn(1)])
+        assert got == {
+            Asn(64500): found,
+            Asn(64501): absent,
+            Asn(4_200_000_000): unknown,
+        }
+        assert not got[Asn(4_200_000_000)].known and got[Asn(64501)].known
+        assert [e.asn for e in uow.network_facts.list()] == [
+            Asn(64500),
+            Asn(64501),
+            Asn(64502),
+            Asn(4_200_000_000),
+        ]
+        assert uow.network_facts.get_many([Asn(64502)])[Asn(64502)] == nulls
+        assert uow.network_facts.get_many([]) == {}
+        # stale: the old facts stay with their fetch time, the failed ask is recorded
+        stale = CachedFacts(Asn(64500), found.facts, b.T0, later, "HTTP 503")
+        uow.network_facts.put(stale)
+        uow.rollback()
+        assert uow.network_facts.get_many([Asn(64500)])[Asn(64500)] == found
+        uow.network_facts.put(stale)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.network_facts.get_many([Asn(64500)])[Asn(64500)] == stale
+
+
+def test_max_prefix_overrides(uow_factory: UnitOfWorkFactory) -> None:
+    one = MaxPrefixOverride(Asn(64500), 500, None, "bursty after migration", "user:x", b.T0)
+    two = MaxPrefixOverride(Asn(64501), None, 80, "v6 only", "system:cli", b.T0)
+    with uow_factory() as uow:
+        uow.network_facts.set_override(one)
+        uow.network_facts.set_override(two)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.network_facts.overrides() == {Asn(64500): one, Asn(64501): two}
+        assert uow.network_facts.overrides([Asn(64501), Asn(7)]) == {Asn(64501): two}
+        assert uow.network_facts.overrides([]) == {}
+        replaced = attrs.evolve(one, max_prefix_v4=600, max_prefix_v6=70, reason="more")
+        uow.network_facts.set_override(replaced)
+        assert uow.network_facts.clear_override(Asn(64501)) is True
+        assert uow.network_facts.clear_override(Asn(7)) is False
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.network_facts.overrides() == {Asn(64500): replaced}
 
 
 __all__ = [name for name in dir() if name.startswith("test_")]

@@ -5,16 +5,20 @@ from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.observations import ObservationPass, Observer
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
 from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
+from ztix_core.usecases.registry import FactsView, RefreshResult, RegistryFacts
 from ztix_core.usecases.requests import RequestWorkflow
 
 __all__ = [
     "AccountSummary",
     "Accounts",
+    "FactsView",
     "NetworkSync",
     "ObservationPass",
     "Observer",
     "Provisioner",
     "ProvisioningSettings",
+    "RefreshResult",
+    "RegistryFacts",
     "RequestDetail",
     "RequestPage",
     "RequestQueries",

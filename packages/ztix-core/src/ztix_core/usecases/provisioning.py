@@ -17,6 +17,7 @@ import attrs
 
 from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, ProviderError
 from ztix_core.ipam import Ipv6Scheme, allocate_pair
+from ztix_core.max_prefix import effective_max_prefix
 from ztix_core.ports import (
     ApplyOutcome,
     Clock,
@@ -294,18 +295,30 @@ class Provisioner:
 
     def desired_peers(self, uow: UnitOfWork) -> list[tuple[Membership, PeerSpec]]:
         """Members every route server should have: authorized, not leaving."""
-        return self._desired(self._memberships_with_requests(uow))
+        return self._desired(uow, self._memberships_with_requests(uow))
 
     def _desired(
-        self, pairs: Sequence[tuple[Membership, JoinRequest]]
+        self, uow: UnitOfWork, pairs: Sequence[tuple[Membership, JoinRequest]]
     ) -> list[tuple[Membership, PeerSpec]]:
+        """Each member's max-prefix and name come from the PeeringDB cache and the admins'
+        overrides (two queries, whatever the member count): rendering never waits on
+        PeeringDB, and the refresh requests a sync when a cached value changes."""
+        live = [
+            (m, request) for m, request in pairs if m.authorized and request.status in ACTIVE_CONFIG
+        ]
+        asns = {m.asn for m, _ in live}
+        cached = uow.network_facts.get_many(asns) if asns else {}
+        overrides = uow.network_facts.overrides(asns) if asns else {}
         out = []
-        for m, request in pairs:
-            if not m.authorized or request.status not in ACTIVE_CONFIG:
-                continue
-            facts = self.registry.lookup(m.asn)
-            v4 = facts.max_prefix_v4 if facts and facts.max_prefix_v4 else None
-            v6 = facts.max_prefix_v6 if facts and facts.max_prefix_v6 else None
+        for m, _ in live:
+            entry = cached.get(m.asn)
+            limit = effective_max_prefix(
+                entry,
+                overrides.get(m.asn),
+                self.settings.default_max_prefix_v4,
+                self.settings.default_max_prefix_v6,
+            )
+            facts = entry.facts if entry else None
             out.append(
                 (
                     m,
@@ -313,8 +326,8 @@ class Provisioner:
                         m.asn,
                         m.ipv4,
                         m.ipv6,
-                        v4 or self.settings.default_max_prefix_v4,
-                        v6 or self.settings.default_max_prefix_v6,
+                        limit.v4,
+                        limit.v6,
                         facts.name if facts else f"AS{m.asn.value}",
                         m.network_id,
                     ),
@@ -340,7 +353,7 @@ class Provisioner:
         names = [s.name for s in self.fleet.servers()]
         with self.uow_factory() as uow:
             pairs = self._memberships_with_requests(uow)
-            desired, refused = self._isolate(self._desired(pairs))
+            desired, refused = self._isolate(self._desired(uow, pairs))
             peers = [p for _, p in desired]
             digest = hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
             states = {n: uow.route_servers.get(n) or RouteServerState(n) for n in names}

@@ -19,6 +19,7 @@ from ztix_core.ports import Clock, NetworkRegistry, RequestFilter, UnitOfWork, U
 from ztix_core.records import Actor, JoinRequest, new_id
 from ztix_core.status import LIVE_STATUSES, RequestStatus
 from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, audit, enqueue, move
+from ztix_core.usecases.registry import RegistryFacts
 from ztix_core.values import Asn, NetworkId, NodeId
 
 MAX_NOTES = 2000
@@ -52,11 +53,13 @@ class RequestWorkflow:
         registry: NetworkRegistry,
         *,
         allow_documentation_asns: bool = False,
+        facts: RegistryFacts | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.policy = policy
         self.registry = registry
+        self.facts = facts or RegistryFacts(uow_factory, clock, registry)
         self.allow_documentation_asns = allow_documentation_asns
 
     def _check_joinable(self, asn: Asn) -> None:
@@ -85,6 +88,9 @@ class RequestWorkflow:
         self._check_joinable(parsed_asn)
         if len(notes) > MAX_NOTES:
             raise InvalidValue("notes", f"at most {MAX_NOTES} characters")
+        # asked before the unit of work opens (no transaction waits on PeeringDB) and
+        # stored inside it, so a refused submission writes nothing
+        facts = self.facts.ask(parsed_asn)
         with self.uow_factory() as uow:
             user = uow.users.get(user_id)
             if user is None:
@@ -129,14 +135,18 @@ class RequestWorkflow:
                     "node_id": parsed_node.value,
                 },
             )
+            self.facts.remember(uow, facts)
             since = now - dt.timedelta(hours=1)
             ctx = ApprovalContext(
                 request,
                 user,
                 link,
-                self.registry.lookup(parsed_asn),
+                facts.facts,
                 uow.audit.count_since("request.approved", str(AUTO_ACTOR), since),
                 now,
+                facts_known=facts.known,
+                facts_fetched_at=facts.fetched_at,
+                facts_error=facts.error,
             )
             decision = self.policy.decide(ctx)
             meta = {

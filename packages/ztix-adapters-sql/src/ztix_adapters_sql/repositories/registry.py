@@ -1,0 +1,97 @@
+"""The PeeringDB cache (facts with their fetch time) and the admins' max-prefix overrides."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection
+
+from sqlalchemy import delete, select
+
+from ztix_adapters_sql.models import MaxPrefixOverrideRow, NetworkFactsRow
+from ztix_adapters_sql.repositories._base import (
+    SqlRepository,
+    require_json,
+    upsert,
+    violation_error,
+)
+from ztix_core.ports import CachedFacts, MaxPrefixOverride, NetworkFacts
+from ztix_core.values import Asn
+
+
+def _entry(row: NetworkFactsRow) -> CachedFacts:
+    return CachedFacts(
+        asn=Asn(row.asn),
+        facts=NetworkFacts.from_json(row.facts) if row.facts is not None else None,
+        fetched_at=row.fetched_at,
+        checked_at=row.checked_at,
+        error=row.error,
+    )
+
+
+def _override(row: MaxPrefixOverrideRow) -> MaxPrefixOverride:
+    return MaxPrefixOverride(
+        asn=Asn(row.asn),
+        max_prefix_v4=row.max_prefix_v4,
+        max_prefix_v6=row.max_prefix_v6,
+        reason=row.reason,
+        set_by=row.set_by,
+        set_at=row.set_at,
+    )
+
+
+class SqlNetworkFactsRepository(SqlRepository):
+    """One upserted row per ASN in each table; reads of many ASNs are one ``IN`` query."""
+
+    def put(self, entry: CachedFacts) -> None:
+        facts = entry.facts.to_json() if entry.facts is not None else None
+        require_json(facts, "facts")
+        values = {
+            "asn": entry.asn.value,
+            "facts": facts,
+            "fetched_at": entry.fetched_at,
+            "checked_at": entry.checked_at,
+            "error": entry.error,
+        }
+        self.session.execute(upsert(self.dialect, NetworkFactsRow, values, ["asn"]))
+
+    def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
+        wanted = sorted({a.value for a in asns})
+        out: dict[Asn, CachedFacts] = {}
+        # bounded IN lists: SQLite caps bound parameters, PostgreSQL plans long lists slowly
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            rows = self._all(select(NetworkFactsRow).where(NetworkFactsRow.asn.in_(chunk)))
+            out.update((Asn(r.asn), _entry(r)) for r in rows)
+        return out
+
+    def list(self) -> builtins.list[CachedFacts]:
+        return [_entry(r) for r in self._all(select(NetworkFactsRow).order_by(NetworkFactsRow.asn))]
+
+    def set_override(self, override: MaxPrefixOverride) -> None:
+        values = {
+            "asn": override.asn.value,
+            "max_prefix_v4": override.max_prefix_v4,
+            "max_prefix_v6": override.max_prefix_v6,
+            "reason": override.reason,
+            "set_by": override.set_by,
+            "set_at": override.set_at,
+        }
+        stmt = upsert(self.dialect, MaxPrefixOverrideRow, values, ["asn"])
+        _, violation = self._guarded(stmt, MaxPrefixOverrideRow, values)
+        if violation is not None:
+            raise violation_error(violation, f"the max-prefix override of {override.asn}")
+
+    def clear_override(self, asn: Asn) -> bool:
+        result = self.session.execute(
+            delete(MaxPrefixOverrideRow).where(MaxPrefixOverrideRow.asn == asn.value)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def overrides(self, asns: Collection[Asn] | None = None) -> dict[Asn, MaxPrefixOverride]:
+        stmt = select(MaxPrefixOverrideRow).order_by(MaxPrefixOverrideRow.asn)
+        if asns is not None:
+            wanted = sorted({a.value for a in asns})
+            if not wanted:
+                return {}
+            stmt = stmt.where(MaxPrefixOverrideRow.asn.in_(wanted))
+        return {Asn(r.asn): _override(r) for r in self._all(stmt)}
