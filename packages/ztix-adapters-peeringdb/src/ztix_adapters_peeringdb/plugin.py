@@ -1,5 +1,6 @@
 """The peeringdb plugin: registers what ztix-adapters-peeringdb adds to ztix through the
-``ztix`` entry-point group: the ``peeringdb`` network registry (``[peeringdb]`` table).
+``ztix`` entry-point group: the ``peeringdb`` network registry (``[peeringdb]`` table) and
+the ``ztix peeringdb`` command.
 
 This module stays light: httpx is imported only inside the factories.
 """
@@ -29,6 +30,24 @@ def validate(settings: Settings) -> None:
     """What :func:`make_registry` refuses (``ztix settings``); the key file is checked by
     the core's loader."""
     peeringdb_settings(settings)
+
+
+def _command() -> object:
+    from ztix_adapters_peeringdb.cli import PeeringDbCommand
+
+    return PeeringDbCommand()
+
+
+@hookimpl
+def ztix_cli_commands() -> list[Registration]:
+    return [
+        Registration(
+            "peeringdb",
+            _command,
+            None,
+            "PeeringDB facts: show, refresh, max-prefix overrides",
+        )
+    ]
 
 
 @hookimpl

@@ -52,6 +52,7 @@ class Stats:
     """Counters a runtime keeps (for tests, the bench and logs)."""
 
     syncs: int = 0
+    registry_refreshes: int = 0
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -258,6 +259,24 @@ class WorkerRuntime:
                 log.warning("observation failed: %s: %s", type(exc).__name__, exc)
             self.stop_event.wait(interval)
 
+    def _refresh_registry_forever(self) -> None:
+        """Refresh the PeeringDB facts that are due, at start and every
+        ``registry_check_interval_s`` (at most the registry's refresh interval). A change of
+        a member's max-prefix writes a route-server sync to the outbox (the core does it),
+        which the relay delivers like any other; PeeringDB being down keeps the stale facts
+        and is only logged."""
+        interval = min(
+            self.worker_settings.registry_check_interval_s, self.app.registry.refresh_interval_s
+        )
+        while not self.stop_event.is_set():
+            try:
+                if self._lease("registry-refresh", interval):
+                    self.app.facts.refresh()
+                    self.stats.registry_refreshes += 1
+            except Exception as exc:
+                log.warning("PeeringDB refresh failed: %s: %s", type(exc).__name__, exc)
+            self.stop_event.wait(interval)
+
     # ------------------------------------------------------------------ lifecycle
 
     def _thread(self, name: str, target: object) -> None:
@@ -278,6 +297,7 @@ class WorkerRuntime:
         self._thread("health", self._watch_health)
         if reconcile:
             self._thread("observer", self._observe_forever)
+            self._thread("registry-refresh", self._refresh_registry_forever)
         if relay:
             self._thread("outbox-relay", lambda: self.relay.run_forever(self.stop_event))
 

@@ -59,6 +59,10 @@ class WorkerSettings:
     #: How often the sessions on every route server and the controller's readiness are
     #: read and recorded for the pages (one worker instance at a time does it).
     observe_interval_s: float = attrs.field(default=30.0, validator=_positive)
+    #: How often the worker looks for PeeringDB facts that are due (older than the
+    #: registry's refresh interval, or never answered) and asks for them, in batches (one
+    #: worker instance at a time). Never longer than the registry's refresh interval.
+    registry_check_interval_s: float = attrs.field(default=300.0, validator=_positive)
     stuck_after_s: float = attrs.field(default=120.0, validator=_positive)
     membership_drift: DriftMode = DriftMode.REPORT_ONLY
     gate_poll_s: float = attrs.field(default=2.0, validator=_positive)
