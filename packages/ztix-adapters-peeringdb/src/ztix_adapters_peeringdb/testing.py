@@ -68,7 +68,7 @@ class Fault:
     ``slow`` (answer after ``delay_s``, or when released), ``malformed`` (invalid JSON),
     ``cut`` (announce a longer body than is sent, then close), ``no_data`` (a JSON object
     without ``data``), ``bad_record`` (answer with ``record`` in place of the real one of
-    its ASN).
+    its ASN), ``ok`` (answer normally: spaces other faults out).
     """
 
     kind: str

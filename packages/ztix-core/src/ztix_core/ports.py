@@ -647,6 +647,9 @@ class NetworkFactsRepository(Protocol):
     def put(self, entry: CachedFacts) -> None:
         """Insert or replace the ASN's cached entry."""
 
+    def put_many(self, entries: Sequence[CachedFacts]) -> None:
+        """Insert or replace many entries (one ASN at most once) in one round trip."""
+
     def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
         """The cached entries among ``asns``, by ASN, in one round trip."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ztix_adapters_sql.models import MaxPrefixOverrideRow, NetworkFactsRow
 from ztix_adapters_sql.repositories._base import (
@@ -43,16 +44,34 @@ class SqlNetworkFactsRepository(SqlRepository):
     """One upserted row per ASN in each table; reads of many ASNs are one ``IN`` query."""
 
     def put(self, entry: CachedFacts) -> None:
-        facts = entry.facts.to_json() if entry.facts is not None else None
-        require_json(facts, "facts")
-        values = {
-            "asn": entry.asn.value,
-            "facts": facts,
-            "fetched_at": entry.fetched_at,
-            "checked_at": entry.checked_at,
-            "error": entry.error,
-        }
-        self.session.execute(upsert(self.dialect, NetworkFactsRow, values, ["asn"]))
+        self.put_many([entry])
+
+    def put_many(self, entries: Sequence[CachedFacts]) -> None:
+        rows = []
+        for entry in entries:
+            facts = entry.facts.to_json() if entry.facts is not None else None
+            require_json(facts, "facts")
+            rows.append(
+                {
+                    "asn": entry.asn.value,
+                    "facts": facts,
+                    "fetched_at": entry.fetched_at,
+                    "checked_at": entry.checked_at,
+                    "error": entry.error,
+                }
+            )
+        if not rows:
+            return
+        stmt: postgresql.Insert | sqlite.Insert
+        if self.dialect == "postgresql":
+            stmt = postgresql.insert(NetworkFactsRow)
+        else:
+            stmt = sqlite.insert(NetworkFactsRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["asn"],
+            set_={k: stmt.excluded[k] for k in ("facts", "fetched_at", "checked_at", "error")},
+        )
+        self.session.execute(stmt, rows)  # one executemany
 
     def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
         wanted = sorted({a.value for a in asns})

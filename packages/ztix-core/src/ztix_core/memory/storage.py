@@ -399,6 +399,10 @@ class _NetworkFacts(_Repo):
     def put(self, entry: CachedFacts) -> None:
         self.t.network_facts[entry.asn] = entry
 
+    def put_many(self, entries: Sequence[CachedFacts]) -> None:
+        for entry in entries:
+            self.put(entry)
+
     def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
         return {a: self.t.network_facts[a] for a in set(asns) if a in self.t.network_facts}
 

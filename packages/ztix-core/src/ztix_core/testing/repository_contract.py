@@ -635,8 +635,9 @@ def test_network_facts_cache_keeps_facts_absence_and_fetch_time(
         b.T0,
     )
     with uow_factory() as uow:
-        for entry in (found, absent, unknown, nulls):
-            uow.network_facts.put(entry)
+        uow.network_facts.put(found)
+        uow.network_facts.put_many([absent, unknown, nulls])
+        uow.network_facts.put_many([])
         uow.commit()
     with uow_factory() as uow:
         got = uow.network_facts.get_many([Asn(64500), Asn(64501), Asn(4_200_000_000), Asn(1)])
@@ -663,6 +664,13 @@ def test_network_facts_cache_keeps_facts_absence_and_fetch_time(
         uow.commit()
     with uow_factory() as uow:
         assert uow.network_facts.get_many([Asn(64500)])[Asn(64500)] == stale
+        many = [CachedFacts(Asn(a), _facts(a), b.T0, b.T0) for a in range(100_000, 101_200)]
+        uow.network_facts.put_many([*many, attrs.evolve(absent, checked_at=later)])
+        uow.commit()
+    with uow_factory() as uow:
+        got_many = uow.network_facts.get_many([e.asn for e in many])
+        assert len(got_many) == 1200 and got_many[Asn(100_500)] == many[500]
+        assert uow.network_facts.get_many([Asn(64501)])[Asn(64501)].checked_at == later
 
 
 def test_max_prefix_overrides(uow_factory: UnitOfWorkFactory) -> None:

@@ -271,9 +271,9 @@ class RegistryFacts:
         touched = [e.asn for e in entries if e.asn in members]
         overrides = uow.network_facts.overrides(touched) if touched else {}
         before = uow.network_facts.get_many(touched) if touched else {}
+        uow.network_facts.put_many(entries)
         changed: list[Asn] = []
         for entry in entries:
-            uow.network_facts.put(entry)
             if entry.asn not in members:
                 continue
             override = overrides.get(entry.asn)
