@@ -257,12 +257,38 @@ def test_demo_journey_and_clean_stop(data_dir: Path) -> None:
     assert _leftover_birds(data_dir) == []
 
 
-def test_demo_without_bird_runs_without_route_servers_and_says_why(data_dir: Path) -> None:
-    missing = str(data_dir.parent / "no-such-bird")
-    demo = Demo(data_dir, env_extra={"ZTIX_DEMO_BIRD": missing})
+def _bird_that_cannot_run(directory: Path) -> str:
+    """A ``bird`` that says it is BIRD 2 but exits at once when started (and a ``birdc``
+    beside it), as a BIRD that cannot run on this machine would."""
+    directory.mkdir()
+    bird = directory / "bird"
+    bird.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "BIRD version 2.0.12" >&2; exit 0; fi\n'
+        'echo "bird: Cannot create control socket: Permission denied" >&2\n'
+        "exit 1\n"
+    )
+    birdc = directory / "birdc"
+    birdc.write_text("#!/bin/sh\nexit 1\n")
+    for path in (bird, birdc):
+        path.chmod(0o755)
+    return str(bird)
+
+
+@pytest.mark.parametrize("case", ["missing", "exits"])
+def test_demo_without_bird_runs_without_route_servers_and_says_why(
+    data_dir: Path, case: str
+) -> None:
+    if case == "missing":
+        bird = str(data_dir.parent / "no-such-bird")
+        why = f"ZTIX_DEMO_BIRD={bird}: no such program"
+    else:
+        bird = _bird_that_cannot_run(data_dir.parent / "fake")
+        why = "BIRD for rs1 did not start: bird: Cannot create control socket: Permission denied"
+    demo = Demo(data_dir, env_extra={"ZTIX_DEMO_BIRD": bird})
     try:
         text = "".join(demo.banner)
-        assert f"route servers:  none (ZTIX_DEMO_BIRD={missing}: no such program)" in text, text
+        assert f"route servers:  none ({why})" in text, text
         assert "members turn active once the controller authorizes them" in text
         assert 'route_server_fleet = "none"' in (data_dir / "ztix.toml").read_text()
         client = Client(demo.port)
