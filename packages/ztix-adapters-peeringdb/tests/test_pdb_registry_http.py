@@ -121,6 +121,18 @@ def test_a_long_retry_after_ends_the_round_and_blocks_until_it_passes(
     assert Asn(64500) in registry.fetch([Asn(64500)]).found
 
 
+def test_an_impatient_fetch_tries_once_and_never_waits_out_a_429(
+    pdb: LocalPeeringDb,
+) -> None:
+    sleeps = Sleeps()
+    registry = _registry(pdb, sleep=sleeps, retry_attempts=3)
+    pdb.fail_next(Fault("status", 429, retry_after="3"))
+    got = registry.fetch([Asn(64500)], patient=False)
+    assert got.calls == 1 and sleeps.waits == []
+    assert got.failed == {Asn(64500): "PeeringDB rate-limited the call (HTTP 429, Retry-After 3 s)"}
+    assert Asn(64500) in registry.fetch([Asn(64500)], patient=False).found
+
+
 def test_a_429_without_retry_after_backs_off_and_gives_up_after_the_attempts(
     pdb: LocalPeeringDb,
 ) -> None:

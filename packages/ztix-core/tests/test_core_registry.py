@@ -102,7 +102,7 @@ def test_a_registry_that_raises_is_a_failed_answer_not_a_crash(world: World) -> 
     class Broken:
         refresh_interval_s = 60.0
 
-        def fetch(self, asns: object) -> object:
+        def fetch(self, asns: object, *, patient: bool = True) -> object:
             raise RuntimeError("bug")
 
     uc = RegistryFacts(world.store, world.clock, Broken())  # type: ignore[arg-type]

@@ -171,9 +171,10 @@ class PeeringDbRegistry:
 
     # ------------------------------------------------------------------ the port
 
-    def fetch(self, asns: Collection[Asn]) -> RegistryFetch:
+    def fetch(self, asns: Collection[Asn], *, patient: bool = True) -> RegistryFetch:
         """Ask about every ASN in batches (see the module docstring); never raises for
-        PeeringDB's failure."""
+        PeeringDB's failure. Impatient (a person waits): one try per call, and a 429 is
+        not waited out."""
         wanted = sorted(set(asns))
         size = self.settings.batch_size
         batches = [wanted[i : i + size] for i in range(0, len(wanted), size)]
@@ -189,7 +190,7 @@ class PeeringDbRegistry:
                 failed.update(dict.fromkeys(batch, round_over))
                 continue
             try:
-                records = self._ask(batch)
+                records = self._ask(batch, patient=patient)
             except _CallFailed as exc:
                 failed.update(dict.fromkeys(batch, exc.reason))
                 if exc.ends_round:
@@ -229,14 +230,15 @@ class PeeringDbRegistry:
         if wait > 0:
             self._sleep(wait)
 
-    def _ask(self, batch: Sequence[Asn]) -> list[Any]:
-        """One batch's records, with the retries of stages 2 and 3."""
+    def _ask(self, batch: Sequence[Asn], *, patient: bool = True) -> list[Any]:
+        """One batch's records, with the retries of stages 2 and 3 (none when not
+        ``patient``)."""
         params = {
             "asn__in": ",".join(str(a.value) for a in batch),
             "depth": "0",
             "fields": FIELDS,
         }
-        attempts = self.settings.retry_attempts
+        attempts = self.settings.retry_attempts if patient else 1
         reason = "no answer"
         for attempt in range(attempts):
             last = attempt == attempts - 1

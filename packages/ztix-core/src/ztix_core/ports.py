@@ -634,10 +634,13 @@ class NetworkRegistry(Protocol):
     #: how old a cached answer may get before the worker asks again (seconds)
     refresh_interval_s: float
 
-    def fetch(self, asns: Collection[Asn]) -> RegistryFetch:
+    def fetch(self, asns: Collection[Asn], *, patient: bool = True) -> RegistryFetch:
         """Ask about every ASN (batched as the source allows). Never raises for the
         source's failure: an ASN that could not be asked is in ``failed`` with the reason,
-        never in ``absent`` — only an answer from the source may say "no network"."""
+        never in ``absent`` — only an answer from the source may say "no network".
+
+        ``patient=False`` is for a person waiting (a web submission): one try per call,
+        no waiting out a rate limit; the scheduled refresh is patient."""
 
 
 class NetworkFactsRepository(Protocol):

@@ -27,7 +27,7 @@ class InMemoryRegistry:
     def lookup(self, asn: Asn) -> NetworkFacts | None:
         return self.facts.get(asn)
 
-    def fetch(self, asns: Collection[Asn]) -> RegistryFetch:
+    def fetch(self, asns: Collection[Asn], *, patient: bool = True) -> RegistryFetch:
         wanted = tuple(sorted(set(asns)))
         self.fetches.append(wanted)
         failed = {a: self.unreachable[a] for a in wanted if a in self.unreachable}

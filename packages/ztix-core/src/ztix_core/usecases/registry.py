@@ -154,13 +154,15 @@ class RegistryFacts:
         """The ASN's facts without writing anything: from the cache while fresh, else
         asked now. When the source cannot answer, the cached entry comes back with the
         error (stale facts with their age, or ``known`` False: unknown, never "no
-        network"). Never raises for the source's failure. :meth:`remember` stores it."""
+        network"). Never raises for the source's failure; asks impatiently (one try, no
+        waiting out a rate limit) because a person waits. :meth:`remember` stores it."""
         with self.uow_factory() as uow:
             cached = uow.network_facts.get_many([asn]).get(asn)
         now = self.clock.now()
         if cached is not None and not self._due(cached, now):
             return cached
-        return _entries(self._fetch([asn]), {asn: cached} if cached else {}, now)[0]
+        fetched = self._fetch([asn], patient=False)  # someone is waiting: no long retries
+        return _entries(fetched, {asn: cached} if cached else {}, now)[0]
 
     def remember(self, uow: UnitOfWork, entry: CachedFacts) -> None:
         """Store an entry from :meth:`ask` in the caller's unit of work (with the sync a
@@ -208,9 +210,9 @@ class RegistryFacts:
 
     # ------------------------------------------------------------------ refresh
 
-    def _fetch(self, asns: Collection[Asn]) -> RegistryFetch:
+    def _fetch(self, asns: Collection[Asn], *, patient: bool = True) -> RegistryFetch:
         try:
-            return self.registry.fetch(asns)
+            return self.registry.fetch(asns, patient=patient)
         except Exception as exc:  # the port says never; a broken adapter still must not crash
             reason = f"{type(exc).__name__}: {exc}"
             log.warning("the network registry failed: %s", reason)
