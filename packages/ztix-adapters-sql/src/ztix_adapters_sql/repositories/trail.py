@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from ztix_adapters_sql.mapping import audit_record, audit_values, outbox_record, outbox_values
 from ztix_adapters_sql.models import AuditEventRow, OutboxRow
@@ -40,22 +40,39 @@ class SqlAuditRepository(SqlRepository):
             stmt = stmt.where(AuditEventRow.action == action)
         return [audit_record(r) for r in self._all(stmt)]
 
+    def latest_statement(
+        self, target_type: str, target_id: str, actions: Collection[str]
+    ) -> Select[AuditEventRow]:
+        """The SELECT behind :meth:`latest_for_target` (a test explains it).
+
+        ``target_id`` is a one-value range, ordered like the target index: with an equality
+        PostgreSQL drops the fixed columns from the ORDER BY and walks the primary key
+        backwards through every newer event of any target (~150 ms past 250 000 events for
+        a server whose last apply is old); this way it reads the target index backwards
+        from the target's newest event (under 1 ms)."""
+        return (
+            select(AuditEventRow)
+            .where(
+                AuditEventRow.target_type == target_type,
+                AuditEventRow.target_id >= target_id,
+                AuditEventRow.target_id <= target_id,
+                AuditEventRow.action.in_(sorted(actions)),
+            )
+            .order_by(
+                AuditEventRow.target_type.desc(),
+                AuditEventRow.target_id.desc(),
+                AuditEventRow.seq.desc(),
+            )
+            .limit(1)
+        )
+
     def latest_for_target(
         self, target_type: str, target_id: str, actions: Collection[str]
     ) -> AuditEvent | None:
         if not actions:
             return None
-        rows = self._all(
-            select(AuditEventRow)
-            .where(
-                AuditEventRow.target_type == target_type,
-                AuditEventRow.target_id == target_id,
-                AuditEventRow.action.in_(sorted(actions)),
-            )
-            .order_by(AuditEventRow.seq.desc())
-            .limit(1)
-        )
-        return audit_record(rows[0]) if rows else None
+        row = self._first(self.latest_statement(target_type, target_id, actions))
+        return audit_record(row) if row is not None else None
 
     def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
         total = self.session.scalar(
