@@ -264,6 +264,8 @@ def route_server_values(s: RouteServerState) -> Values:
         "last_error": s.last_error,
         "last_attempt_at": s.last_attempt_at,
         "last_applied_at": s.last_applied_at,
+        "drift": s.drift,
+        "drift_checked_at": s.drift_checked_at,
     }
 
 
@@ -278,4 +280,6 @@ def route_server_record(row: RouteServerStateRow) -> RouteServerState:
         last_error=row.last_error,
         last_attempt_at=row.last_attempt_at,
         last_applied_at=row.last_applied_at,
+        drift=row.drift,
+        drift_checked_at=row.drift_checked_at,
     )

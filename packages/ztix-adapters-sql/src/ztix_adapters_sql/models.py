@@ -301,6 +301,8 @@ class RouteServerStateRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     last_applied_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    drift: Mapped[str | None] = mapped_column(Text)
+    drift_checked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class RouteServerObservationRow(Base):

@@ -507,6 +507,88 @@ class SessionReport:
     unreachable: Mapping[str, str]
 
 
+@attrs.frozen
+class FileDrift:
+    """One config file on a route server that is not what ztix wrote.
+
+    ``problem`` is ``changed`` (its sha256 is not the desired one), ``missing`` (ztix wants
+    it, the server has none) or ``extra`` (on the server, not written by ztix).
+    ``expected`` and ``found`` are sha256 digests, ``""`` where there is no file."""
+
+    name: str
+    problem: str
+    expected: str = ""
+    found: str = ""
+
+
+@attrs.frozen
+class RouteServerDrift:
+    """How one route server differs from the desired state. Names and digests only: never
+    file contents (they may hold secrets).
+
+    * ``files``: config files that differ from the desired render;
+    * ``manifest``: the server's record of ztix's last apply disagrees with the desired
+      state (missing, or naming another digest), or ``""``;
+    * ``missing_protocols`` / ``extra_protocols``: protocols the desired config declares
+      that BIRD does not run, and protocols BIRD runs that ztix did not render;
+    * ``reconfigured``: why BIRD's running config may not come from ztix's main file
+      (restarted or reconfigured since ztix's last configure), or ``""``;
+    * ``error``: the server could not be checked (unreachable, an apply held its lock);
+      nothing else is meaningful then.
+    """
+
+    server: str
+    files: tuple[FileDrift, ...] = ()
+    manifest: str = ""
+    missing_protocols: tuple[str, ...] = ()
+    extra_protocols: tuple[str, ...] = ()
+    reconfigured: str = ""
+    error: str = ""
+
+    @property
+    def drifted(self) -> bool:
+        """True when the server was checked and something differs."""
+        return not self.error and bool(
+            self.files
+            or self.manifest
+            or self.missing_protocols
+            or self.extra_protocols
+            or self.reconfigured
+        )
+
+    def findings(self) -> list[str]:
+        """One short line per difference (what ``ztix rs check`` and the pages show)."""
+        out = [f"file {f.name}: {f.problem}" for f in self.files]
+        if self.manifest:
+            out.append(f"manifest: {self.manifest}")
+        if self.missing_protocols:
+            out.append("protocols missing: " + " ".join(self.missing_protocols))
+        if self.extra_protocols:
+            out.append("protocols not rendered by ztix: " + " ".join(self.extra_protocols))
+        if self.reconfigured:
+            out.append(f"running config: {self.reconfigured}")
+        return out
+
+    def summary(self, limit: int = 10) -> str:
+        """The findings on one line, the first ``limit`` of them."""
+        found = self.findings()
+        more = f"; and {len(found) - limit} more" if len(found) > limit else ""
+        return "; ".join(found[:limit]) + more
+
+    def as_json(self) -> JsonDict:
+        """The findings for an audit event."""
+        return {
+            "files": [
+                {"name": f.name, "problem": f.problem, "expected": f.expected, "found": f.found}
+                for f in self.files
+            ],
+            "manifest": self.manifest,
+            "missing_protocols": list(self.missing_protocols),
+            "extra_protocols": list(self.extra_protocols),
+            "reconfigured": self.reconfigured,
+        }
+
+
 class RouteServerFleet(Protocol):
     """Every configured route server. Config is desired state: rendered from the whole
     member set at once, so many changes coalesce into one apply."""
@@ -538,6 +620,19 @@ class RouteServerFleet(Protocol):
         """Every member session (or one member's), and separately every server that could
         not be asked, with the reason. One bounded query per server; never raises for a
         server's failure."""
+
+    def check_drift(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[RouteServerDrift]:
+        """Compare what each named server (all when None) holds and runs with the desired
+        state for ``peers``: its config files (per-file digests; missing and extra files)
+        against the render and its manifest, and the running daemon against the render
+        (every desired protocol runs, none runs that ztix did not render, its last
+        reconfiguration was ztix's). Read-only: nothing is changed, no lock is taken
+        (a server whose apply is under way reports an ``error`` instead). One bounded
+        round trip per server, all servers in parallel; never raises for one server's
+        failure. Drift is repaired by an ordinary apply, which re-uploads every file that
+        differs and reconfigures a daemon whose running config is not ztix's."""
 
 
 # --------------------------------------------------------------------------- PeeringDB

@@ -174,6 +174,11 @@ class RouteServerState:
     last_error: str | None = None
     last_attempt_at: dt.datetime | None = None
     last_applied_at: dt.datetime | None = None
+    #: What the last drift check found differing on the server (file names, protocol
+    #: names; never file contents), or None when it matched the desired state.
+    drift: str | None = None
+    #: When the server was last checked for drift (None: never).
+    drift_checked_at: dt.datetime | None = None
 
     @property
     def behind(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ztix_core.usecases import Provisioner, SyncResult
@@ -22,8 +22,11 @@ class CoalescingProvisioner(Provisioner):
         super().__init__(*args, **kwargs)
         self._request_sync = request_sync
 
-    def sync_route_servers(self, *, force: bool = False) -> SyncResult:
-        """Ask for a coalesced sync; the result is empty (generation 0, no outcomes)."""
+    def sync_route_servers(
+        self, *, force: bool = False, servers: Collection[str] = ()
+    ) -> SyncResult:
+        """Ask for a coalesced sync; the result is empty (generation 0, no outcomes).
+        (A drift repair names ``servers``; it runs through :meth:`repair_route_servers`.)"""
         self._request_sync()
         return SyncResult(0, ())
 

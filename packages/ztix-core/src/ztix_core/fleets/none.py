@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ztix_core.errors import InvalidValue
-from ztix_core.ports import ApplyOutcome, PeerSpec, SessionReport, SessionStatus
+from ztix_core.ports import (
+    ApplyOutcome,
+    PeerSpec,
+    RouteServerDrift,
+    SessionReport,
+    SessionStatus,
+)
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
@@ -50,3 +56,11 @@ class NoRouteServers:
     def session_report(self, asn: Asn | None = None) -> SessionReport:
         """No sessions, no server to be unreachable."""
         return SessionReport((), {})
+
+    def check_drift(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[RouteServerDrift]:
+        """Nothing can drift; naming a server is an error (there are none)."""
+        if servers:
+            raise InvalidValue("servers", f"{NO_ROUTE_SERVERS}; got {', '.join(servers)}")
+        return []

@@ -5,7 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from ztix_core.ports import ApplyOutcome, PeerSpec, SessionReport, SessionStatus
+import attrs
+
+from ztix_core.ports import (
+    ApplyOutcome,
+    PeerSpec,
+    RouteServerDrift,
+    SessionReport,
+    SessionStatus,
+)
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
@@ -13,7 +21,9 @@ from ztix_core.values import Asn
 class InMemoryFleet:
     """Route servers that only remember the peers applied to them. Put a server name in
     ``down`` to make its applies fail at stage ``connect``; put an ASN in ``refuse`` (with
-    the reason) to make the fleet refuse that member."""
+    the reason) to make the fleet refuse that member; put a :class:`RouteServerDrift` in
+    ``drift`` to make a server differ from what was applied (a hand edit): ``check_drift``
+    reports it and the next apply to that server repairs it (even with an unchanged digest)."""
 
     def __init__(self, servers: Sequence[RouteServer]) -> None:
         self._servers = tuple(sorted(servers, key=lambda s: s.name))
@@ -22,6 +32,7 @@ class InMemoryFleet:
         self.down: set[str] = set()
         self.apply_count: dict[str, int] = {s.name: 0 for s in self._servers}
         self.refuse: dict[int, str] = {}
+        self.drift: dict[str, RouteServerDrift] = {}
 
     def servers(self) -> Sequence[RouteServer]:
         return self._servers
@@ -65,12 +76,13 @@ class InMemoryFleet:
                 outcomes.append(
                     ApplyOutcome(name, "failed", digest, "connect", f"{name}: connection refused")
                 )
-            elif self.digests.get(name) == digest:
+            elif self.digests.get(name) == digest and name not in self.drift:
                 outcomes.append(ApplyOutcome(name, "unchanged", digest))
             else:
                 self.applied[name] = tuple(peers)
                 self.digests[name] = digest
                 self.apply_count[name] += 1
+                self.drift.pop(name, None)
                 outcomes.append(ApplyOutcome(name, "applied", digest))
         return outcomes
 
@@ -88,3 +100,25 @@ class InMemoryFleet:
         sessions = [s for s in self.session_status(asn) if s.server not in self.down]
         unreachable = {name: f"{name}: connection refused" for name in sorted(self.down)}
         return SessionReport(sessions, unreachable)
+
+    def check_drift(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[RouteServerDrift]:
+        rendered = self.render(peers)
+        out = []
+        for server in self._servers:
+            name = server.name
+            if servers is not None and name not in servers:
+                continue
+            digest = hashlib.sha256(b"".join(rendered[name].values())).hexdigest()
+            if name in self.down:
+                out.append(RouteServerDrift(name, error=f"{name}: connection refused"))
+            elif name in self.drift:
+                out.append(attrs.evolve(self.drift[name], server=name))
+            elif self.digests.get(name, "") != digest:
+                out.append(
+                    RouteServerDrift(name, manifest="the server's manifest names another digest")
+                )
+            else:
+                out.append(RouteServerDrift(name))
+        return out

@@ -504,7 +504,9 @@ def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
 
 
 def test_route_server_state(uow_factory: UnitOfWorkFactory) -> None:
-    s1 = RouteServerState("rs2", 3, 2, "d3", "d2", 3, "apply: boom", b.T0, b.T0)
+    s1 = RouteServerState(
+        "rs2", 3, 2, "d3", "d2", 3, "apply: boom", b.T0, b.T0, "file peers/AS1.conf: changed", b.T0
+    )
     with uow_factory() as uow:
         assert uow.route_servers.get("rs2") is None
         uow.route_servers.put(RouteServerState("rs1"))

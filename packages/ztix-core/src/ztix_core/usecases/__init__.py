@@ -7,10 +7,12 @@ from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, S
 from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
 from ztix_core.usecases.registry import FactsView, RefreshResult, RegistryFacts
 from ztix_core.usecases.requests import RequestWorkflow
+from ztix_core.usecases.route_server_drift import DriftCheck, check_route_servers
 
 __all__ = [
     "AccountSummary",
     "Accounts",
+    "DriftCheck",
     "FactsView",
     "NetworkSync",
     "ObservationPass",
@@ -24,5 +26,6 @@ __all__ = [
     "RequestQueries",
     "RequestWorkflow",
     "SyncResult",
+    "check_route_servers",
     "sync_networks",
 ]

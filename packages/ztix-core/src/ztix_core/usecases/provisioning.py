@@ -10,7 +10,7 @@ import hashlib
 import ipaddress
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 
 import attrs
@@ -56,6 +56,11 @@ def _holds(member: MemberState, m: Membership) -> bool:
         except ValueError:
             continue
     return {m.ipv4, m.ipv6} <= held
+
+
+def peers_digest(peers: Sequence[PeerSpec]) -> str:
+    """The digest of a desired member set (``RouteServerState.desired_digest``)."""
+    return hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
 
 
 @attrs.frozen
@@ -336,11 +341,15 @@ class Provisioner:
         out.sort(key=lambda pair: (pair[1].asn, pair[1].network_id))
         return out
 
-    def sync_route_servers(self, *, force: bool = False) -> SyncResult:
+    def sync_route_servers(
+        self, *, force: bool = False, servers: Collection[str] = ()
+    ) -> SyncResult:
         """Render the desired state from all members and apply it where a server is behind
-        (every server when ``force``); then settle requests waiting on the servers."""
+        (every server when ``force``, and the ``servers`` named, which the drift check uses
+        to repair a server whose files or daemon drifted); then settle requests waiting on
+        the servers."""
         with self._sync_lock():
-            generation, peers, behind = self._plan_generation(force)
+            generation, peers, behind = self._plan_generation(force, servers)
             outcomes: list[ApplyOutcome] = []
             if behind:
                 outcomes = self.fleet.apply(peers, behind)
@@ -349,13 +358,34 @@ class Provisioner:
             recovered = self.settle_recovered()
             return SyncResult(generation, tuple(outcomes), activated + recovered, failed, removed)
 
-    def _plan_generation(self, force: bool) -> tuple[int, list[PeerSpec], list[str]]:
+    def repair_route_servers(self, servers: Collection[str]) -> SyncResult:
+        """Run one sync now that applies to ``servers`` even when they are not behind: the
+        ordinary safe apply under the sync lock, which re-uploads whatever differs on
+        them and reconfigures their daemons (the drift check's repair). This is the
+        core's own sync even where a subclass coalesces :meth:`sync_route_servers`."""
+        return Provisioner.sync_route_servers(self, servers=servers)
+
+    def desired_state(self, uow: UnitOfWork) -> tuple[list[PeerSpec], str]:
+        """The members every route server should configure now (the refused ones left
+        out) and their digest, as the next sync would plan them. Hold the sync lock
+        (:meth:`sync_lock`) to compare them with what the servers applied."""
+        desired, _ = self._isolate(self._desired(self._memberships_with_requests(uow)))
+        peers = [p for _, p in desired]
+        return peers, peers_digest(peers)
+
+    def sync_lock(self) -> AbstractContextManager[object]:
+        """The lock every sync holds (one sync at a time, across processes in the worker)."""
+        return self._sync_lock()
+
+    def _plan_generation(
+        self, force: bool, servers: Collection[str] = ()
+    ) -> tuple[int, list[PeerSpec], list[str]]:
         names = [s.name for s in self.fleet.servers()]
         with self.uow_factory() as uow:
             pairs = self._memberships_with_requests(uow)
             desired, refused = self._isolate(self._desired(uow, pairs))
             peers = [p for _, p in desired]
-            digest = hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
+            digest = peers_digest(peers)
             states = {n: uow.route_servers.get(n) or RouteServerState(n) for n in names}
             generation = max((s.desired_generation for s in states.values()), default=0)
             changed = any(s.desired_digest != digest for s in states.values())
@@ -381,7 +411,11 @@ class Provisioner:
                 ):
                     uow.memberships.update(attrs.evolve(m, removal_generation=generation))
             uow.commit()
-        behind = [n for n, s in states.items() if force or s.applied_generation < generation]
+        behind = [
+            n
+            for n, s in states.items()
+            if force or n in servers or s.applied_generation < generation
+        ]
         return generation, peers, behind
 
     def _fail_in(
