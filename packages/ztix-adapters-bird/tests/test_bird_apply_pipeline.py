@@ -143,6 +143,11 @@ def running_protocols(d: BirdDaemon) -> set[str]:
     return out
 
 
+#: What a successful apply leaves in config_dir besides the staging mirror: the manifest,
+#: the files' listing and BIRD's times after ztix's configure.
+RECORDS = {".ztix-applied", ".ztix-stat", ".ztix-configured"}
+
+
 def dot_entries(d: BirdDaemon) -> set[str]:
     return {p.name for p in d.config_dir.iterdir() if p.name.startswith(".")}
 
@@ -173,7 +178,7 @@ def test_apply_over_ssh_adds_one_member_uploading_only_its_file(
         assert set(after) - set(before) == {"peers/AS200002.conf"}
         assert set(protocol_names(peers(3))) <= running_protocols(d)
         # Nothing of the pipeline is left behind but the manifest and the staging mirror.
-        assert dot_entries(d) == {".ztix-applied", ".staging"}
+        assert dot_entries(d) == {*RECORDS, ".staging"}
         staging = read_files(d.config_dir / ".staging")
         assert {n: v for n, v in staging.items() if not n.startswith(".")} == d.files()
         assert kinds(log)[:3] == APPLY_SEQUENCE  # the first apply: nothing known yet
@@ -267,7 +272,7 @@ def test_config_bird_rejects_never_becomes_active(lab: BirdLab, sshd: SshServer)
         assert "syntax error" in out.message
         assert d.files() == files_before
         assert running_protocols(d) == protocols_before
-        assert dot_entries(d) == {".ztix-applied"}  # no staging, backup or lock left
+        assert dot_entries(d) == RECORDS  # no staging, backup or lock left
         # The old config is still what a plain reload would load.
         assert "0003" in d.birdc("configure")
         assert running_protocols(d) == protocols_before
@@ -297,8 +302,9 @@ def test_config_only_the_daemon_can_reject_fails_at_check(lab: BirdLab) -> None:
 
 
 def test_health_failure_restores_files_exactly_and_undoes(lab: BirdLab, sshd: SshServer) -> None:
-    # The daemon's main config is not the one ztix writes (a misconfigured server): the
-    # new files pass every check, but after `configure` the new protocols do not exist.
+    # The main config (the daemon's, and the one the settings name) does not include the
+    # files ztix writes (a misconfigured server): the new files pass every check, but
+    # after `configure` the new protocols do not exist.
     d = lab.daemon(
         "rs1", simple_config("10.0.0.1", {64601: "10.1.0.1"}), config_owner=TEST_USER, start=False
     )
@@ -307,6 +313,7 @@ def test_health_failure_restores_files_exactly_and_undoes(lab: BirdLab, sshd: Ss
     main.chmod(0o644)
     d.start(main_config=main)
     srv = server_for(d, sshd)
+    srv = attrs.evolve(srv, paths=attrs.evolve(srv.paths, main_config=str(main)))
     log: Log = []
     fleet = fleet_for(srv, log=log)
     try:
@@ -522,7 +529,7 @@ def test_an_apply_whose_connection_dropped_mid_commit_is_recovered_by_its_retry(
         assert len(out[0].retried) == 1, out
         assert out[0].retried[0].startswith("swap: connection lost; roll-back interrupted")
         assert d.files() == render_server(srv, peers(3))
-        assert dot_entries(d) == {".ztix-applied", ".staging"}
+        assert dot_entries(d) == {*RECORDS, ".staging"}
         assert "lock_wait" not in fleet.last_stats["rs1"].timings
         # the dying attempt, then the retry: its own lock, restore, reload, apply
         dying = [*APPLY_SEQUENCE]
@@ -585,7 +592,7 @@ def test_an_apply_killed_mid_commit_is_recovered_by_the_next_at_once(
             recovery = ["probe", "script", "birdc configure"]
             assert kinds(log) == [*taken, *recovery, *APPLY_SEQUENCE], kinds(log)
         assert d.files() == render_server(srv, peers(3))
-        assert dot_entries(d) == {".ztix-applied", ".staging"}
+        assert dot_entries(d) == {*RECORDS, ".staging"}
         assert set(protocol_names(peers(3))) <= running_protocols(d)
         assert "AS200001_v4" in running_protocols(d)
     finally:

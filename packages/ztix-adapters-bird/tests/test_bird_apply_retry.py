@@ -126,6 +126,11 @@ def running_protocols(d: BirdDaemon) -> set[str]:
     return out
 
 
+#: What a successful apply leaves in config_dir besides the staging mirror: the manifest,
+#: the files' listing and BIRD's times after ztix's configure.
+RECORDS = {".ztix-applied", ".ztix-stat", ".ztix-configured"}
+
+
 def dot_entries(d: BirdDaemon) -> set[str]:
     return {p.name for p in d.config_dir.iterdir() if p.name.startswith(".")}
 
@@ -181,7 +186,7 @@ def test_bird_dying_in_the_middle_of_the_commit_is_rolled_back_and_retried(
         assert "Unable to connect to server control socket" in out.retried[0]
         assert restored == [before]
         assert d.files() == render_server(srv, peers(2))
-        assert dot_entries(d) == {".ztix-applied", ".staging"}
+        assert dot_entries(d) == {*RECORDS, ".staging"}
         assert set(protocol_names(peers(2))) <= running_protocols(d)
     finally:
         fleet.close()
@@ -222,7 +227,7 @@ def test_a_server_down_past_the_bound_fails_as_transient(lab: BirdLab, own_sshd:
         assert all(r.startswith("check: ") for r in out.retried)
         assert time.monotonic() - started >= 1.0  # retried until the bound, not less
         assert d.files() == before
-        assert dot_entries(d) == {".ztix-applied"}  # lock released, staging removed
+        assert dot_entries(d) == RECORDS  # lock released, staging removed
     finally:
         fleet.close()
 

@@ -64,6 +64,14 @@ MANIFEST_HEADER = "ztix-applied v1 "
 BACKUP = ".ztix-backup"
 LOCK = ".ztix-lock"
 PLAN = ".ztix-plan"
+#: ``find -printf`` of the live files (name, inode, size, mtime, mode) after ztix's last
+#: apply: an apply whose listing differs hashes the live files instead of trusting the
+#: manifest, so a hand edit is re-uploaded.
+STAT = ".ztix-stat"
+#: BIRD's "Last reboot on" and "Last reconfiguration on" right after ztix's last
+#: configure: when ``show status`` says otherwise, someone else restarted or reconfigured
+#: the daemon, and the running config may not be ztix's.
+CONFIGURED = ".ztix-configured"
 LOCKED_EXIT = 75
 #: The lock step could not create the lock directory although nobody holds it.
 LOCK_ERROR_EXIT = 76
@@ -179,13 +187,20 @@ def protocol_names_in(files: Mapping[str, bytes]) -> list[str]:
 
 @attrs.frozen
 class RemoteState:
-    """What the probe found on the server."""
+    """What the probe found on the server.
+
+    ``hashes`` are the manifest's, or the live files' own when ``files_drifted`` (their
+    listing is not the one ztix's last apply left). ``reconfigured``: the daemon was
+    restarted or reconfigured since ztix's last configure (it must be configured again
+    even when no file changes)."""
 
     digest: str
     hashes: Mapping[str, str]
     files: frozenset[str]
     dirs: frozenset[str]
     pending_plan: Mapping[str, list[str]] | None
+    files_drifted: bool = False
+    reconfigured: bool = False
 
 
 @attrs.frozen
@@ -246,7 +261,23 @@ fi
 printf '%s\n' "$OWNER" > "$L/owner"
 """
 
+# The live files' listing, compared with the one ztix's last apply recorded (STAT), and
+# BIRD's restart/reconfiguration times, compared with those after ztix's last configure
+# (CONFIGURED). A daemon that does not answer is not judged here (the apply finds out).
+_FINGERPRINT = r"""
+FPOK=0
+if ( cd -- "$C" && find . -path './.*' -prune -o -type f -printf '%P %i %s %T@ %m\n' ) \
+  | cmp -s - "$C/.ztix-stat"; then FPOK=1; fi
+RUNOK=1
+"""
+_RUNNING = r"""
+ST=$("$BIRDC" -s "$SOCK" show status 2>/dev/null \
+  | awk '/Last (reboot|reconfiguration) on/ { sub(/^[0-9]+-/, ""); sub(/^ +/, ""); print }')
+if [ -n "$ST" ] && [ "$ST" != "$(cat -- "$C/.ztix-configured" 2>/dev/null)" ]; then RUNOK=0; fi
+"""
+
 _LISTING = r"""
+[ "$RUNOK" = 1 ] || echo "@@reconfigured"
 echo "@@pending"
 [ -f "$B/.complete" ] && cat -- "$B/.ztix-plan"
 echo
@@ -256,15 +287,22 @@ echo
 echo "@@files"
 cd -- "$C" && find . -path './.*' -prune \
   -o -type f -printf 'f %P\n' -o -type d -printf 'd %P\n'
+if [ "$FPOK" != 1 ]; then
+  echo "@@hashes"
+  find . -path './.*' -prune -o -type f -printf '%P\0' | xargs -0 -r sha256sum --
+fi
 """
 
 _PROBE = (
-    "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6\n"
+    "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6; BIRDC=$7; SOCK=$8\n"
     + _LOCK
+    + _FINGERPRINT
+    + _RUNNING
     + r"""
 h=
 read -r h 2>/dev/null < "$C/.ztix-applied" || h=
-if [ ! -f "$B/.complete" ] && [ -n "$KNOWN" ] && [ "$h" = "$KNOWN" ]; then
+if [ ! -f "$B/.complete" ] && [ -n "$KNOWN" ] && [ "$h" = "$KNOWN" ] && [ "$FPOK" = 1 ] \
+  && [ "$RUNOK" = 1 ]; then
   echo "@@same"
   exit 0
 fi
@@ -326,10 +364,11 @@ _PROBE_UPLOAD = (
     "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6; S=$7; FULL=$8; BIRD=$9; BIRDC=${10}; "
     "SOCK=${11}\n"
     + _LOCK
+    + _FINGERPRINT
     + r"""
 h=
 read -r h 2>/dev/null < "$C/.ztix-applied" || h=
-if [ -f "$B/.complete" ] || [ "$h" != "$KNOWN" ]; then
+if [ -f "$B/.complete" ] || [ "$h" != "$KNOWN" ] || [ "$FPOK" != 1 ]; then
 """
     + _LISTING
     + r"""
@@ -341,8 +380,13 @@ echo "@@same"
 )
 
 _RELEASE = r"""
-L=$1; OWNER=$2; S=$3; KEEP=$4
+L=$1; OWNER=$2; S=$3; KEEP=$4; C=$5
 [ "$KEEP" = 1 ] || rm -rf -- "$S"
+# the live files were found identical to the desired ones: record their listing again
+if [ -n "$C" ]; then
+  ( cd -- "$C" && find . -path './.*' -prune -o -type f -printf '%P %i %s %T@ %m\n' ) \
+    > "$C/.ztix-stat.new" && mv -f -- "$C/.ztix-stat.new" "$C/.ztix-stat"
+fi
 [ "$(cat -- "$L/owner" 2>/dev/null)" = "$OWNER" ] && rm -rf -- "$L"
 exit 0
 """
@@ -442,8 +486,11 @@ def finalize_script(
                 f"rm -rf -- {b}",
                 merge,
                 f"mv -f -- {s}/.ztix-applied.new {c}/{MANIFEST}",
-                # keep the staging dir as a mirror of the live files for the next apply
                 f"cd {c}",
+                # the listing an apply compares with, to notice hand edits cheaply
+                f"find . -path './.*' -prune -o -type f -printf '%P %i %s %T@ %m\\n' > {STAT}.new",
+                f"mv -f -- {STAT}.new {STAT}",
+                # keep the staging dir as a mirror of the live files for the next apply
                 *(
                     f"cp -al --parents -t {s} -- {_q(chunk)} 2>/dev/null || mirror=no"
                     for chunk in _chunks(changed)
@@ -460,18 +507,26 @@ def finalize_script(
 
 
 def commit_tail(
-    config: str, staging: str, birdc_path: str, socket_path: str, timeout_s: int
+    config: str,
+    staging: str,
+    birdc_path: str,
+    socket_path: str,
+    timeout_s: int,
+    main_config: str,
 ) -> str:
-    """Appended to the swap script, in the same round trip: ``configure timeout N``
+    """Appended to the swap script, in the same round trip: ``configure "MAIN" timeout N``
     (0003/0004 required, else exit 10), the health check (the daemon answers and every
     protocol declared in the live files runs, else exit 11) and ``configure confirm``
-    (0018 required, else exit 4). If this script dies half-way, BIRD's timer undoes the
-    running config and the next apply restores the files."""
+    (0018 required, else exit 4), then BIRD's restart and reconfiguration times are
+    recorded (``.ztix-configured``). The main file is named: a daemon started on another
+    file (by hand) is brought back to ztix's. If this script dies half-way, BIRD's timer
+    undoes the running config and the next apply restores the files."""
     birdc_cmd = f"{shlex.quote(birdc_path)} -s {shlex.quote(socket_path)} -v"
     c, s = shlex.quote(config), shlex.quote(staging)
+    main = shlex.quote(f'"{main_config}"')
     return f"""echo "@@configure"
 cd {c}
-out=$({birdc_cmd} configure timeout {int(timeout_s)} 2>&1) || true
+out=$({birdc_cmd} configure {main} timeout {int(timeout_s)} 2>&1) || true
 printf '%s\\n' "$out"
 case "$out" in *"0003 "*|*"0004 "*) ;; *) exit 10 ;; esac
 echo "@@health"
@@ -489,6 +544,9 @@ echo "@@confirm"
 out=$({birdc_cmd} configure confirm 2>&1) || true
 printf '%s\\n' "$out"
 case "$out" in *"0018 "*) ;; *) exit 4 ;; esac
+ST=$({birdc_cmd.replace(" -v", "")} show status 2>/dev/null \\
+  | awk '/Last (reboot|reconfiguration) on/ {{ sub(/^ +/, ""); print }}') || true
+printf '%s\\n' "$ST" > {c}/{CONFIGURED}
 echo "@@finalize"
 """
 
@@ -563,7 +621,29 @@ def parse_probe(output: str) -> RemoteState:
         if not name:
             continue
         (files if kind == "f" else dirs).add(name)
-    return RemoteState(digest, hashes, frozenset(files), frozenset(dirs), pending)
+    drifted = "hashes" in sections
+    if drifted:
+        hashes = parse_sums(sections["hashes"])
+    return RemoteState(
+        digest,
+        hashes,
+        frozenset(files),
+        frozenset(dirs),
+        pending,
+        files_drifted=drifted,
+        reconfigured="reconfigured" in sections,
+    )
+
+
+def parse_sums(lines: Sequence[str]) -> dict[str, str]:
+    """``sha256sum`` output (``HASH  NAME`` per line) as name → hash. A name sha256sum had
+    to escape (a leading backslash) keeps its escapes: it is reported, never opened."""
+    out: dict[str, str] = {}
+    for line in lines:
+        sha, sep, name = line.lstrip("\\").partition("  ")
+        if sep and len(sha) == 64:
+            out[name] = sha
+    return out
 
 
 def parse_manifest(lines: Sequence[str]) -> tuple[str, dict[str, str]]:
@@ -714,6 +794,8 @@ class SafeApply:
                 self.owner,
                 self.backup,
                 MANIFEST_HEADER + self.known.digest if self.known else "",
+                self.server.paths.birdc,
+                self.server.paths.control_socket,
             )
             if result.exit_status == 0:
                 state = parse_probe(result.stdout)
@@ -764,14 +846,21 @@ class SafeApply:
             )
         # The running config may be the interrupted one (undo timer not yet expired): load
         # the restored files, which also cancels any pending undo.
-        reply = await self.birdc("configure")
+        reply = await self.birdc("configure", self._quoted(self.server.paths.main_config))
         if not reply.has(birdc.RECONFIGURED, birdc.RECONFIG_IN_PROGRESS, birdc.NOTHING_TO_DO):
             raise ApplyFailed("recover", reply.summary())
+        # Not recorded as ztix's configure: the probe that follows sees the daemon
+        # reconfigured, so this apply configures again, with its health check and confirm.
 
-    async def _release(self, *, keep_staging: bool = False) -> None:
+    async def _release(self, *, keep_staging: bool = False, restat: bool = False) -> None:
         with contextlib.suppress(TransportError):
             await self._sh(
-                _RELEASE, self.lock, self.owner, self.staging, "1" if keep_staging else "0"
+                _RELEASE,
+                self.lock,
+                self.owner,
+                self.staging,
+                "1" if keep_staging else "0",
+                self.config if restat else "",
             )
 
     async def _restore(self, plan: Plan) -> str:
@@ -872,8 +961,15 @@ class SafeApply:
                 state = await self._probe()
             if result is None:
                 plan = make_plan(files, state)
-                if state.digest == digest and not plan.changed and not plan.removed:
-                    await self._release(keep_staging=True)
+                # "Unchanged" only when the live files are the desired ones (hashed when
+                # their listing moved) and the daemon runs ztix's last configure.
+                if (
+                    state.digest == digest
+                    and not plan.changed
+                    and not plan.removed
+                    and not state.reconfigured
+                ):
+                    await self._release(keep_staging=True, restat=state.files_drifted)
                     locked = False
                     self.applied_state = state
                     return done("unchanged")
@@ -922,6 +1018,7 @@ class SafeApply:
                     p.birdc,
                     p.control_socket,
                     self.server.policy.confirm_timeout_s,
+                    p.main_config,
                 )
                 + finalize_script(
                     self.config,

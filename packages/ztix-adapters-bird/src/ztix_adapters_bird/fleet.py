@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ztix_adapters_bird import drift
 from ztix_adapters_bird.apply import ApplyOptions, RemoteState, SafeApply, validate_paths
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_adapters_bird.status import parse_sessions, peer_pattern
@@ -31,7 +32,13 @@ from ztix_adapters_bird.transport import (
     TransportError,
 )
 from ztix_core.errors import InvalidValue, SettingsError
-from ztix_core.ports import ApplyOutcome, PeerSpec, SessionReport, SessionStatus
+from ztix_core.ports import (
+    ApplyOutcome,
+    PeerSpec,
+    RouteServerDrift,
+    SessionReport,
+    SessionStatus,
+)
 from ztix_core.records import RouteServer
 from ztix_core.values import Asn
 
@@ -371,6 +378,37 @@ class BirdFleet:
         """Synchronous :meth:`apply_files`."""
         self._select([name])
         return self._run(self.apply_files(name, files, digest))
+
+    def check_drift(
+        self, peers: Sequence[PeerSpec], servers: Sequence[str] | None = None
+    ) -> list[RouteServerDrift]:
+        """Compare each named server (all when None) with the desired render for ``peers``
+        (see :mod:`.drift`): one read-only round trip per server, all in parallel, under
+        the server's lock in this process (never beside this fleet's own apply). A server
+        that cannot be asked, or whose apply is under way, reports ``error``."""
+        selected = self._select(servers)
+        return self._run(self._check_all(peers, selected))
+
+    async def _check_all(
+        self, peers: Sequence[PeerSpec], selected: Sequence[RouteServerSettings]
+    ) -> list[RouteServerDrift]:
+        found = await asyncio.gather(*(self._check_one(s, peers) for s in selected))
+        return sorted(found, key=lambda d: d.server)
+
+    async def _check_one(
+        self, server: RouteServerSettings, peers: Sequence[PeerSpec]
+    ) -> RouteServerDrift:
+        try:
+            files = self._render(server, peers)
+            digest = self._digest(files)
+        except Exception as exc:
+            return RouteServerDrift(server.name, error=f"render: {exc}")
+        async with self._lock(server.name):
+            try:
+                result = await self._transport(server).run(drift.check_command(server))
+            except (TransportError, SettingsError) as exc:
+                return RouteServerDrift(server.name, error=str(exc))
+        return drift.compare(server.name, result.stdout, files, digest)
 
     def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
         """Live BGP session state per member and server (one birdc query per server, for
