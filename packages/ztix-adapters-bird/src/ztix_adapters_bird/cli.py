@@ -37,6 +37,16 @@ def desired_peers(settings: Settings, plugins: Plugins) -> list[PeerSpec]:
         return [peer for _, peer in app.provisioner.desired_peers(uow)]
 
 
+def applied_peers(settings: Settings, plugins: Plugins) -> list[PeerSpec]:
+    """The members a sync applies now: the desired ones less those the fleet refuses."""
+    app = bootstrap(settings, plugins)
+    if app.provisioner is None:  # pragma: no cover - bootstrap always builds it here
+        raise SettingsError("ZTIX_ROUTE_SERVER_FLEET", "no provisioner could be built")
+    with app.uow_factory() as uow:
+        peers, _ = app.provisioner.desired_state(uow)
+    return peers
+
+
 def build_fleet(settings: Settings) -> BirdFleet:
     """A BirdFleet from the ``[bird]`` section; SettingsError when it names no server
     (there would be nothing to render, apply or ask)."""
@@ -51,7 +61,7 @@ def build_fleet(settings: Settings) -> BirdFleet:
 
 
 class RsCommand:
-    """``ztix rs render|apply|status|init``."""
+    """``ztix rs render|apply|check|status|init``."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out
@@ -63,6 +73,12 @@ class RsCommand:
         render.add_argument("--out", help="write the files to DIR/<server>/")
         apply = sub.add_parser("apply", help="render and safely apply to the route servers")
         apply.add_argument("--server", action="append", help="only this server (repeatable)")
+        check = sub.add_parser(
+            "check",
+            help="compare each server's files and running BIRD with the desired state "
+            "(exit 1 on drift, 3 when a server could not be checked)",
+        )
+        check.add_argument("--server", action="append", help="only this server (repeatable)")
         status = sub.add_parser("status", help="live BGP session state")
         status.add_argument("--asn", help="only this member (64500 or AS64500)")
         init = sub.add_parser(
@@ -95,6 +111,8 @@ class RsCommand:
                     fleet.server_settings(name)  # unknown names fail before any work
             if action == "init":
                 return self._init(fleet, settings, args.plugins, servers)
+            if action == "check":
+                return self._check(fleet, applied_peers(settings, args.plugins), servers)
             peers = desired_peers(settings, args.plugins)
             if action == "render":
                 return self._render(fleet, peers, servers, args.out)
@@ -191,6 +209,32 @@ class RsCommand:
         for i, reason in refused.items():
             self._print(f"AS{peers[i].asn.value} left out: {reason}")
         return 0
+
+    def _check(
+        self, fleet: BirdFleet, peers: Sequence[PeerSpec], servers: Sequence[str] | None
+    ) -> int:
+        found = fleet.check_drift(peers, servers)
+        for d in found:
+            if d.error:
+                self._print(f"{d.server}: cannot check: {d.error}")
+                continue
+            if not d.drifted:
+                self._print(f"{d.server}: in sync ({len(peers)} members)")
+                continue
+            self._print(f"{d.server}: DRIFT")
+            for f in d.files:
+                digests = ", ".join(
+                    f"{label} {value[:12]}"
+                    for label, value in (("expected", f.expected), ("found", f.found))
+                    if value
+                )
+                self._print(f"  file {f.name}: {f.problem} ({digests})")
+            for line in d.findings()[len(d.files) :]:
+                self._print(f"  {line}")
+        if any(d.drifted for d in found):
+            self._print("drift found: `ztix rs apply` (or the worker with repair) restores it")
+            return 1
+        return 3 if any(d.error for d in found) else 0
 
     def _status(self, settings: Settings, asn: Asn | None) -> int:
         fleet = build_fleet(settings)

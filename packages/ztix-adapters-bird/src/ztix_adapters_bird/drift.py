@@ -49,7 +49,7 @@ echo "@@end"
 
 # ``protocol TYPE NAME`` or an unnamed ``protocol TYPE {`` (BIRD names it TYPE1, TYPE2, ...)
 _DECLARED = re.compile(
-    rb"^[ \t]*protocol[ \t]+([a-z0-9]+)(?:[ \t]+([A-Za-z_][A-Za-z0-9_]*))?[ \t]*(\{|$)", re.M
+    rb"^[ \t]*protocol[ \t]+([a-z0-9]+)(?:[ \t]+(?!from\b)([A-Za-z_][A-Za-z0-9_]*))?", re.M
 )
 
 
@@ -76,7 +76,7 @@ def declared_protocols(files: Mapping[str, bytes]) -> set[str]:
     names: set[str] = set()
     unnamed: dict[str, int] = {}
     for name in sorted(files):
-        for kind, given, _ in _DECLARED.findall(files[name]):
+        for kind, given in _DECLARED.findall(files[name]):
             if given:
                 names.add(given.decode())
             else:
