@@ -160,7 +160,11 @@ def test_apply_then_unchanged_then_status(
     assert out.startswith("rs1: applied digest ")
     assert "peers/AS200002.conf" in d.files()
     code, out, _ = run(config, store, capsys, "rs", "apply", "--server", "rs1")
-    assert (code, out.split()[1]) == (0, "unchanged")
+    assert (code, out.split()[1]) == (0, "unchanged"), (
+        out,
+        (d.config_dir / ".ztix-configured").read_text(),
+        d.birdc("show", "status"),
+    )
     code, out, _ = run(config, store, capsys, "rs", "status", "--asn", "AS200001")
     assert code == 0
     lines = out.splitlines()
@@ -337,3 +341,43 @@ def test_init_refuses_a_named_ssh_server_and_an_unwritable_dir(
     assert code == 2
     assert f"bird.servers.rs1.paths.config_dir: cannot write {blocked}/x: " in out, out
     assert blocked.read_text() == "not a directory"
+
+
+def test_check_prints_the_comparison_and_exits_non_zero_on_drift(
+    lab: BirdLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = daemon(lab)
+    config = write_settings(tmp_path, d, retry_for_s=0)
+    store = store_with_members(200001, 200002)
+    assert run(config, store, capsys, "rs", "apply")[0] == 0
+    code, out, _ = run(config, store, capsys, "rs", "check")
+    assert (code, out) == (0, "rs1: in sync\n")
+
+    peer = d.config_dir / "peers" / "AS200001.conf"
+    peer.write_bytes(peer.read_bytes() + b"# secret-looking hand edit\n")
+    (d.config_dir / "peers" / "AS200002.conf").unlink()
+    (d.config_dir / "peers" / "extra.conf").write_text("# by hand\n")
+    d.birdc("configure")  # the daemon reads the hand-edited files: AS200002 is gone
+    before = d.files()
+    code, out, _ = run(config, store, capsys, "rs", "check", "--server", "rs1")
+    assert code == 1, out
+    lines = out.splitlines()
+    assert lines[0] == "rs1: DRIFT"
+    assert lines[1].startswith("  file peers/AS200001.conf: changed (expected ")
+    assert lines[2].startswith("  file peers/AS200002.conf: missing (expected ")
+    assert lines[3].startswith("  file peers/extra.conf: extra (found ")
+    assert lines[4] == "  protocols missing: AS200002_v4 AS200002_v6"
+    assert lines[5].startswith("  running config: BIRD was restarted or reconfigured outside")
+    assert lines[-1].startswith("drift found:")
+    assert "secret-looking" not in out  # names and digests, never contents
+    assert d.files() == before  # check changes nothing
+
+    code, out, _ = run(config, store, capsys, "rs", "apply")
+    assert code == 0 and out.startswith("rs1: applied"), out  # not "unchanged"
+    code, out, _ = run(config, store, capsys, "rs", "check")
+    assert (code, out) == (0, "rs1: in sync\n")
+
+    d.stop()
+    code, out, _ = run(config, store, capsys, "rs", "check")
+    assert code == 3, out
+    assert out.startswith("rs1: cannot check: BIRD does not answer")

@@ -544,9 +544,16 @@ echo "@@confirm"
 out=$({birdc_cmd} configure confirm 2>&1) || true
 printf '%s\\n' "$out"
 case "$out" in *"0018 "*) ;; *) exit 4 ;; esac
-ST=$({birdc_cmd.replace(" -v", "")} show status 2>/dev/null \\
-  | awk '/Last (reboot|reconfiguration) on/ {{ sub(/^ +/, ""); print }}') || true
-printf '%s\\n' "$ST" > {c}/{CONFIGURED}
+# BIRD's times once the reconfiguration has finished (removed protocols shut down)
+n=0
+while :; do
+  st=$({birdc_cmd} show status 2>&1) || true
+  case "$st" in *"0013 "*) break ;; esac
+  n=$((n + 1)); [ "$n" -ge 100 ] && break
+  sleep 0.05
+done
+printf '%s\\n' "$st" | awk '/Last (reboot|reconfiguration) on/ {{ sub(/^[0-9]+-/, "");
+  sub(/^ +/, ""); print }}' > {c}/{CONFIGURED}
 echo "@@finalize"
 """
 
@@ -757,6 +764,8 @@ class SafeApply:
         self.known = known
         #: The server's state after a successful apply (callers keep it as ``known``).
         self.applied_state: RemoteState | None = None
+        #: Why an apply of the config the server already had ran anyway (drift), or "".
+        self.drift_note = ""
         #: Size of the last upload (tar stream), and how many config files it carried.
         self.uploaded_bytes = 0
         self.uploaded_files = 0
@@ -877,6 +886,7 @@ class SafeApply:
         started = time.perf_counter()
         self.timings = {}
         self.uploaded_bytes = self.uploaded_files = 0
+        self.drift_note = ""
         stage = "connect"
         name = self.server.name
 
@@ -973,6 +983,18 @@ class SafeApply:
                     locked = False
                     self.applied_state = state
                     return done("unchanged")
+                if state.digest == digest:
+                    # the same config as last time: say why it is applied again
+                    why = []
+                    if plan.changed or plan.removed:
+                        touched = [*plan.changed, *plan.removed]
+                        why.append(
+                            f"{len(touched)} file(s) on the server were not ztix's: "
+                            + ", ".join(touched[:5])
+                        )
+                    if state.reconfigured:
+                        why.append("BIRD was restarted or reconfigured outside ztix")
+                    self.drift_note = "repaired drift: " + "; ".join(why)
 
                 stage = "upload"
                 t0 = time.perf_counter()
@@ -1062,7 +1084,7 @@ class SafeApply:
                     "applied; recording the manifest failed: "
                     + (result.stdout + result.stderr).strip()[:300],
                 )
-            return done("applied")
+            return done("applied", message=self.drift_note)
         except ApplyFailed as exc:
             message = exc.message
             stage = exc.stage

@@ -219,7 +219,7 @@ class RsCommand:
                 self._print(f"{d.server}: cannot check: {d.error}")
                 continue
             if not d.drifted:
-                self._print(f"{d.server}: in sync ({len(peers)} members)")
+                self._print(f"{d.server}: in sync")
                 continue
             self._print(f"{d.server}: DRIFT")
             for f in d.files:

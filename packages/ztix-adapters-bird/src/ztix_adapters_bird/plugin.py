@@ -75,7 +75,7 @@ def ztix_route_server_fleets() -> list[Registration]:
 
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    return [Registration("rs", _rs_command, None, "route servers: render, apply, status")]
+    return [Registration("rs", _rs_command, None, "route servers: render, apply, check, status")]
 
 
 def _rs_command() -> object:
