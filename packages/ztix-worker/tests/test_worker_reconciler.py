@@ -9,6 +9,7 @@ import attrs
 import pytest
 
 from ztix_core.errors import ProviderError
+from ztix_core.ports import FileDrift, RouteServerDrift
 from ztix_core.status import RequestStatus as S
 from ztix_core.values import NodeId
 from ztix_worker.reconciler import Reconciler
@@ -188,6 +189,45 @@ def test_drift_is_repaired_in_repair_mode() -> None:
         assert rt.reconciler.run_once().drift == ()
         with ex.store() as uow:
             assert len(uow.audit.recent(action="membership.repaired")) == 2
+    finally:
+        rt.stop()
+
+
+HAND_EDIT = RouteServerDrift("rs1", files=(FileDrift("peers/AS64500.conf", "changed"),))
+
+
+def test_route_server_drift_is_reported_in_report_only_mode() -> None:
+    ex = memory_exchange()
+    rt = _runtime(ex)
+    try:
+        _active(ex, rt)
+        ex.fleet.drift["rs1"] = HAND_EDIT
+        count = dict(ex.fleet.apply_count)
+        assert rt.reconciler.run_once().route_server_drift == ("rs1",)
+        assert rt.reconciler.run_once().route_server_drift == ("rs1",)
+        assert ex.fleet.apply_count == count  # nothing applied
+        with ex.store() as uow:
+            assert len(uow.audit.recent(action="route_server.drift")) == 1
+            state = uow.route_servers.get("rs1")
+            assert state is not None and state.drift == "file peers/AS64500.conf: changed"
+    finally:
+        rt.stop()
+
+
+def test_route_server_drift_is_repaired_in_repair_mode() -> None:
+    ex = memory_exchange()
+    rt = _runtime(ex, membership_drift=DriftMode.REPAIR)
+    try:
+        _active(ex, rt)
+        ex.fleet.drift["rs1"] = HAND_EDIT
+        count = dict(ex.fleet.apply_count)
+        assert rt.reconciler.run_once().route_server_drift == ("rs1",)
+        assert ex.fleet.apply_count == {**count, "rs1": count["rs1"] + 1}
+        assert rt.reconciler.run_once().route_server_drift == ()
+        with ex.store() as uow:
+            assert len(uow.audit.recent(action="route_server.repaired")) == 1
+            state = uow.route_servers.get("rs1")
+            assert state is not None and state.drift is None
     finally:
         rt.stop()
 

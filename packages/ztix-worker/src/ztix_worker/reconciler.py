@@ -14,7 +14,10 @@ Each pass:
    them, the controller has them authorized) are settled to active;
 4. active memberships are compared with the controller; a difference (deauthorized or
    deleted by hand, addresses changed) is audited, and repaired when the setting says
-   ``repair``.
+   ``repair``;
+5. every route server is compared with the desired state (files and running BIRD; see
+   :mod:`ztix_core.usecases.route_server_drift`): drift is recorded and audited, and
+   repaired through the ordinary sync under the same ``repair`` setting.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ztix_core.ports import Clock, MembershipProvider, RequestFilter, UnitOfWork
 from ztix_core.records import JoinRequest, Membership, OutboxMessage, new_id
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION
+from ztix_core.usecases.route_server_drift import DriftCheck
 from ztix_worker.audit import RECONCILER, audit
 from ztix_worker.settings import DriftMode
 
@@ -65,6 +69,8 @@ class ReconcilePass:
     sync_requested: bool = False
     drift: tuple[Drift, ...] = ()
     recovered: tuple[uuid.UUID, ...] = ()
+    #: Route servers found drifted in this pass (repaired or not, per the setting).
+    route_server_drift: tuple[str, ...] = ()
 
 
 def _addresses(values: object) -> tuple[str, ...]:
@@ -92,6 +98,7 @@ class Reconciler:
         settle_recovered: Callable[[], Sequence[uuid.UUID]] = lambda: (),
         drift_mode: DriftMode = DriftMode.REPORT_ONLY,
         interval_s: float = 30.0,
+        check_route_servers: Callable[[bool], DriftCheck | None] = lambda repair: None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
@@ -102,6 +109,7 @@ class Reconciler:
         self.settle_recovered = settle_recovered
         self.drift_mode = drift_mode
         self.interval_s = interval_s
+        self.check_route_servers = check_route_servers
         self._reported: set[tuple[uuid.UUID, str, tuple[str, ...]]] = set()
 
     def run_once(self) -> ReconcilePass:
@@ -110,7 +118,8 @@ class Reconciler:
         sync = self._resync_behind()
         recovered = tuple(self.settle_recovered())
         drift = self._check_drift()
-        return ReconcilePass(tuple(redispatched), sync, tuple(drift), recovered)
+        servers = self._check_route_servers()
+        return ReconcilePass(tuple(redispatched), sync, tuple(drift), recovered, servers)
 
     # ------------------------------------------------------------------ stuck requests
 
@@ -317,6 +326,29 @@ class Reconciler:
             extra={"request_id": str(m.request_id)},
         )
         return drift
+
+    # ------------------------------------------------------------------ route servers
+
+    def _check_route_servers(self) -> tuple[str, ...]:
+        """Route-server drift; a failure here is logged and never stops the pass."""
+        repair = self.drift_mode is DriftMode.REPAIR
+        try:
+            check = self.check_route_servers(repair)
+        except Exception:
+            log.exception("route-server drift check failed")
+            return ()
+        if check is None:
+            return ()
+        for d in check.found:
+            if d.drifted:
+                log.warning(
+                    "route server %s drifted: %s (%s)",
+                    d.server,
+                    d.summary(),
+                    "repaired" if d.server not in check.still_drifted else self.drift_mode.value,
+                    extra={"server": d.server},
+                )
+        return check.drifted
 
     def run_forever(self, stop: threading.Event, guard: Callable[[], bool] = lambda: True) -> None:
         """A pass every ``interval_s`` until ``stop``; ``guard()`` False skips a pass (another

@@ -26,7 +26,7 @@ from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 from ztix_core.bootstrap import App, configured_networks
 from ztix_core.ports import ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
-from ztix_core.usecases import Observer, sync_networks
+from ztix_core.usecases import DriftCheck, Observer, check_route_servers, sync_networks
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
 from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
@@ -163,6 +163,7 @@ class WorkerRuntime:
             settle_recovered=self.provisioner.settle_recovered,
             drift_mode=ws.membership_drift,
             interval_s=ws.reconcile_interval_s,
+            check_route_servers=self._check_route_servers,
         )
         self.observer = Observer(app.uow_factory, app.clock, app.provider, app.fleet)
         self.worker: dramatiq.Worker | None = None
@@ -225,6 +226,10 @@ class WorkerRuntime:
         if isinstance(request_id, str):
             # before the relay marks the row sent: the reconciler never sees neither
             self.delivery.record(request_id, message)
+
+    def _check_route_servers(self, repair: bool) -> DriftCheck:
+        """The reconciler's route-server drift check (repairs through the real sync)."""
+        return check_route_servers(self.provisioner, repair=repair)
 
     def request_sync(self) -> None:
         """Ask for a coalesced route-server sync."""
