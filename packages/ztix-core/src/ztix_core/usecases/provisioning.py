@@ -369,7 +369,7 @@ class Provisioner:
         """The members every route server should configure now (the refused ones left
         out) and their digest, as the next sync would plan them. Hold the sync lock
         (:meth:`sync_lock`) to compare them with what the servers applied."""
-        desired, _ = self._isolate(self._desired(self._memberships_with_requests(uow)))
+        desired, _ = self._isolate(self._desired(uow, self._memberships_with_requests(uow)))
         peers = [p for _, p in desired]
         return peers, peers_digest(peers)
 
