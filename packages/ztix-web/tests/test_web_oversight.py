@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 from ztix_core.records import RouteServerState
@@ -55,3 +56,29 @@ def test_route_servers_page(site: Site) -> None:
     page = admin.get("/admin/route-servers").text
     assert "rs1" in page and "behind" in page and "bird: syntax error" in page
     assert "rs2" in page and "in sync" in page
+    assert "drifted" not in page
+
+
+def test_route_servers_page_shows_drift(site: Site) -> None:
+    admin = site.signed_in("admin")
+    checked = dt.datetime(2026, 12, 3, 1, 30, tzinfo=dt.UTC)
+    with site.core.uow_factory() as uow:
+        uow.route_servers.put(
+            RouteServerState(
+                "rs1",
+                desired_generation=3,
+                applied_generation=3,
+                drift="file peers/AS64500.conf: changed; protocols not rendered by ztix: x",
+                drift_checked_at=checked,
+            )
+        )
+        uow.route_servers.put(
+            RouteServerState(
+                "rs2", desired_generation=3, applied_generation=3, drift_checked_at=checked
+            )
+        )
+        uow.commit()
+    page = admin.get("/admin/route-servers").text
+    assert "drifted" in page
+    assert "file peers/AS64500.conf: changed; protocols not rendered by ztix: x" in page
+    assert "No drift at the last check" in page and "2026-12-03 01:30 UTC" in page
