@@ -238,3 +238,31 @@ def test_the_observation_interval_comes_from_the_worker_setting() -> None:
     assert observe_interval_s(settings, {"ZTIX_WORKER_OBSERVE_INTERVAL_S": "7.5"}) == 7.5
     assert observe_interval_s(Settings(storage="memory"), {}) == 30
     assert observe_interval_s(settings, {"ZTIX_WORKER_OBSERVE_INTERVAL_S": "soon"}) == 30
+
+
+def test_a_reading_older_than_three_periods_is_called_stale(site: Site) -> None:
+    request_id = _active(site)
+    _observe(site)
+    with site.core.uow_factory() as uow:
+        uow.observations.record_controller(ControllerObservation(site.clock.now(), ()))
+        uow.commit()
+    op, admin = site.signed_in("opa"), site.signed_in("admin")
+    pages = (
+        (op, f"/requests/{request_id}"),
+        (admin, "/admin/route-servers"),
+        (admin, "/admin/controller"),
+    )
+    later(site, 90)  # three periods of 30 s: not yet
+    assert not any("stale" in who.get(url).text for who, url in pages)
+    later(site, 1)
+    for who, url in pages:
+        text = who.get(url).text
+        assert "(stale: older than three observation periods; is the worker running?)" in text
+
+
+def test_the_dashboard_badge_poll_reads_the_status_alone(site: Site) -> None:
+    request_id = _active(site)
+    _observe(site)
+    badge = site.signed_in("opa").get(f"/requests/{request_id}/status?part=badge")
+    assert badge.status_code == 200 and "active" in badge.text
+    assert "BGP sessions" not in badge.text and "Addresses" not in badge.text

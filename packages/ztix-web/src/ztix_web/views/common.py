@@ -44,6 +44,7 @@ def render(
         csrf_token=found.session.csrf_token if found else "",
         path=req.path,
         poll_s=ctx.ws.poll_interval_s,
+        now=ctx.core.clock.now(),
         **values,
     )
 

@@ -189,12 +189,24 @@ class RequestStatus:
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
         part = req.get_param("part") or ""
+        if part == "badge":  # the dashboard's polls: the status alone, nothing else read
+            render(
+                self.ctx,
+                req,
+                resp,
+                "_request_live.html",
+                badge_only=True,
+                part=part,
+                req=detail.request,
+                moving=MOVING,
+            )
+            return
         render(
             self.ctx,
             req,
             resp,
             "_request_live.html",
-            badge_only=part == "badge",
+            badge_only=False,
             part=part,
             **detail_values(self.ctx, actor, detail),
         )
