@@ -253,3 +253,20 @@ def test_a_bad_override_is_refused_and_changes_nothing(
             not e.action.startswith("max_prefix") for e in uow.audit.recent(10)
         )
     assert _unsent_syncs(world) == 0
+
+
+def test_a_request_page_gets_its_asns_facts_only_for_its_owner_or_an_admin(
+    world: World,
+) -> None:
+    world.registry.put(_facts())
+    req = world.workflow.submit(world.user.id, 64500, world.network.id, "abcdef0123")
+    uc = _facts_uc(world)
+    owner = Actor("user", str(world.user.id))
+    view = uc.for_request(owner, req.id)
+    assert view.cached is not None and view.cached.facts == _facts()
+    assert view.cached.fetched_at == world.clock.now()
+    assert uc.for_request(ADMIN, req.id) == view
+    with pytest.raises(PermissionDenied):
+        uc.for_request(OPERATOR, req.id)
+    with pytest.raises(NotFound):
+        uc.for_request(ADMIN, uuid.uuid4())

@@ -66,3 +66,38 @@ def test_onboarding_lists_ineligible_asns_even_when_none_may_join(site: Site) ->
     page = site.signed_in("opa").get("/onboarding").text
     assert "No AS number linked to your account may join yet" in page
     assert "AS64512" in page and "private" in page
+
+
+def test_the_request_pages_show_the_peeringdb_facts_their_fetch_time_and_max_prefix(
+    site: Site,
+) -> None:
+    from ztix_core.memory import InMemoryRegistry
+    from ztix_core.ports import NetworkFacts
+    from ztix_core.values import Asn
+
+    registry = site.core.registry
+    assert isinstance(registry, InMemoryRegistry)
+    registry.put(
+        NetworkFacts(
+            Asn(64500),
+            "Example Net",
+            irr_as_set="AS-EXAMPLE",
+            max_prefix_v4=1250,
+            never_via_route_servers=True,
+        )
+    )
+    request_id = submit(site, "opa", 64500)
+    fetched = f'<time datetime="{site.clock.now().isoformat()}">'
+    for page in (
+        site.signed_in("opa").get(f"/requests/{request_id}").text,
+        site.signed_in("admin").get(f"/admin/requests/{request_id}").text,
+    ):
+        assert "Example Net (Open, " in page and "AS-EXAMPLE" in page
+        assert "never via route servers" in page
+        assert f"fetched {fetched}" in page
+        assert "IPv4 1250 (peeringdb), IPv6 50 (default)" in page
+    registry.unreachable[Asn(64501)] = "PeeringDB timed out"
+    other = submit(site, "opb", 64501, node="b1b2c3d4e5")
+    page = site.signed_in("opb").get(f"/requests/{other}").text
+    assert "unknown: PeeringDB has not answered (last ask failed: PeeringDB timed out)" in page
+    assert "IPv4 100 (default)" in page

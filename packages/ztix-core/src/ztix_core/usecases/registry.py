@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Collection, Iterable
 
 import attrs
@@ -207,6 +208,18 @@ class RegistryFacts:
             ),
             self.clock.now(),
         )
+
+    def for_request(self, actor: Actor, request_id: uuid.UUID) -> FactsView:
+        """The PeeringDB facts (with their fetch time and any error), override and
+        effective max-prefix of a request's ASN, for the request's owner or an admin
+        (PermissionDenied for anyone else, NotFound for an unknown id). Cache only."""
+        with self.uow_factory() as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                raise NotFound(f"request {request_id} not found")
+            if not actor.is_admin and str(request.user_id) != actor.id:
+                raise PermissionDenied("this request belongs to another user")
+        return self.view(request.asn)
 
     # ------------------------------------------------------------------ refresh
 

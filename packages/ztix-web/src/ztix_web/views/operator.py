@@ -144,6 +144,7 @@ def detail_values(ctx: WebContext, actor: Actor, detail: RequestDetail) -> dict[
         "moving": MOVING,
         "sessions": sessions,
         "observe_every_s": ctx.observe_every_s,
+        "peeringdb": ctx.core.facts.for_request(actor, detail.request.id),
     }
 
 
