@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection
 
 from ztix_core.ports import NetworkFacts, RegistryFetch
@@ -19,7 +20,8 @@ class InMemoryRegistry:
         self.facts: dict[Asn, NetworkFacts] = dict(facts or {})
         self.unreachable: dict[Asn, str] = {}
         self.refresh_interval_s = refresh_interval_s
-        self.fetches: list[tuple[Asn, ...]] = []
+        #: the ASNs of the latest fetches (bounded: the demo's worker runs for days)
+        self.fetches: deque[tuple[Asn, ...]] = deque(maxlen=1000)
 
     def put(self, facts: NetworkFacts) -> None:
         self.facts[facts.asn] = facts
