@@ -19,6 +19,11 @@ One process tree, each part a ``ztix`` command of its own (so the web imports no
    settings switch to the explicit ``none`` fleet and the banner says why;
 6. ``ztix worker`` (embedded: no Redis) and ``ztix web``.
 
+Steps that do not need each other's results run side by side (start-up time is mostly
+Python starting ``ztix`` commands): a later start upgrades the database while the emulator
+starts, skips the reconcile when the emulator still has the network an earlier start
+reconciled, and the web and the worker start once the route servers are decided.
+
 Ctrl-C (or SIGTERM) stops every child's process group and waits for it. A second start
 reuses the data directory (BIRD starts on the config last applied); ``--fresh`` wipes it.
 """
@@ -397,6 +402,56 @@ class Demo:
                 proc.wait()
             self.children.remove(proc)
 
+    def start_controller(self, base: dict[str, str], port: int, token: str) -> None:
+        """The controller emulator on ``port``, its home in the data dir."""
+        self.start(
+            base | {"ZTIX_DEMO_ZT_TOKEN": token},
+            "controller",
+            "controller",
+            "emulate",
+            "--home",
+            str(self.data / "zerotier-one"),
+            "--port",
+            str(port),
+            "--token-from-env",
+            "ZTIX_DEMO_ZT_TOKEN",
+            ready="listening on",
+        )
+
+    def known_network_id(self) -> str | None:
+        """The network id an earlier start found (the emulator keeps its identity)."""
+        path = self.data / "network-id"
+        return path.read_text().strip() if path.exists() else None
+
+    def remember_network_id(self, network_id: str) -> None:
+        """Keep the network id for the next start."""
+        (self.data / "network-id").write_text(network_id + "\n")
+
+    def reconcile(self, env: dict[str, str], url: str, token: str, network_id: str) -> None:
+        """``ztix controller reconcile``, unless an earlier start reconciled this very
+        network and the emulator still has it (its state is kept in the data dir)."""
+        marker = self.data / "reconciled"
+        wanted = f"{network_id} {LAN_V4} {LAN_V6} demo-lan\n"
+        if (
+            marker.exists()
+            and marker.read_text() == wanted
+            and self._has_network(url, token, network_id)
+        ):
+            return
+        marker.unlink(missing_ok=True)
+        self.run(env, "controller", "reconcile")
+        marker.write_text(wanted)
+
+    def _has_network(self, url: str, token: str, network_id: str) -> bool:
+        request = urllib.request.Request(
+            f"{url}/controller/network/{network_id}", headers={"X-ZT1-Auth": token}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # the emulator
+                return bool(response.status == 200)
+        except OSError:  # urllib's HTTPError (404) is an OSError too
+            return False
+
     def seed(self, env: dict[str, str]) -> dict[str, str]:
         """An admin and an operator (AS64500), on first start only: their passwords."""
         marker = self.data / "seeded"
@@ -530,22 +585,7 @@ def serve_demo(demo: Demo) -> int:
     try:
         token = demo.token()
         zt_port = _free_port()
-        zt_env = base | {"ZTIX_DEMO_ZT_TOKEN": token}
-        demo.start(
-            zt_env,
-            "controller",
-            "controller",
-            "emulate",
-            "--home",
-            str(demo.data / "zerotier-one"),
-            "--port",
-            str(zt_port),
-            "--token-from-env",
-            "ZTIX_DEMO_ZT_TOKEN",
-            ready="listening on",
-        )
         zt_url = f"http://127.0.0.1:{zt_port}"
-        network_id = demo.controller_address(zt_url, token) + "000001"
         bird: LocalBird | None = None
         try:
             bird = find_bird(base)
@@ -558,30 +598,41 @@ def serve_demo(demo: Demo) -> int:
         except RouteServersUnavailable as exc:
             bird = None
             rs = RouteServers(None, [], str(exc))
-        config = demo.write_config(network_id, bird)
         env = base | {
-            "ZTIX_CONFIG": str(config),
+            "ZTIX_CONFIG": str(demo.data / "ztix.toml"),
             "ZT_CONTROLLER_BASE_URL": zt_url,
             "ZT_CONTROLLER_AUTH_TOKEN": token,
         }
-        demo.run(env, "db", "upgrade")
-        # What needs the database but not each other runs side by side: start-up time is
-        # mostly Python starting one ztix command after another.
-        with ThreadPoolExecutor(3) as pool:
-            reconciled = pool.submit(demo.run, env, "controller", "reconcile")
+        # Start-up time is mostly Python starting ztix commands, so what does not need
+        # another step's result runs beside it. The network id comes from the emulator's
+        # address; a second start knows it and upgrades the database meanwhile.
+        with ThreadPoolExecutor(4) as pool:
+            controller = pool.submit(demo.start_controller, base, zt_port, token)
+            known = demo.known_network_id()
+            upgraded = None
+            if known:
+                demo.write_config(known, bird)
+                upgraded = pool.submit(demo.run, env, "db", "upgrade")
+            controller.result()
+            network_id = demo.controller_address(zt_url, token) + "000001"
+            if upgraded is not None:
+                upgraded.result()
+            if network_id != known:
+                demo.write_config(network_id, bird)
+                demo.run(env, "db", "upgrade")
+                demo.remember_network_id(network_id)
+            reconciled = pool.submit(demo.reconcile, env, zt_url, token, network_id)
             seeded = pool.submit(demo.seed, env)
             if bird is not None:
-                started = pool.submit(demo.start_route_servers, env, bird)
                 try:
-                    rs = RouteServers(bird, started.result(), "")
+                    rs = RouteServers(bird, demo.start_route_servers(env, bird), "")
                 except RouteServersUnavailable as exc:
                     demo.stop_route_servers()
                     rs = RouteServers(None, [], str(exc))
                     demo.write_config(network_id, None)
-            reconciled.result()
-            passwords = seeded.result()
-        url = f"http://127.0.0.1:{demo.port}"
-        with ThreadPoolExecutor(2) as pool:
+            # The worker and the web read the settings once: they start after the route
+            # servers are decided, beside the accounts and the controller's reconcile.
+            url = f"http://127.0.0.1:{demo.port}"
             worker = pool.submit(demo.start, env, "worker", "worker", ready="ztix worker starting")
             web = pool.submit(
                 demo.start,
@@ -596,9 +647,11 @@ def serve_demo(demo: Demo) -> int:
                 "4",
                 ready="Booting worker",
             )
-            worker.result()
             web.result()
-        first_page_s = _first_page(url)
+            first_page_s = _first_page(url)
+            reconciled.result()
+            passwords = seeded.result()
+            worker.result()
         print(_banner(url, passwords, demo.data, rs, first_page_s), flush=True)
         while not done.wait(0.5):
             stopped = [p for p in demo.children if p.poll() is not None]
