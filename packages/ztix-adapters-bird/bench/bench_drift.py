@@ -92,10 +92,10 @@ def run(n: int, repeats: int) -> dict[str, float]:
                 )
             }
             has_check = hasattr(fleet, "check_drift")
+            outcome: list[object] = []  # each apply's outcomes, appended by the timed call
             for r in range(repeats):
                 if has_check:
                     out["check (in sync)"].append(timed(lambda: fleet.check_drift(peers)))
-                outcome: list[object] = []
                 out["apply unchanged"].append(timed(lambda: outcome.append(fleet.apply(peers))))
                 assert "unchanged" in repr(outcome[-1]), outcome[-1]
                 peers.append(peer(n + r))
