@@ -663,16 +663,19 @@ class NetworkFacts:
 
     def to_json(self) -> JsonDict:
         """A JSON object of every field (storage keeps facts as one document)."""
-        out: JsonDict = attrs.asdict(self)
+        out: JsonDict = {name: getattr(self, name) for name in _FACT_FIELDS}
         out["asn"] = self.asn.value
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> NetworkFacts:
         """The inverse of :meth:`to_json`; unknown keys are ignored (older rows)."""
-        names = {f.name for f in attrs.fields(cls)}
-        values = {k: v for k, v in data.items() if k in names and k != "asn"}
+        values = {k: v for k, v in data.items() if k in _FACT_FIELDS and k != "asn"}
         return cls(asn=Asn(int(str(data["asn"]))), **values)  # type: ignore[arg-type]
+
+
+#: NetworkFacts' field names (attrs.fields per call is slow for 5,000 rows)
+_FACT_FIELDS = frozenset(f.name for f in attrs.fields(NetworkFacts))
 
 
 @attrs.frozen

@@ -30,7 +30,7 @@ class InMemoryRegistry:
         return self.facts.get(asn)
 
     def fetch(self, asns: Collection[Asn], *, patient: bool = True) -> RegistryFetch:
-        wanted = tuple(sorted(set(asns)))
+        wanted = tuple(sorted(set(asns), key=lambda a: a.value))
         self.fetches.append(wanted)
         failed = {a: self.unreachable[a] for a in wanted if a in self.unreachable}
         found = {a: self.facts[a] for a in wanted if a in self.facts and a not in failed}

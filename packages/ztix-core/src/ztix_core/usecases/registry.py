@@ -112,7 +112,7 @@ def _entries(
                 error or "no answer",
             )
         )
-    return sorted(out, key=lambda e: e.asn)
+    return sorted(out, key=lambda e: e.asn.value)  # by value: attrs ordering is slow
 
 
 def _sync_message(at: dt.datetime, reason: str) -> OutboxMessage:
@@ -248,7 +248,9 @@ class RegistryFacts:
         with self.uow_factory() as uow:
             wanted = set(asns) if asns is not None else self.relevant_asns(uow)
             previous = uow.network_facts.get_many(wanted)
-        due = sorted(a for a in wanted if force or self._due(previous.get(a), now))
+        due = sorted(
+            (a for a in wanted if force or self._due(previous.get(a), now)), key=lambda a: a.value
+        )
         if not due:
             return RefreshResult()
         fetched = self._fetch(due)
