@@ -130,6 +130,9 @@ def test_an_impatient_fetch_tries_once_and_never_waits_out_a_429(
     got = registry.fetch([Asn(64500)], patient=False)
     assert got.calls == 1 and sleeps.waits == []
     assert got.failed == {Asn(64500): "PeeringDB rate-limited the call (HTTP 429, Retry-After 3 s)"}
+    held = registry.fetch([Asn(64500)], patient=False)  # Retry-After holds every caller
+    assert held.calls == 0 and "(3 s left)" in held.failed[Asn(64500)]
+    sleeps.now += 3
     assert Asn(64500) in registry.fetch([Asn(64500)], patient=False).found
 
 

@@ -17,7 +17,9 @@ without). Stages of one call:
    answer does not hold is *absent* (PeeringDB has no network for it), and an ASN whose
    record is malformed, or whose batch failed, is *failed* with the reason — never absent.
 
-Nothing here raises for PeeringDB's failure. The core caches the answers
+A ``Retry-After`` holds every caller of the registry (the web's submissions too) until it
+has passed. An impatient fetch (``patient=False``: a person waits) tries each call once
+and never waits out a 429. Nothing here raises for PeeringDB's failure. The core caches the answers
 (:class:`ztix_core.usecases.RegistryFacts`). The API key never appears in a message.
 """
 
@@ -275,10 +277,11 @@ class PeeringDbRegistry:
             wait = retry_after_s(response.headers.get("Retry-After"))
             reason = "PeeringDB rate-limited the call (HTTP 429"
             reason += f", Retry-After {wait:.0f} s)" if wait is not None else ")"
-            if wait is not None and wait > self.settings.max_retry_wait_s:
+            if wait is not None:  # every caller of this registry respects it, not only this one
                 with self._lock:
-                    self._blocked_until = self._clock() + wait
+                    self._blocked_until = max(self._blocked_until, self._clock() + wait)
                     self._blocked_reason = reason
+            if wait is not None and wait > self.settings.max_retry_wait_s:
                 raise _CallFailed(reason, ends_round=True)
             return reason, wait
         if status in (401, 403):
