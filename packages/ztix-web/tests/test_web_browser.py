@@ -24,7 +24,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from ztix_core.bootstrap import App, bootstrap
 from ztix_core.memory import InMemoryFleet, InMemoryProvider
@@ -46,13 +46,15 @@ from ztix_core.usecases import Provisioner
 from ztix_core.values import Asn
 from ztix_web.app import create_app
 from ztix_web.config import WebSettings
+from ztix_web.testing import PageCheck, launch_chromium, screenshot_dir
+from ztix_web.testing import sign_in as _sign_in
 
-CHROMIUM = os.environ.get("ZTIX_TEST_CHROMIUM", "/usr/bin/chromium")
-AXE = (Path(__file__).parent / "browser" / "axe.min.js").read_text(encoding="utf-8")
 ROOT = Path(__file__).resolve().parents[3]
-SHOTS = Path(os.environ.get("ZTIX_SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
+check_page = PageCheck(
+    Path(__file__).parent / "browser" / "axe.min.js",
+    screenshot_dir(ROOT / "artifacts" / "screenshots"),
+)
 PASSWORD = "a long enough passphrase"
-WIDTHS = (375, 1280)
 
 
 class _Threaded(ThreadingMixIn, WSGIServer):
@@ -136,40 +138,12 @@ def exchange(tmp_path: Path) -> Iterator[Exchange]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
-
-
-def check_page(page: Page, name: str) -> None:
-    """axe-core on the page (no serious or critical violation), then screenshots."""
-    page.evaluate(AXE)
-    result = page.evaluate("async () => await axe.run(document)")
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == [], f"{name}: {bad}"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size or {"width": 1280, "height": 800}
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size(size)
 
 
 def sign_in(context: BrowserContext, url: str, username: str) -> Page:
-    page = context.new_page()
-    page.goto(f"{url}/login")
-    check_page(page, f"login-{username}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
-    return page
+    return _sign_in(context, url, username, PASSWORD, check_page)
 
 
 def test_operator_and_admin_journey(exchange: Exchange, chromium: Browser) -> None:
