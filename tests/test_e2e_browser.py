@@ -1,0 +1,338 @@
+"""End to end in a real browser: Playwright driving Debian's chromium against the whole
+exchange — the lab's PostgreSQL, Redis, ZeroTier controller emulator, two BIRD 2 route
+servers over sshd and ``ztix worker`` — with the web served as production serves it
+(``ztix web``: gunicorn in its own process, the lab's settings, ``[web] dev = true`` for
+plain-http cookies).
+
+Accounts are made with the ``ztix user`` command. The operator signs in, onboards and
+submits; the admin decides in a second browser context; the operator's page moves by
+itself (HTMX polling — the test never reloads it) and BIRD is asked what it really runs.
+Every page is checked with axe-core (no serious or critical violation) and photographed at
+375 and 1280 px into ``artifacts/screenshots/e2e`` (``$ZTIX_SCREENSHOT_DIR/e2e`` when set).
+Without chromium or a lab service these tests fail; they never skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+
+from ztix_core.records import Membership
+from ztix_core.status import RequestStatus as S
+from ztix_core.values import NodeId
+from ztix_web.testing import PageCheck, launch_chromium, screenshot_dir, sign_in
+from ztix_worker.lab import ExchangeLab
+from ztix_worker.testing import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+check = PageCheck(
+    ROOT / "packages" / "ztix-web" / "tests" / "browser" / "axe.min.js",
+    screenshot_dir(ROOT / "artifacts" / "screenshots", "e2e"),
+)
+PASSWORD = "a long enough passphrase"
+ASN = 21000  # not a bogon: the lab's BIRD policy refuses documentation and private ASNs
+NODE = "c1d2e3f4a5"
+#: How long a page may take to show what the worker did (ms): generous, CI machines are
+#: loaded; the waits end as soon as the page shows it.
+WORKER_MS = 120_000
+WEB_TABLE = "\n[web]\ndev = true\npoll_interval_s = 1\n"
+
+
+def ztix(env: Mapping[str, str], *argv: str, stdin: str = "") -> str:
+    """Run a ``ztix`` command as an admin would; its output (AssertionError on failure)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ztix_core.cli", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"ztix {' '.join(argv)}: {done.stderr}"
+    return done.stdout
+
+
+class Web:
+    """``ztix web --bind 127.0.0.1:PORT`` (gunicorn, its default workers and threads) on the
+    lab's settings, in its own process group; its output goes to ``web.log`` in the lab's
+    work directory."""
+
+    def __init__(self, lab: ExchangeLab) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = lab.workdir / "web.log"
+        self._log: TextIO = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ztix_core.cli", "web", "--bind", f"127.0.0.1:{port}"],
+            env={**os.environ, **lab.env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self._answers, timeout=60, interval=0.1, what=f"ztix web on {self.url}")
+
+    def _answers(self) -> bool:
+        code = self.proc.poll()
+        assert code is None, f"ztix web exited ({code}): {self.log_path.read_text()}"
+        try:
+            with urllib.request.urlopen(f"{self.url}/login", timeout=5) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def exchange(**lab_options: Any) -> Iterator[tuple[ExchangeLab, Web]]:
+    """The lab with an admin and an operator (``alice``, AS21000) made with ``ztix user``,
+    one ``ztix worker`` and ``ztix web``."""
+    with ExchangeLab(**lab_options) as lab:
+        with lab.config.open("a") as config:
+            config.write(WEB_TABLE)
+        ztix(lab.env, "user", "create", "admin", "--admin", "--password-stdin", stdin=PASSWORD)
+        ztix(lab.env, "user", "create", "alice", "--password-stdin", stdin=PASSWORD)
+        ztix(lab.env, "user", "link-asn", "alice", str(ASN), "--network-name", "Alice Networks")
+        lab.worker()
+        web = Web(lab)
+        try:
+            yield lab, web
+        finally:
+            web.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with launch_chromium() as browser:
+        yield browser
+
+
+def status(page: Page) -> Locator:
+    """The request's status badge (in the part of the page that refreshes itself)."""
+    return page.locator("#live-h .status")
+
+
+def server_row(page: Page, server: str) -> Locator:
+    """The row of ``server`` in the request's route-server table (the one that says what
+    each server applied for this member)."""
+    table = page.locator("#live table", has=page.get_by_role("columnheader", name="This member"))
+    return table.locator("tr", has=page.get_by_text(server, exact=True))
+
+
+def mark_document(page: Page) -> None:
+    """Tag the loaded document, so :func:`same_document` can prove no reload happened."""
+    page.evaluate("window.ztixNotReloaded = true")
+
+
+def same_document(page: Page) -> bool:
+    return bool(page.evaluate("window.ztixNotReloaded === true"))
+
+
+def submit(page: Page, url: str) -> uuid.UUID:
+    """The operator onboards (checking the onboarding page) and submits; the request id."""
+    page.goto(f"{url}/dashboard")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Join the exchange"
+    ).click()
+    node = page.get_by_label("ZeroTier node id")
+    node.fill("12")
+    expect(page.locator("#node_id-check")).to_contain_text("Not valid")
+    node.fill(NODE)
+    expect(page.locator("#node_id-check")).to_contain_text("Looks right")
+    check(page, "onboarding")
+    page.get_by_role("button", name="Send the request").click()
+    expect(status(page)).to_have_text("pending")
+    return uuid.UUID(page.url.rsplit("/", 1)[1])
+
+
+def open_as_admin(context: BrowserContext, url: str, request_id: uuid.UUID) -> Page:
+    """The admin signs in, opens the queue and the request from it."""
+    admin = sign_in(context, url, "admin", PASSWORD, check)
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Admin queue").click()
+    check(admin, "admin-queue")
+    admin.get_by_role("link", name=str(request_id)[:8]).click()
+    expect(status(admin)).to_have_text("pending")
+    return admin
+
+
+def membership(lab: ExchangeLab, request_id: uuid.UUID) -> Membership:
+    with lab.app.uow_factory() as uow:
+        found = uow.memberships.get_for_request(request_id)
+    assert found is not None
+    return found
+
+
+def test_journey_to_active_on_bird_then_leave(chromium: Browser) -> None:
+    with exchange() as (lab, web):
+        visitor = chromium.new_context()
+        landing = visitor.new_page()
+        landing.goto(web.url)
+        check(landing, "landing")
+        visitor.close()
+
+        operator = chromium.new_context()
+        page = sign_in(operator, web.url, "alice", PASSWORD, check)
+        check(page, "dashboard-empty")
+        request_id = submit(page, web.url)
+        check(page, "request-pending")
+        mark_document(page)
+
+        admin_context = chromium.new_context()
+        admin = open_as_admin(admin_context, web.url, request_id)
+        check(admin, "admin-request-pending")
+        admin.get_by_role("button", name="Approve").click()
+        # the worker may have moved it on already
+        expect(status(admin)).to_have_text(re.compile(r"^(approved|provisioning|active)$"))
+
+        # The operator's page turns active by itself, with what the worker really did.
+        expect(status(page)).to_have_text("active", timeout=WORKER_MS)
+        assert same_document(page), "the page was reloaded"
+        held = membership(lab, request_id)
+        live = page.locator("#live")
+        expect(live).to_contain_text(f"IPv4: {held.ipv4}")
+        expect(live).to_contain_text(f"IPv6: {held.ipv6}")
+        for server in ("rs1", "rs2"):
+            expect(server_row(page, server)).to_contain_text("applied")
+        expect(live).not_to_have_attribute("hx-trigger", re.compile("every"))  # polling ends
+        check(page, "request-active-live")
+        for server in ("rs1", "rs2"):  # birdc show protocols on the running daemons
+            assert lab.peers_on(server) == {ASN}, server
+        member = lab.provider.read_member(lab.network_id, NodeId(NODE))
+        assert member is not None and member.authorized
+
+        expect(status(admin)).to_have_text("active", timeout=WORKER_MS)  # by itself too
+        check(admin, "admin-request-active")
+        nav = admin.get_by_role("navigation", name="Main")
+        nav.get_by_role("link", name="Audit log").click()
+        check(admin, "audit")
+        nav.get_by_role("link", name="Route servers").click()
+        expect(admin.locator("main")).to_contain_text("in sync")
+        check(admin, "route-servers")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+        expect(page.locator("main")).to_contain_text("active")
+        check(page, "dashboard")
+
+        # Leave: from the request page as the operator opens it again.
+        page.get_by_role("link", name=str(request_id)[:8]).click()
+        check(page, "request-active")
+        page.get_by_label(re.compile("^I understand")).check()
+        page.get_by_role("button", name="Leave the exchange").click()
+        expect(status(page)).to_have_text(re.compile(r"^(deprovisioning|removed)$"))
+        mark_document(page)
+        expect(status(page)).to_have_text("removed", timeout=WORKER_MS)
+        assert same_document(page), "the page was reloaded"
+        expect(page.locator("#live")).to_contain_text("None assigned yet.")
+        check(page, "request-removed")
+        for server in ("rs1", "rs2"):
+            assert lab.peers_on(server) == set(), server
+        member = lab.provider.read_member(lab.network_id, NodeId(NODE))
+        assert member is None or not member.authorized
+        operator.close()
+        admin_context.close()
+
+
+def test_reject_with_a_reason_the_operator_sees(chromium: Browser) -> None:
+    with exchange() as (lab, web):
+        operator = chromium.new_context()
+        page = sign_in(operator, web.url, "alice", PASSWORD)
+        request_id = submit(page, web.url)
+        mark_document(page)
+        admin_context = chromium.new_context()
+        admin = open_as_admin(admin_context, web.url, request_id)
+        admin.get_by_label("Reason for rejecting").fill("No PeeringDB record for AS21000")
+        admin.get_by_role("button", name="Reject").click()
+        expect(status(admin)).to_have_text("rejected")
+        check(admin, "admin-request-rejected")
+        expect(status(page)).to_have_text("rejected", timeout=WORKER_MS)  # by itself
+        expect(page.locator("#live")).to_contain_text("No PeeringDB record for AS21000")
+        assert same_document(page), "the page was reloaded"
+        check(page, "request-rejected")
+        page.goto(f"{web.url}/admin/requests")
+        check(page, "error-403")
+        assert lab.request(request_id).reject_reason == "No PeeringDB record for AS21000"
+        for server in ("rs1", "rs2"):
+            assert lab.peers_on(server) == set(), server
+        operator.close()
+        admin_context.close()
+
+
+def test_failure_shown_then_retried_after_the_repair(chromium: Browser) -> None:
+    # The fault: rs2's config directory is not writable by the SSH user, so its apply fails
+    # at once at stage "lock" — a permanent failure, which the fleet does not retry — while
+    # rs1 applies; the request fails naming rs2. Nothing but the admin's Retry may move it
+    # on afterwards: the reconciler would re-sync a route server that is behind, and once
+    # rs2 applied it would settle the failed request to active by itself. Its passes are
+    # therefore an hour apart (it runs once at start, before the fault matters), so the
+    # request stays failed until Retry, and the test knows which one made it active.
+    with exchange(worker_settings={"reconcile_interval_s": 3600.0}) as (lab, web):
+        config_dir = Path(lab.daemons["rs2"].config_dir)
+        mode = config_dir.stat().st_mode & 0o7777
+        config_dir.chmod(mode & ~0o222)
+        operator = chromium.new_context()
+        page = sign_in(operator, web.url, "alice", PASSWORD)
+        request_id = submit(page, web.url)
+        mark_document(page)
+        admin_context = chromium.new_context()
+        admin = open_as_admin(admin_context, web.url, request_id)
+        admin.get_by_role("button", name="Approve").click()
+
+        expect(status(page)).to_have_text("failed", timeout=WORKER_MS)  # by itself
+        assert same_document(page), "the page was reloaded"
+        live = page.locator("#live")
+        expect(live).to_contain_text("route server rs2")
+        expect(live).to_contain_text("cannot take the lock")
+        expect(server_row(page, "rs1")).to_contain_text("applied")
+        expect(server_row(page, "rs2")).to_contain_text("failing")
+        check(page, "request-failed")
+        assert lab.peers_on("rs1") == {ASN}
+        assert lab.peers_on("rs2") == set()
+
+        admin.reload()  # the admin comes back to the request to decide
+        expect(status(admin)).to_have_text("failed")
+        check(admin, "admin-request-failed")
+        nav = admin.get_by_role("navigation", name="Main")
+        nav.get_by_role("link", name="Route servers").click()
+        expect(admin.locator("main")).to_contain_text("behind")
+        check(admin, "route-servers-behind")
+        assert lab.request(request_id).status is S.FAILED  # nothing retried it by itself
+
+        config_dir.chmod(mode)  # repaired
+        admin.go_back()
+        admin.get_by_role("button", name="Retry provisioning").click()
+        expect(status(admin)).to_have_text("active", timeout=WORKER_MS)
+        check(admin, "admin-request-retried")
+        page.reload()  # a failed page stops polling; the operator comes back
+        expect(status(page)).to_have_text("active", timeout=WORKER_MS)
+        for server in ("rs1", "rs2"):
+            expect(server_row(page, server)).to_contain_text("applied")
+        check(page, "request-retried")
+        for server in ("rs1", "rs2"):
+            assert lab.peers_on(server) == {ASN}, server
+        actions = lab.actions(request_id)
+        assert actions.count("request.failed") == 1, actions
+        assert actions.count("request.approved") == 2, actions  # approve, then Retry
+        assert actions.count("request.active") == 1, actions
+        operator.close()
+        admin_context.close()
