@@ -34,7 +34,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from ztix_core.records import Membership
 from ztix_core.status import RequestStatus as S
 from ztix_core.values import NodeId
-from ztix_web.testing import PageCheck, launch_chromium, screenshot_dir, sign_in
+from ztix_web.testing import PageCheck, follow, launch_chromium, screenshot_dir, sign_in
 from ztix_worker.lab import ExchangeLab
 from ztix_worker.testing import free_port, wait_for
 
@@ -55,6 +55,10 @@ OPERATORS = {
 #: How long a page may take to show what the worker did (ms): generous, CI machines are
 #: loaded; the waits end as soon as the page shows it.
 WORKER_MS = 120_000
+#: How long a page may take to show what a click did (ms): the web, the database and the
+#: browser share a loaded machine with the lab (Playwright's 5 s default was seen to run out
+#: there).
+PAGE_MS = 30_000
 WEB_TABLE = "\n[web]\ndev = true\npoll_interval_s = 1\n"
 
 
@@ -166,8 +170,13 @@ def exchange() -> Iterator[Exchange]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    with launch_chromium() as browser:
-        yield browser
+    """The browser; meanwhile every ``expect`` waits up to :data:`PAGE_MS` by default."""
+    expect.set_options(timeout=PAGE_MS)
+    try:
+        with launch_chromium() as browser:
+            yield browser
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default
 
 
 def status(page: Page) -> Locator:
@@ -194,9 +203,7 @@ def same_document(page: Page) -> bool:
 def submit(page: Page, url: str, node_id: str) -> uuid.UUID:
     """The operator onboards (checking the onboarding page) and submits; the request id."""
     page.goto(f"{url}/dashboard")
-    page.get_by_role("navigation", name="Main").get_by_role(
-        "link", name="Join the exchange"
-    ).click()
+    follow(page, "Join the exchange", "/onboarding")
     node = page.get_by_label("ZeroTier node id")
     node.fill("12")
     expect(page.locator("#node_id-check")).to_contain_text("Not valid")
@@ -211,9 +218,10 @@ def submit(page: Page, url: str, node_id: str) -> uuid.UUID:
 def open_as_admin(context: BrowserContext, url: str, request_id: uuid.UUID) -> Page:
     """The admin signs in, opens the queue and the request from it."""
     admin = sign_in(context, url, "admin", PASSWORD, check)
-    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Admin queue").click()
+    follow(admin, "Admin queue", "/admin/requests")
     check(admin, "admin-queue")
     admin.get_by_role("link", name=str(request_id)[:8]).click()
+    expect(admin).to_have_url(re.compile(f"/admin/requests/{request_id}$"))
     expect(status(admin)).to_have_text("pending")
     return admin
 
@@ -266,18 +274,18 @@ def test_journey_to_active_on_bird_then_leave(exchange: Exchange, chromium: Brow
 
     expect(status(admin)).to_have_text("active", timeout=WORKER_MS)  # by itself too
     check(admin, "admin-request-active")
-    nav = admin.get_by_role("navigation", name="Main")
-    nav.get_by_role("link", name="Audit log").click()
+    follow(admin, "Audit log", "/admin/audit")
     check(admin, "audit")
-    nav.get_by_role("link", name="Route servers").click()
+    follow(admin, "Route servers", "/admin/route-servers")
     expect(admin.locator("main")).to_contain_text("in sync")
     check(admin, "route-servers")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    follow(page, "Dashboard", "/dashboard")
     expect(page.locator("main")).to_contain_text("active")
     check(page, "dashboard")
 
     # Leave: from the request page as the operator opens it again.
     page.get_by_role("link", name=str(request_id)[:8]).click()
+    expect(page).to_have_url(re.compile(f"/requests/{request_id}$"))
     check(page, "request-active")
     page.get_by_label(re.compile("^I understand")).check()
     page.get_by_role("button", name="Leave the exchange").click()
@@ -291,6 +299,14 @@ def test_journey_to_active_on_bird_then_leave(exchange: Exchange, chromium: Brow
         assert asn not in lab.peers_on(server), server
     member = lab.provider.read_member(lab.network_id, NodeId(node_id))
     assert member is None or not member.authorized
+
+    follow(page, re.compile("^Sign out"), "/logout")
+    check(page, "sign-out")
+    page.get_by_role("button", name="Sign out").click()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Sign in")).to_be_visible()
+    page.goto(f"{url}/requests/{request_id}")
+    expect(page).to_have_url(re.compile("/login"))  # the session is over
     operator.close()
     admin_context.close()
 
@@ -358,9 +374,7 @@ def test_failure_shown_then_retried_after_the_repair(exchange: Exchange, chromiu
         admin.reload()  # the admin comes back to the request to decide
         expect(status(admin)).to_have_text("failed")
         check(admin, "admin-request-failed")
-        admin.get_by_role("navigation", name="Main").get_by_role(
-            "link", name="Route servers"
-        ).click()
+        follow(admin, "Route servers", "/admin/route-servers")
         expect(admin.locator("main")).to_contain_text("behind")
         check(admin, "route-servers-behind")
         assert lab.request(request_id).status is S.FAILED  # nothing retried it by itself
@@ -368,6 +382,7 @@ def test_failure_shown_then_retried_after_the_repair(exchange: Exchange, chromiu
         config_dir.chmod(mode)  # repaired
 
     admin.go_back()
+    expect(admin).to_have_url(re.compile(f"/admin/requests/{request_id}$"))
     admin.get_by_role("button", name="Retry provisioning").click()
     expect(status(admin)).to_have_text("active", timeout=WORKER_MS)
     check(admin, "admin-request-retried")

@@ -46,7 +46,7 @@ from ztix_core.usecases import Provisioner
 from ztix_core.values import Asn
 from ztix_web.app import create_app
 from ztix_web.config import WebSettings
-from ztix_web.testing import PageCheck, launch_chromium, screenshot_dir
+from ztix_web.testing import PageCheck, follow, launch_chromium, screenshot_dir
 from ztix_web.testing import sign_in as _sign_in
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -157,9 +157,7 @@ def test_operator_and_admin_journey(exchange: Exchange, chromium: Browser) -> No
     operator = chromium.new_context()
     page = sign_in(operator, url, "alice")
     check_page(page, "dashboard-empty")
-    page.get_by_role("navigation", name="Main").get_by_role(
-        "link", name="Join the exchange"
-    ).click()
+    follow(page, "Join the exchange", "/onboarding")
     expect(page.get_by_text("RFC 6996 private use")).to_be_visible()
     node = page.get_by_label("ZeroTier node id")
     node.fill("12")
@@ -174,9 +172,10 @@ def test_operator_and_admin_journey(exchange: Exchange, chromium: Browser) -> No
 
     admin_context = chromium.new_context()
     admin = sign_in(admin_context, url, "admin")
-    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Admin queue").click()
+    follow(admin, "Admin queue", "/admin/requests")
     check_page(admin, "admin-queue")
     admin.get_by_role("link", name=request_id[:8]).click()
+    expect(admin).to_have_url(re.compile(f"/admin/requests/{request_id}$"))
     check_page(admin, "admin-request")
     admin.get_by_role("button", name="Approve").click()
     expect(admin.locator("#live")).to_contain_text("approved")
@@ -188,11 +187,11 @@ def test_operator_and_admin_journey(exchange: Exchange, chromium: Browser) -> No
     expect(page.locator("#live")).to_contain_text("applied")
     expect(page.locator("#live")).not_to_have_attribute("hx-trigger", re.compile("every"))
     check_page(page, "request-active")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    follow(page, "Dashboard", "/dashboard")
     check_page(page, "dashboard")
-    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    follow(admin, "Audit log", "/admin/audit")
     check_page(admin, "audit")
-    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Route servers").click()
+    follow(admin, "Route servers", "/admin/route-servers")
     check_page(admin, "route-servers")
     operator.close()
     admin_context.close()

@@ -2,9 +2,9 @@
 ztix-web deployment).
 
 - :class:`Browser`: a cookie-keeping browser over ``falcon.testing`` (no HTTP server).
-- :func:`launch_chromium`, :class:`PageCheck`, :func:`sign_in`: a real browser through
-  Playwright (the ``testing`` extra), driving the system's chromium — never one Playwright
-  downloads — with axe-core and screenshots on every page checked.
+- :func:`launch_chromium`, :class:`PageCheck`, :func:`sign_in`, :func:`follow`: a real
+  browser through Playwright (the ``testing`` extra), driving the system's chromium — never
+  one Playwright downloads — with axe-core and screenshots on every page checked.
 """
 
 from __future__ import annotations
@@ -131,7 +131,10 @@ class PageCheck:
 
     def __call__(self, page: Page, name: str) -> None:
         """Run axe on ``page`` (AssertionError listing the violations), then photograph it
-        at each width and restore its viewport."""
+        at each width and restore its viewport. Call it once the page is the one meant
+        (:func:`follow` waits for that after a click): a navigation still under way
+        replaces the document axe reads."""
+        page.wait_for_load_state()
         page.evaluate(self.axe)
         result = page.evaluate("async () => await axe.run(document)")
         bad = [
@@ -147,6 +150,16 @@ class PageCheck:
             page.screenshot(path=str(self.shots / f"{name}-{width}.png"), full_page=True)
         page.set_viewport_size(size)
         self.names.append(name)
+
+
+def follow(page: Page, link: str | re.Pattern[str], path: str) -> None:
+    """Click ``link`` in the main navigation and wait until the browser shows the page at
+    ``path`` (a regular expression matched at the end of the URL), loaded."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
+    expect(page).to_have_url(re.compile(path + "$"))
+    page.wait_for_load_state()
 
 
 def sign_in(
