@@ -562,9 +562,12 @@ class DemoCommand:
 
 def _first_page(url: str) -> float | None:
     """Ask for the sign-in page once; how long after this process started it was answered
-    (None when /proc cannot say). A page that does not answer is the web's own failure."""
-    with urllib.request.urlopen(f"{url}/login", timeout=30) as response:  # our own web
-        response.read()
+    (None when /proc cannot say); ZtixError when the page does not come."""
+    try:
+        with urllib.request.urlopen(f"{url}/login", timeout=30) as response:  # our own web
+            response.read()
+    except OSError as exc:
+        raise ZtixError(f"the web started but {url}/login did not answer: {exc}") from None
     return seconds_since_start()
 
 
