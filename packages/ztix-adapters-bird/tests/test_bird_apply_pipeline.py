@@ -734,3 +734,60 @@ def test_duplicate_server_names_are_refused() -> None:
     )
     with pytest.raises(SettingsError):
         BirdFleet(BirdSettings((srv, srv)))
+
+
+def test_an_apply_after_hand_edits_reuploads_what_differs(lab: BirdLab, sshd: SshServer) -> None:
+    # Over SSH, with a fleet that knows what it applied (the path the worker takes): the
+    # manifest still names the applied digest, so only the files' listing gives the edits
+    # away. Unchanged members and one more member added at the same time.
+    d = started(lab)
+    srv = server_for(d, sshd)
+    log: Log = []
+    fleet = fleet_for(srv, log=log)
+    try:
+        assert fleet.apply(peers(3))[0].result == "applied"
+        edited = d.config_dir / "peers" / "AS200001.conf"
+        edited.write_bytes(edited.read_bytes() + b"# by hand\n")  # in place: same inode
+        (d.config_dir / "peers" / "AS200002.conf").unlink()
+        (d.config_dir / "peers" / "notes.conf").write_text("# by hand\n")
+        assert fleet.check_drift(peers(3))[0].drifted
+        log.clear()
+        out = fleet.apply(peers(3))[0]
+        assert out.result == "applied", out  # not "unchanged"
+        assert out.message.startswith("repaired drift: 3 file(s) on the server were not ztix's")
+        assert d.files() == render_server(srv, peers(3))
+        assert not fleet.check_drift(peers(3))[0].drifted
+        assert fleet.apply(peers(3))[0].result == "unchanged"
+        # an edit while a member is added: the upload planned with the probe is refused
+        # (the listing moved) and the apply uploads both files
+        edited.write_bytes(b"# emptied by hand\n")
+        log.clear()
+        out = fleet.apply(peers(4))[0]
+        assert out.result == "applied" and out.message == "", out
+        assert kinds(log)[:2] == ["probe+upload+parse+check", "upload+parse+check"]
+        assert d.files() == render_server(srv, peers(4))
+        assert set(protocol_names(peers(4))) <= running_protocols(d)
+    finally:
+        fleet.close()
+
+
+def test_a_daemon_reconfigured_outside_ztix_is_configured_again(
+    lab: BirdLab, sshd: SshServer
+) -> None:
+    d = started(lab)
+    srv = server_for(d, sshd)
+    fleet = fleet_for(srv)
+    try:
+        assert fleet.apply(peers(2))[0].result == "applied"
+        other = d.root / "other.conf"
+        other.write_text(f'include "{d.main_config}";\nprotocol static hand_made {{ ipv4; }}\n')
+        other.chmod(0o644)
+        assert "0003" in d.birdc("configure", f'"{other}"')
+        assert "hand_made" in running_protocols(d)
+        out = fleet.apply(peers(2))[0]
+        assert out.result == "applied", out
+        assert out.message == "repaired drift: BIRD was restarted or reconfigured outside ztix"
+        assert "hand_made" not in running_protocols(d)
+        assert fleet.apply(peers(2))[0].result == "unchanged"
+    finally:
+        fleet.close()
