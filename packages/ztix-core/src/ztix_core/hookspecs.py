@@ -83,6 +83,18 @@ def ztix_cli_commands() -> list[Registration]:  # type: ignore[empty-body]
     """
 
 
+@hookspec
+def ztix_web_extensions() -> list[Registration]:  # type: ignore[empty-body]
+    """Additions to the web app: routes and sign-in methods (Sign in with PeeringDB).
+
+    Factory: ``Settings -> extension | None``; None when the plugin is installed but not
+    configured. The extension is what :class:`ztix_web.extensions.WebExtension` describes
+    (``sign_in_buttons()`` and ``add_routes(app, ctx)``); it may import ztix_web, which
+    itself never imports an adapter. Called once by ``ztix_web.app.app_from_settings``.
+    Implemented by ztix-adapters-peeringdb (``peeringdb``).
+    """
+
+
 @hookspec(firstresult=True)
 def ztix_explain_error(error: BaseException, settings: Settings | None) -> str | None:
     """Explain an exception this plugin's code raised, for a user: one line naming the

@@ -147,10 +147,13 @@ class Plugins:
     def cli_commands(self) -> dict[str, Registration]:
         return self._collect("ztix_cli_commands")
 
+    def web_extensions(self) -> dict[str, Registration]:
+        return self._collect("ztix_web_extensions")
+
     def sections(self) -> dict[str, list[Registration]]:
         """TOML table name → the registrations (of every hook) that declare it."""
         owners: dict[str, list[Registration]] = {}
-        for kind in (*(k for k, _, _ in SELECTED_KINDS), "cli_commands"):
+        for kind in (*(k for k, _, _ in SELECTED_KINDS), "cli_commands", "web_extensions"):
             for reg in getattr(self, kind)().values():
                 if reg.section:
                     owners.setdefault(reg.section, []).append(reg)

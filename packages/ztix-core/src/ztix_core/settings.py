@@ -147,6 +147,8 @@ class Settings:
     zt_controller_backup_dir: str | None = _env("ZT_CONTROLLER_BACKUP_DIR", None)
     zt_controller_backup_retention_count: int = _env("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", 7)
     peeringdb_api_key: str | None = _secret("PEERINGDB_API_KEY")
+    #: The OAuth client secret of Sign in with PeeringDB (client id: ``[peeringdb_login]``).
+    peeringdb_client_secret: str | None = _secret("PEERINGDB_CLIENT_SECRET")
     approval_policy: str = _env("ZTIX_APPROVAL_POLICY", "manual_admin")
     #: Admit RFC 5398 documentation ASNs as members (labs and demos; never production).
     allow_documentation_asns: bool = _env("ZTIX_ALLOW_DOCUMENTATION_ASNS", False)

@@ -1,10 +1,10 @@
 """Everything ``ztix settings`` checks, against the installed plugins.
 
 :func:`load_settings` checks what the core alone knows. This adds what only the plugins
-know: each setting that selects a plugin names an installed one; the selected plugins and
-every command accept their settings (their ``validate``); every TOML table is one an
-installed plugin declares (``section``), and a declared table structures into its
-plugin's settings type. Every error is reported, not just the first.
+know: each setting that selects a plugin names an installed one; the selected plugins,
+every command and every web extension accept their settings (their ``validate``); every
+TOML table is one an installed plugin declares (``section``), and a declared table
+structures into its plugin's settings type. Every error is reported, not just the first.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def plugin_errors(settings: Settings, plugins: Plugins) -> list[SettingsError]:
         except SettingsError as exc:
             errors.append(exc)
     in_use.extend(plugins.cli_commands().values())
+    # Web extensions are not selected by a setting: each checks its own table when present.
+    in_use.extend(plugins.web_extensions().values())
     checks_run: list[Callable[[Settings], object]] = []
     for reg in in_use:
         if reg.validate is None or reg.validate in checks_run:

@@ -27,6 +27,9 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_DISPLAY_NAME = 200
 MAX_EMAIL = 320
+#: Accounts made by Sign in with PeeringDB are named ``pdb-<PeeringDB id>``; local accounts
+#: may not take such a name.
+PEERINGDB_PREFIX = "pdb-"
 #: Hashed once per process and verified for unknown usernames, so that answering "no such
 #: user" costs as much as answering "wrong password".
 _DUMMY_PASSWORD = "ztix-dummy-password-for-unknown-users"
@@ -139,6 +142,11 @@ class Accounts:
         taken (compared case-insensitively), nothing written."""
         _require_admin(actor)
         name = check_username(username)
+        if name.lower().startswith(PEERINGDB_PREFIX):
+            raise InvalidValue(
+                "username",
+                f"names starting with {PEERINGDB_PREFIX} are kept for PeeringDB sign-ins",
+            )
         password = check_password(password)
         shown = _check_display_name(display_name if display_name is not None else name)
         mail = _check_email(email)
