@@ -7,27 +7,41 @@ builds one from the settings and the installed plugins, as ``ztix web`` does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
 
 from ztix_core.bootstrap import App, bootstrap
-from ztix_core.errors import ZtixError
+from ztix_core.errors import SettingsError, ZtixError
 from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.ports import PasswordHasher
 from ztix_core.settings import Settings, load_settings
 from ztix_web.config import WebSettings, web_settings
 from ztix_web.context import STATIC_DIR, WebContext
+from ztix_web.extensions import WebExtension, load_extensions
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
 from ztix_web.views import admin, auth, errors, health, operator, oversight
 
 
 def create_app(
-    core: App, ws: WebSettings | None = None, hasher: PasswordHasher | None = None
+    core: App,
+    ws: WebSettings | None = None,
+    hasher: PasswordHasher | None = None,
+    extensions: Sequence[WebExtension] = (),
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """The web app over ``core``: pages, static files, sessions, CSRF, security headers."""
-    ctx = WebContext.build(core, ws or WebSettings(), hasher or Argon2Hasher())
+    """The web app over ``core``: pages, static files, sessions, CSRF, security headers,
+    and the routes and sign-in methods of ``extensions``. SettingsError when the local
+    form is off (``web.local_login``) and no extension offers another way in."""
+    ws = ws or WebSettings()
+    buttons = tuple(b for ext in extensions for b in ext.sign_in_buttons())
+    if not ws.local_login and not buttons:
+        raise SettingsError(
+            "web.local_login",
+            "is false, but no other sign-in method is configured (nobody could sign in)",
+        )
+    ctx = WebContext.build(core, ws, hasher or Argon2Hasher(), buttons)
     middleware: list[Any] = [
         SessionMiddleware(ctx),
         CsrfMiddleware(ctx),
@@ -52,6 +66,8 @@ def create_app(
     app.add_route("/admin/audit", oversight.AuditLog(ctx))
     app.add_route("/admin/route-servers", oversight.RouteServers(ctx))
     app.add_route("/admin/controller", oversight.Controller(ctx))
+    for extension in extensions:
+        extension.add_routes(app, ctx)
     app.add_static_route("/static", str(STATIC_DIR))
     pages = errors.ErrorPages(ctx)
     app.add_error_handler(Exception, pages.unexpected)
@@ -63,8 +79,9 @@ def create_app(
 def app_from_settings(
     settings: Settings | None = None, plugins: Plugins | None = None
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """Settings + installed plugins → the web app (no provider, no route servers)."""
+    """Settings + installed plugins → the web app (no provider, no route servers), with
+    the plugins' web extensions (hook ``ztix_web_extensions``)."""
     settings = settings or load_settings()
     plugins = plugins or Plugins(build_plugin_manager())
     core = bootstrap(settings, plugins, with_provisioning=False)
-    return create_app(core, web_settings(settings))
+    return create_app(core, web_settings(settings), extensions=load_extensions(settings, plugins))

@@ -30,6 +30,10 @@ class WebSettings:
     throttle_window_s: int = 15 * 60
     #: How often a status page asks for news while a request is moving.
     poll_interval_s: int = 3
+    #: The username/password form. Off: the form is gone and POST /login is refused, so
+    #: people sign in only through an extension (Sign in with PeeringDB); ``ztix web``
+    #: refuses to start with it off and no other way in.
+    local_login: bool = True
 
     def __attrs_post_init__(self) -> None:
         for name in (

@@ -14,6 +14,7 @@ from ztix_core.ports import PasswordHasher
 from ztix_core.usecases.accounts import Accounts
 from ztix_core.usecases.oversight import Oversight
 from ztix_web.config import WebSettings
+from ztix_web.extensions import SignInButton
 from ztix_web.login import LoginGate
 from ztix_web.pages import observe_interval_s
 from ztix_web.sessions import Sessions
@@ -46,9 +47,17 @@ class WebContext:
     oversight: Oversight
     #: How often the worker records sessions and readiness (for the pages' notes).
     observe_every_s: float
+    #: Sign-in methods of the web extensions, shown on the sign-in page.
+    sign_in_buttons: tuple[SignInButton, ...] = ()
 
     @classmethod
-    def build(cls, core: App, ws: WebSettings, hasher: PasswordHasher) -> WebContext:
+    def build(
+        cls,
+        core: App,
+        ws: WebSettings,
+        hasher: PasswordHasher,
+        sign_in_buttons: tuple[SignInButton, ...] = (),
+    ) -> WebContext:
         """Wire the use cases, sessions, the sign-in gate and templates over ``core``."""
         accounts = Accounts(core.uow_factory, core.clock, hasher)
         return cls(
@@ -60,4 +69,5 @@ class WebContext:
             _templates(),
             Oversight(core.uow_factory, core.clock),
             observe_interval_s(core.settings),
+            sign_in_buttons,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -14,6 +15,7 @@ from ztix_core.records import Membership, RouteServerState, User, ZtNetwork
 from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus
 from ztix_core.values import Asn
+from ztix_web.extensions import INELIGIBLE_KEY
 
 #: While a request is in one of these, its page asks for news (HTMX polling).
 MOVING = frozenset(
@@ -82,9 +84,11 @@ class Choices:
         return tuple(c for c in self.asns if c.refusal is not None)
 
 
-def choices(core: App, user: User) -> Choices:
+def choices(core: App, user: User, session_data: Mapping[str, Any] | None = None) -> Choices:
     """The user's ASNs (with reasons for those that may not join) and the open exchange
-    networks the user may use (all, unless the account is restricted to some)."""
+    networks the user may use (all, unless the account is restricted to some). The ASNs a
+    sign-in method saw but did not link (session data, see
+    :data:`ztix_web.extensions.INELIGIBLE_KEY`) are listed too, with its reasons."""
     with core.uow_factory() as uow:
         links = uow.asn_links.list_for_user(user.id)
         allowed = {a.network_id for a in uow.network_access.list_for_user(user.id)}
@@ -98,6 +102,14 @@ def choices(core: App, user: User) -> Choices:
         )
         for lk in links
     )
+    linked = {c.asn for c in asns}
+    for item in (session_data or {}).get(INELIGIBLE_KEY) or []:
+        try:
+            asn = Asn.parse(item["asn"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if asn not in linked:
+            asns += (AsnChoice(asn, item.get("name") or None, str(item.get("reason", ""))),)
     return Choices(asns, networks)
 
 

@@ -10,6 +10,7 @@ before sign-in is worthless after it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
 
@@ -65,7 +66,7 @@ class Sessions:
                 uow.commit()
             return Current(session, user)
 
-    def _new(self, user: User | None) -> tuple[str, WebSession]:
+    def _new(self, user: User | None, data: dict[str, Any] | None = None) -> tuple[str, WebSession]:
         token = new_token()
         now = self.clock.now()
         # An anonymous session only carries the sign-in form's CSRF token: it ends when it
@@ -78,6 +79,7 @@ class Sessions:
             now,
             now + lifetime,
             user_id=user.id if user is not None else None,
+            data=dict(data or {}),
         )
         return token, session
 
@@ -95,15 +97,26 @@ class Sessions:
             uow.commit()
         return token, Current(session, None)
 
-    def sign_in(self, old: WebSession | None, user: User) -> tuple[str, Current]:
-        """End ``old`` and start a fresh session for ``user`` (new token, new CSRF token)."""
-        token, session = self._new(user)
+    def sign_in(
+        self, old: WebSession | None, user: User, data: dict[str, Any] | None = None
+    ) -> tuple[str, Current]:
+        """End ``old`` and start a fresh session for ``user`` (new token, new CSRF token),
+        carrying ``data`` (JSON) for the pages."""
+        token, session = self._new(user, data)
         with self.uow_factory() as uow:
             if old is not None:
                 uow.web_sessions.delete(old.id)
             uow.web_sessions.create(session)
             uow.commit()
         return token, Current(session, user)
+
+    def put_data(self, session: WebSession, **values: Any) -> WebSession:
+        """Store ``values`` (JSON) in the session's data; the updated session."""
+        updated = attrs.evolve(session, data={**session.data, **values})
+        with self.uow_factory() as uow:
+            uow.web_sessions.save(updated)
+            uow.commit()
+        return updated
 
     def end(self, session: WebSession) -> None:
         """Delete the session server-side (sign-out)."""

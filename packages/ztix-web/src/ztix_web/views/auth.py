@@ -23,7 +23,8 @@ class Landing:
 
 
 class Login:
-    """``/login``: the local sign-in form; ``next`` may only be a path on this site."""
+    """``/login``: the local sign-in form (unless ``web.local_login`` is off) and the
+    extensions' sign-in buttons; ``next`` may only be a path on this site."""
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
@@ -38,7 +39,14 @@ class Login:
         render(self.ctx, req, resp, "login.html", next=target, username="", error=None)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Handle the form (POST)."""
+        """Handle the form (POST); refused (403) when local sign-in is off."""
+        if not self.ctx.ws.local_login:
+            raise falcon.HTTPForbidden(
+                title="Local sign-in is off",
+                description="This exchange signs people in through the buttons on the "
+                "sign-in page only.",
+                code="local_login_disabled",
+            )
         fields = form(req)
         target = safe_next(fields.get("next"))
         username = fields.get("username", "").strip()

@@ -45,6 +45,8 @@ def render(
         path=req.path,
         poll_s=ctx.ws.poll_interval_s,
         now=ctx.core.clock.now(),
+        sign_in_buttons=ctx.sign_in_buttons,
+        local_login=ctx.ws.local_login,
         **values,
     )
 

@@ -40,7 +40,7 @@ class Onboarding:
             resp,
             "onboarding.html",
             status,
-            choices=choices(self.ctx.core, found.user),
+            choices=choices(self.ctx.core, found.user, found.session.data),
             error=error,
             error_field=error_field,
             values=values or {},
