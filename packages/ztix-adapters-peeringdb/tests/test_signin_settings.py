@@ -102,3 +102,19 @@ def test_local_login_off_needs_another_way_in() -> None:
         sections={"web": {"local_login": False}, "peeringdb_login": {"client_id": "ztix"}},
     )
     assert app_from_settings(on, _plugins()) is not None
+
+
+def test_ztix_web_check_names_the_ways_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ztix.toml"
+    config.write_text("[web]\nlocal_login = false\n")
+    assert main(["--config", str(config), "web", "--check"], plugins=_plugins()) == 2
+    assert "setting web.local_login: is false, but no other sign-in method" in (
+        capsys.readouterr().err
+    )
+    config.write_text('[peeringdb_login]\nclient_id = "ztix"\n')
+    monkeypatch.setenv("PEERINGDB_CLIENT_SECRET", "s3cret")
+    assert main(["--config", str(config), "web", "--check"], plugins=_plugins()) == 0
+    out = capsys.readouterr().out
+    assert "sign-in: local form, Sign in with PeeringDB" in out and "s3cret" not in out

@@ -58,6 +58,7 @@ class PluginsCommand:
             "approval_policies",
             "network_registries",
             "cli_commands",
+            "web_extensions",
         ):
             print(f"{kind}:")
             for name, reg in getattr(plugins, kind)().items():

@@ -13,13 +13,13 @@ from typing import Any
 import falcon
 
 from ztix_core.bootstrap import App, bootstrap
-from ztix_core.errors import SettingsError, ZtixError
+from ztix_core.errors import ZtixError
 from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.ports import PasswordHasher
 from ztix_core.settings import Settings, load_settings
 from ztix_web.config import WebSettings, web_settings
 from ztix_web.context import STATIC_DIR, WebContext
-from ztix_web.extensions import WebExtension, load_extensions
+from ztix_web.extensions import WebExtension, load_extensions, sign_in_buttons
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
 from ztix_web.views import admin, auth, errors, health, operator, oversight
@@ -35,12 +35,7 @@ def create_app(
     and the routes and sign-in methods of ``extensions``. SettingsError when the local
     form is off (``web.local_login``) and no extension offers another way in."""
     ws = ws or WebSettings()
-    buttons = tuple(b for ext in extensions for b in ext.sign_in_buttons())
-    if not ws.local_login and not buttons:
-        raise SettingsError(
-            "web.local_login",
-            "is false, but no other sign-in method is configured (nobody could sign in)",
-        )
+    buttons = sign_in_buttons(ws, extensions)
     ctx = WebContext.build(core, ws, hasher or Argon2Hasher(), buttons)
     middleware: list[Any] = [
         SessionMiddleware(ctx),

@@ -13,12 +13,15 @@ onboarding page lists them as "not eligible" with their reasons.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from ztix_core.errors import SettingsError
 from ztix_core.plugins import Plugins
 from ztix_core.settings import Settings
+from ztix_web.config import WebSettings
 
 if TYPE_CHECKING:
     import falcon
@@ -56,3 +59,17 @@ def load_extensions(settings: Settings, plugins: Plugins) -> list[WebExtension]:
         if extension is not None:
             found.append(extension)
     return found
+
+
+def sign_in_buttons(
+    ws: WebSettings, extensions: Sequence[WebExtension]
+) -> tuple[SignInButton, ...]:
+    """The extensions' sign-in buttons; SettingsError when the local form is off
+    (``web.local_login``) and there is none, since nobody could sign in."""
+    buttons = tuple(b for ext in extensions for b in ext.sign_in_buttons())
+    if not ws.local_login and not buttons:
+        raise SettingsError(
+            "web.local_login",
+            "is false, but no other sign-in method is configured (nobody could sign in)",
+        )
+    return buttons

@@ -18,17 +18,22 @@ from ztix_core.errors import SettingsError
 from ztix_core.plugins import Plugins
 from ztix_core.settings import Settings, load_settings
 from ztix_web.config import web_settings
+from ztix_web.extensions import load_extensions, sign_in_buttons
 
 
 def check(settings: Settings, plugins: Plugins) -> list[str]:
-    """Validate what the web needs: its settings, the plugins they name, the storage
-    backend's readiness. Returns what was checked; raises ZtixError on the first problem."""
+    """Validate what the web needs: its settings, the plugins they name, the web
+    extensions (a way to sign in), the storage backend's readiness. Returns what was
+    checked; raises ZtixError on the first problem."""
     ws = web_settings(settings)
+    buttons = sign_in_buttons(ws, load_extensions(settings, plugins))
     bootstrap(settings, plugins, with_provisioning=False)
     plugins.storage_ready(settings)
+    ways = (["local form"] if ws.local_login else []) + [b.label for b in buttons]
     return [
         f"settings: ok (storage {settings.storage}, approval policy {settings.approval_policy})",
         f"web: ok ({'dev: cookies without Secure' if ws.dev else 'Secure cookies'})",
+        f"sign-in: {', '.join(ways)}",
         "storage: ready",
     ]
 
