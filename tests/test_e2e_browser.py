@@ -144,7 +144,10 @@ def exchange() -> Iterator[Exchange]:
     needs a failed request to stay failed until the admin's Retry (see there); the other
     tests do not need the reconciler, which only recovers what fell through the cracks.
     """
-    with ExchangeLab(worker_settings={"reconcile_interval_s": 3600.0}) as lab:
+    # observations (BGP sessions, controller readiness) every 2 s instead of 30 s, so the
+    # pages show them soon
+    settings = {"reconcile_interval_s": 3600.0, "observe_interval_s": 2.0}
+    with ExchangeLab(worker_settings=settings) as lab:
         with lab.config.open("a") as config:
             config.write(WEB_TABLE)
         web = Web(lab)  # starts while the accounts are made
@@ -271,6 +274,16 @@ def test_journey_to_active_on_bird_then_leave(exchange: Exchange, chromium: Brow
         assert asn in lab.peers_on(server), server
     member = lab.provider.read_member(lab.network_id, NodeId(node_id))
     assert member is not None and member.authorized
+    # The BGP sessions as the worker reads them from the running BIRDs: the member's
+    # protocols on both route servers (the table refreshes by itself, the page stays).
+    sessions = page.locator("#sessions tbody tr")
+    for family in (4, 6):
+        protocol = sessions.filter(has_text=f"AS{asn}_v{family}")
+        expect(protocol).to_have_count(2, timeout=WORKER_MS)
+        for server in ("rs1", "rs2"):
+            expect(protocol.filter(has=page.get_by_text(server, exact=True))).to_have_count(1)
+    assert same_document(page), "the page was reloaded"
+    check(page, "request-active-sessions")
 
     expect(status(admin)).to_have_text("active", timeout=WORKER_MS)  # by itself too
     check(admin, "admin-request-active")
@@ -279,6 +292,9 @@ def test_journey_to_active_on_bird_then_leave(exchange: Exchange, chromium: Brow
     follow(admin, "Route servers", "/admin/route-servers")
     expect(admin.locator("main")).to_contain_text("in sync")
     check(admin, "route-servers")
+    follow(admin, "Controller", "/admin/controller")
+    expect(admin.get_by_role("heading", name="Controller", level=1)).to_be_visible()
+    check(admin, "controller")
     follow(page, "Dashboard", "/dashboard")
     expect(page.locator("main")).to_contain_text("active")
     check(page, "dashboard")
