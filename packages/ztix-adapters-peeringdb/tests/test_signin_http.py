@@ -335,3 +335,18 @@ def test_local_login_switched_off(exchange_factory: Callable[..., Exchange]) -> 
     assert refused.status_code == 403 and "local_login_disabled" in refused.text
     driver.close()
     assert exchange.users() == [] and exchange.actions() == []
+
+
+def test_two_sign_ins_started_in_one_browser_the_first_still_finishes(
+    exchange: Exchange, driver: SignInDriver
+) -> None:
+    """Two tabs (or a double click): the earlier state is still this browser's."""
+    person = new_person(exchange.idp, profile(networks=[net(64500, 15)]))
+    first = driver.start()
+    second = driver.ztix.get("/login/peeringdb")
+    assert second.status_code == 303 and _state(second) != _state(first)
+    callback = driver.authorize(first.headers["location"], person.username)
+    assert driver.callback(callback).status_code == 303
+    [user] = exchange.users()
+    assert exchange.links(user) == {64500: ("peeringdb", True)}
+    assert exchange.actions() == ["account.created", "account.asn_linked", "auth.login"]

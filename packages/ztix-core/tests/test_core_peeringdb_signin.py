@@ -118,17 +118,17 @@ def test_a_state_is_used_once_and_expires(
 ) -> None:
     item = signin.begin("/onboarding")
     assert len(item.code_verifier) >= 43 and item.nonce and item.state != item.nonce
-    assert signin.take_state(item.state, "c", bound=item.state) == item
+    assert signin.take_state(item.state, "c", started=[item.state]) == item
     with pytest.raises(SignInRefused) as replayed:
-        signin.take_state(item.state, "c", bound=item.state)
+        signin.take_state(item.state, "c", started=[item.state])
     assert replayed.value.code == "state_unknown"
     old = signin.begin()
     clock.advance(seconds=61)
     with pytest.raises(SignInRefused):
-        signin.take_state(old.state, "c", bound=old.state)
+        signin.take_state(old.state, "c", started=[old.state])
     other = signin.begin()
     with pytest.raises(SignInRefused):
-        signin.take_state(other.state, "c", bound="another-state")
+        signin.take_state(other.state, "c", started=["another-state"])
     assert actions(store) == ["auth.peeringdb_state_refused"] * 3
     with store() as uow:
         assert uow.users.list() == []

@@ -38,8 +38,10 @@ log = logging.getLogger("ztix_adapters_peeringdb.signin")
 
 START = "/login/peeringdb"
 CALLBACK = "/login/peeringdb/callback"
-#: The session data key holding the state this browser started.
-STATE_KEY = "peeringdb_state"
+#: The session data key holding the states this browser started, newest last.
+STATE_KEY = "peeringdb_states"
+#: How many started sign-ins one browser keeps (two tabs, a double click).
+KEEP_STATES = 5
 
 
 class PeeringDbWeb:
@@ -128,7 +130,8 @@ class Start:
             return
         found = ensure_session(self.flow.ctx, req, resp)
         item = self.flow.signin.begin(target)
-        self.flow.ctx.sessions.put_data(found.session, **{STATE_KEY: item.state})
+        states = [*_started(found.session.data), item.state]
+        self.flow.ctx.sessions.put_data(found.session, **{STATE_KEY: states[-KEEP_STATES:]})
         url = self.flow.oidc.authorization_url(item, self.flow.redirect_uri(req))
         raise falcon.HTTPSeeOther(url)
 
@@ -144,12 +147,12 @@ class Callback:
         flow = self.flow
         client = req.remote_addr or "unknown"
         found = current(req)
-        bound = found.session.data.get(STATE_KEY) if found is not None else None
+        started = _started(found.session.data) if found is not None else []
         try:
             item = flow.signin.take_state(
                 req.get_param("state") or "",
                 client,
-                bound=bound if isinstance(bound, str) else None,
+                started=started,
             )
         except SignInRefused as refused:
             # take_state audited it already.
@@ -214,3 +217,9 @@ class Callback:
         set_session_cookie(flow.ctx, resp, token)
         req.context.current = fresh
         raise falcon.HTTPSeeOther(safe_next(item.redirect_to))
+
+
+def _started(data: dict[str, Any]) -> list[str]:
+    """The states a session's data says this browser started."""
+    found = data.get(STATE_KEY)
+    return [s for s in found if isinstance(s, str)] if isinstance(found, list) else []

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 import attrs
@@ -205,17 +206,15 @@ class PeeringDbSignIn:
             uow.commit()
         return item
 
-    def take_state(self, state: str, client: str, *, bound: str | None = None) -> OAuthState:
+    def take_state(self, state: str, client: str, *, started: Collection[str] = ()) -> OAuthState:
         """Consume ``state``: the stored sign-in in flight, used up now. An unknown,
         expired or already used state — or one that another browser session started
-        (``bound`` is the state this session started, None when it started none) — is
+        (``started``: the states this browser session started) — is
         refused with SignInRefused(``state_unknown``) and audited; nothing else changes."""
         now = self.clock.now()
         with self.uow_factory() as uow:
             found = uow.oauth_states.take(state, now) if 0 < len(state) <= 200 else None
-            mismatch = found is not None and (
-                found.provider != PROVIDER or bound is None or bound != state
-            )
+            mismatch = found is not None and (found.provider != PROVIDER or state not in started)
             if found is None or mismatch:
                 reason = "not started in this browser" if found is not None else "unknown"
                 audit(
