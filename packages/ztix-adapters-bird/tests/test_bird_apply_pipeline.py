@@ -791,3 +791,32 @@ def test_a_daemon_reconfigured_outside_ztix_is_configured_again(
         assert fleet.apply(peers(2))[0].result == "unchanged"
     finally:
         fleet.close()
+
+
+def test_an_edit_that_hides_from_the_listing_is_repaired_after_a_drift_check(
+    lab: BirdLab, sshd: SshServer
+) -> None:
+    # Edited in place, then given back its size and mtime: the listing ztix recorded does
+    # not move, so an apply trusts the manifest. The drift check hashes every file and
+    # finds it; the fleet's next apply then hashes too, and puts the file back.
+    d = started(lab)
+    srv = server_for(d, sshd)
+    fleet = fleet_for(srv)
+    try:
+        assert fleet.apply(peers(2))[0].result == "applied"
+        edited = d.config_dir / "peers" / "AS200001.conf"
+        wanted, st = edited.read_bytes(), edited.stat()
+        edited.write_bytes(wanted.replace(b"import limit 100", b"import limit 999"))
+        assert edited.read_bytes() != wanted
+        os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert edited.stat().st_size == st.st_size and edited.stat().st_ino == st.st_ino
+        assert fleet.apply(peers(2))[0].result == "unchanged"  # hidden from the listing
+        found = fleet.check_drift(peers(2))[0]
+        assert [(f.name, f.problem) for f in found.files] == [("peers/AS200001.conf", "changed")]
+        out = fleet.apply(peers(2))[0]
+        assert out.result == "applied" and out.message.startswith("repaired drift: 1 file"), out
+        assert edited.read_bytes() == wanted
+        assert not fleet.check_drift(peers(2))[0].drifted
+        assert fleet.apply(peers(2))[0].result == "unchanged"
+    finally:
+        fleet.close()

@@ -294,11 +294,13 @@ fi
 """
 
 _PROBE = (
-    "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6; BIRDC=$7; SOCK=$8\n"
+    "C=$1; L=$2; STALE=$3; OWNER=$4; B=$5; KNOWN=$6; BIRDC=$7; SOCK=$8; VERIFY=${9:-0}\n"
     + _LOCK
     + _FINGERPRINT
     + _RUNNING
     + r"""
+# asked to hash whatever the listing says (a drift check found a difference it hides)
+[ "$VERIFY" = 1 ] && FPOK=0
 h=
 read -r h 2>/dev/null < "$C/.ztix-applied" || h=
 if [ ! -f "$B/.complete" ] && [ -n "$KNOWN" ] && [ "$h" = "$KNOWN" ] && [ "$FPOK" = 1 ] \
@@ -736,8 +738,13 @@ class SafeApply:
         known: RemoteState | None = None,
         *,
         owner_tag: str = "",
+        verify: bool = False,
     ) -> None:
         validate_paths(server.paths)
+        #: Hash the live files whatever their listing says (and skip the optimistic
+        #: upload): a drift check found files that differ although the listing did not
+        #: move (edited, then given back its size and mtime).
+        self.verify = verify
         self.server = server
         self.transport = transport
         self.options = options or ApplyOptions()
@@ -805,6 +812,7 @@ class SafeApply:
                 MANIFEST_HEADER + self.known.digest if self.known else "",
                 self.server.paths.birdc,
                 self.server.paths.control_socket,
+                "1" if self.verify else "0",
             )
             if result.exit_status == 0:
                 state = parse_probe(result.stdout)
@@ -920,7 +928,7 @@ class SafeApply:
             result: CommandResult | None = None
             full = False
             p = self.server.paths
-            if self.known is not None:
+            if self.known is not None and not self.verify:
                 # Optimistic: plan against what this process applied last and send it with
                 # the probe; the server takes it only if its manifest still says so.
                 guess = make_plan(files, self.known)

@@ -171,6 +171,9 @@ class BirdFleet:
         self._owner_tag = uuid.uuid4().hex[:12]
         # Per server, the state this fleet last applied: lets the probe skip the file list.
         self._known: dict[str, RemoteState] = {}
+        # Servers whose last drift check found files that differ: their next apply hashes
+        # every live file, even if the listing ztix recorded did not move.
+        self._verify: set[str] = set()
         #: Per server, what the last apply did (stage timings, upload size).
         self.last_stats: dict[str, ApplyStats] = {}
         self._loop_guard = threading.Lock()
@@ -351,8 +354,11 @@ class BirdFleet:
             self.options,
             known=self._known.get(name),
             owner_tag=self._owner_tag,
+            verify=name in self._verify,
         )
         outcome = await safe.apply(files, digest)
+        if outcome.ok:
+            self._verify.discard(name)
         if safe.applied_state is not None:
             self._known[name] = safe.applied_state
         else:
@@ -408,7 +414,10 @@ class BirdFleet:
                 result = await self._transport(server).run(drift.check_command(server))
             except (TransportError, SettingsError) as exc:
                 return RouteServerDrift(server.name, error=str(exc))
-        return drift.compare(server.name, result.stdout, files, digest)
+        found = drift.compare(server.name, result.stdout, files, digest)
+        if found.files or found.manifest:
+            self._verify.add(server.name)
+        return found
 
     def session_status(self, asn: Asn | None = None) -> list[SessionStatus]:
         """Live BGP session state per member and server (one birdc query per server, for
