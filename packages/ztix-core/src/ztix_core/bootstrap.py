@@ -86,7 +86,9 @@ def bootstrap(
         allow_documentation_asns=settings.allow_documentation_asns,
         facts=facts,
     )
-    queries = RequestQueries(uow_factory, clock)
+    queries = RequestQueries(
+        uow_factory, clock, allow_documentation_asns=settings.allow_documentation_asns
+    )
     if not with_provisioning:
         return App(settings, uow_factory, clock, policy, registry, workflow, queries, facts=facts)
     provider: MembershipProvider = plugins.select(

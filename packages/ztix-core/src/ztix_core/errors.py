@@ -84,6 +84,19 @@ class DuplicateLiveRequest(Conflict):
         self.existing_id = existing_id
 
 
+class IdempotencyKeyReused(Conflict):
+    """An ``Idempotency-Key`` came back with a different body than the first time."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str, request_id: object) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used with a different body "
+            f"(for request {request_id}); use a new key for a new request",
+            request_id=str(request_id),
+        )
+
+
 class DuplicateRecord(Conflict):
     """A uniqueness rule was broken (username, membership, address, ...)."""
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import attrs
 
+from ztix_core.api_ports import ApiTokenRepository, IdempotencyRepository
 from ztix_core.records import (
     AsnLink,
     AuditEvent,
@@ -162,6 +163,10 @@ class JoinRequestRepository(Protocol):
     def count(self, flt: RequestFilter) -> int:
         """How many requests match (ignoring limit and offset)."""
 
+    def last_change(self) -> dt.datetime | None:
+        """The newest ``updated_at`` of any request (None when there is none): every status
+        move updates it, so a read model of the members can tell it is still current."""
+
 
 class MembershipRepository(Protocol):
     """Memberships: unique per request and per (network, node)."""
@@ -285,7 +290,8 @@ class ObservationRepository(Protocol):
 
 class UnitOfWork(Protocol):
     """One transaction over every repository (the web layer's sessions and OAuth states
-    too, see :mod:`ztix_core.web_ports`). Leaving the block without ``commit()``
+    too, see :mod:`ztix_core.web_ports`, and the API's tokens and idempotency keys, see
+    :mod:`ztix_core.api_ports`). Leaving the block without ``commit()``
     rolls back; an exception rolls back. Audit events and outbox rows are written through
     the same unit of work as the change they record."""
 
@@ -333,6 +339,12 @@ class UnitOfWork(Protocol):
 
     @property
     def oauth_states(self) -> OAuthStateRepository: ...
+
+    @property
+    def api_tokens(self) -> ApiTokenRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import attrs
 
+from ztix_core.api_ports import ApiToken, IdempotencyEntry
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.memory.api_storage import InMemoryApiTokens, InMemoryIdempotency
 from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryWebSessions
 from ztix_core.ports import CachedFacts, IPAddress, MaxPrefixOverride, RequestFilter
 from ztix_core.records import (
@@ -59,6 +61,8 @@ class _Tables:
     controller_observation: dict[str, ControllerObservation] = attrs.Factory(dict)
     network_facts: dict[Asn, CachedFacts] = attrs.Factory(dict)
     max_prefix_overrides: dict[Asn, MaxPrefixOverride] = attrs.Factory(dict)
+    api_tokens: dict[uuid.UUID, ApiToken] = attrs.Factory(dict)
+    idempotency: dict[tuple[uuid.UUID, str], IdempotencyEntry] = attrs.Factory(dict)
 
     def copy(self) -> _Tables:
         return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
@@ -245,6 +249,9 @@ class _Requests(_Repo):
 
     def count(self, flt: RequestFilter) -> int:
         return len(self._sorted(flt))
+
+    def last_change(self) -> dt.datetime | None:
+        return max((r.updated_at for r in self.t.requests.values()), default=None)
 
 
 class _Memberships(_Repo):
@@ -442,6 +449,8 @@ class InMemoryUnitOfWork:
         self.network_facts = _NetworkFacts(self)
         self.web_sessions = InMemoryWebSessions(self)
         self.oauth_states = InMemoryOAuthStates(self)
+        self.api_tokens = InMemoryApiTokens(self)
+        self.idempotency = InMemoryIdempotency(self)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._store.lock.acquire()

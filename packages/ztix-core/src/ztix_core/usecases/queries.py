@@ -7,9 +7,17 @@ import uuid
 
 import attrs
 
-from ztix_core.errors import NotFound, PermissionDenied
+from ztix_core.asns import join_refusal
+from ztix_core.errors import InvalidValue, NotFound, PermissionDenied
 from ztix_core.ports import Clock, RequestFilter, UnitOfWorkFactory
-from ztix_core.records import Actor, AuditEvent, JoinRequest, Membership, RouteServerState
+from ztix_core.records import (
+    Actor,
+    AuditEvent,
+    JoinRequest,
+    Membership,
+    RouteServerState,
+    ZtNetwork,
+)
 from ztix_core.status import RequestStatus
 from ztix_core.values import Asn, NetworkId
 
@@ -31,12 +39,89 @@ class RequestDetail:
     timeline: tuple[AuditEvent, ...]
 
 
+@attrs.frozen
+class AsnEligibility:
+    """An ASN linked to the user; ``refusal`` says why it may not join (None: it may)."""
+
+    asn: Asn
+    name: str | None
+    refusal: str | None
+
+
+@attrs.frozen
+class AuditPage:
+    """Newest-first audit events and whether more follow."""
+
+    items: tuple[AuditEvent, ...]
+    more: bool
+
+
+#: The audit port reads newest-first without an offset: deeper pages are refused.
+MAX_AUDIT_DEPTH = 10_000
+
+
 class RequestQueries:
     """Queries the operator dashboard, request detail and admin queue need."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        allow_documentation_asns: bool = False,
+    ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
+        self.allow_documentation_asns = allow_documentation_asns
+
+    def asns(self, actor: Actor) -> list[AsnEligibility]:
+        """The actor's own linked ASNs, each with the reason it may not join (if any)."""
+        with self.uow_factory() as uow:
+            links = uow.asn_links.list_for_user(uuid.UUID(actor.id))
+        allow = self.allow_documentation_asns
+        return [
+            AsnEligibility(
+                lk.asn, lk.network_name, join_refusal(lk.asn.value, allow_documentation=allow)
+            )
+            for lk in links
+        ]
+
+    def networks(self, actor: Actor) -> list[ZtNetwork]:
+        """The open exchange networks the actor may request (all for an admin or an
+        unrestricted account; only the granted ones otherwise)."""
+        with self.uow_factory() as uow:
+            open_networks = [n for n in uow.networks.list() if not n.retired]
+            if actor.is_admin or actor.kind != "user":
+                return open_networks
+            allowed = {a.network_id for a in uow.network_access.list_for_user(uuid.UUID(actor.id))}
+        return [n for n in open_networks if not allowed or n.id in allowed]
+
+    def audit(
+        self,
+        actor: Actor,
+        action: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> AuditPage:
+        """Audit events newest first, by action and/or target; admins only. ``offset +
+        limit`` may not pass :data:`MAX_AUDIT_DEPTH`."""
+        if not actor.is_admin:
+            raise PermissionDenied("only an admin may read the audit trail")
+        if offset + limit > MAX_AUDIT_DEPTH:
+            raise InvalidValue("offset", f"offset + limit may not pass {MAX_AUDIT_DEPTH}")
+        if (target_type is None) != (target_id is None):
+            raise InvalidValue("target_id", "target_type and target_id go together")
+        with self.uow_factory() as uow:
+            if target_type is not None and target_id is not None:
+                events = uow.audit.for_target(target_type, target_id)[::-1]
+                if action:
+                    events = [e for e in events if e.action == action]
+            else:
+                events = uow.audit.recent(offset + limit + 1, action or None)
+        window = events[offset : offset + limit + 1]
+        return AuditPage(tuple(window[:limit]), len(window) > limit)
 
     def list_requests(
         self,

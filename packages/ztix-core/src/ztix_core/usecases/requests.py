@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from ztix_core.api_ports import IdempotencyEntry
 from ztix_core.asns import join_refusal
 from ztix_core.errors import (
     Conflict,
+    DuplicateRecord,
+    IdempotencyKeyReused,
     InvalidTransition,
     InvalidValue,
     NotEligible,
@@ -82,6 +85,56 @@ class RequestWorkflow:
         (ASN, network) — a second raises DuplicateLiveRequest naming the first. The
         approval policy then decides at once (approve / reject / leave pending).
         """
+        return self._submit(user_id, asn, network_id, node_id, notes, None)[0]
+
+    def submit_once(
+        self,
+        user_id: uuid.UUID,
+        key: str,
+        fingerprint: str,
+        asn: object,
+        network_id: object,
+        node_id: object,
+        notes: str = "",
+    ) -> tuple[JoinRequest, bool]:
+        """:meth:`submit` under the client's idempotency ``key``: the first call files the
+        request and records the key with it in the same unit of work; a later call with the
+        same key and ``fingerprint`` (a digest of the body) returns that request and True
+        (replayed) without filing another; the same key with another fingerprint raises
+        IdempotencyKeyReused. A call that was refused records nothing."""
+        if not key or len(key) > 200:
+            raise InvalidValue("Idempotency-Key", "1 to 200 characters")
+        with self.uow_factory() as uow:
+            found = uow.idempotency.get(user_id, key)
+            if found is not None:
+                return self._replay(uow, found, key, fingerprint), True
+        try:
+            return self._submit(user_id, asn, network_id, node_id, notes, (key, fingerprint))
+        except DuplicateRecord:
+            # A concurrent call with the same key won the insert: answer with its request.
+            with self.uow_factory() as uow:
+                found = uow.idempotency.get(user_id, key)
+                if found is None:
+                    raise
+                return self._replay(uow, found, key, fingerprint), True
+
+    @staticmethod
+    def _replay(
+        uow: UnitOfWork, entry: IdempotencyEntry, key: str, fingerprint: str
+    ) -> JoinRequest:
+        if entry.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(key, entry.request_id)
+        return _load(uow, entry.request_id)
+
+    def _submit(
+        self,
+        user_id: uuid.UUID,
+        asn: object,
+        network_id: object,
+        node_id: object,
+        notes: str,
+        idempotency: tuple[str, str] | None,
+    ) -> tuple[JoinRequest, bool]:
         parsed_asn = Asn.parse(asn)
         parsed_net = network_id if isinstance(network_id, NetworkId) else NetworkId(network_id)
         parsed_node = node_id if isinstance(node_id, NodeId) else NodeId(node_id)
@@ -121,6 +174,10 @@ class RequestWorkflow:
                 notes=notes,
             )
             uow.requests.add(request)
+            if idempotency is not None:
+                uow.idempotency.put(
+                    IdempotencyEntry(user_id, idempotency[0], idempotency[1], request.id, now)
+                )
             audit(
                 uow,
                 now,
@@ -189,7 +246,7 @@ class RequestWorkflow:
                     meta,
                 )
             uow.commit()
-            return request
+            return request, False
 
     @staticmethod
     def _check_holders(uow: UnitOfWork, asn: Asn, network: NetworkId, node: NodeId) -> None:
