@@ -200,6 +200,8 @@ class JoinRequestRow(Base):
         Index("ix_join_requests_user_time", "user_id", "requested_at", "id"),
         Index("ix_join_requests_asn_time", "asn", "requested_at", "id"),
         Index("ix_join_requests_node", "network_id", "node_id"),
+        # The IX-F export's cache check: the newest change of any request.
+        Index("ix_join_requests_updated_at", "updated_at"),
     )
 
 
@@ -413,6 +415,44 @@ class WebSessionRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ApiTokenRow(Base):
+    """An API token: the SHA-256 of its secret (unique), never the secret."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint("scope IN ('operator', 'admin')", name="scope"),
+        CheckConstraint("length(secret_hash) = 64", name="secret_hash_len"),
+    )
+
+
+class IdempotencyKeyRow(Base):
+    """A join request filed under a user's ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("join_requests.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
 #: Every table, children before parents (the order to empty them in).

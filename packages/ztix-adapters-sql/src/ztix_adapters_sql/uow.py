@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ztix_adapters_sql.engine import create_engine_for
 from ztix_adapters_sql.repositories import (
+    SqlApiTokenRepository,
     SqlAsnLinkRepository,
     SqlAuditRepository,
     SqlCredentialRepository,
+    SqlIdempotencyRepository,
     SqlIpAllocationRepository,
     SqlJoinRequestRepository,
     SqlMembershipRepository,
@@ -53,6 +55,8 @@ class SqlUnitOfWork:
         self.network_facts = SqlNetworkFactsRepository(session)
         self.oauth_states = SqlOAuthStateRepository(session)
         self.web_sessions = SqlWebSessionRepository(session)
+        self.api_tokens = SqlApiTokenRepository(session)
+        self.idempotency = SqlIdempotencyRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._open_units is not None:

@@ -7,6 +7,7 @@ from ztix_adapters_sql.repositories.accounts import (
     SqlNetworkAccessRepository,
     SqlUserRepository,
 )
+from ztix_adapters_sql.repositories.api import SqlApiTokenRepository, SqlIdempotencyRepository
 from ztix_adapters_sql.repositories.membership import (
     SqlIpAllocationRepository,
     SqlMembershipRepository,
@@ -20,9 +21,11 @@ from ztix_adapters_sql.repositories.trail import SqlAuditRepository, SqlOutboxRe
 from ztix_adapters_sql.repositories.web import SqlOAuthStateRepository, SqlWebSessionRepository
 
 __all__ = [
+    "SqlApiTokenRepository",
     "SqlAsnLinkRepository",
     "SqlAuditRepository",
     "SqlCredentialRepository",
+    "SqlIdempotencyRepository",
     "SqlIpAllocationRepository",
     "SqlJoinRequestRepository",
     "SqlMembershipRepository",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import functools
 import uuid
 from collections.abc import Collection, Sequence
@@ -307,3 +308,8 @@ class SqlJoinRequestRepository(SqlRepository):
     def count(self, flt: RequestFilter) -> int:
         stmt, params = self.count_statement(flt)
         return int(self.session.scalar(stmt, params) or 0)
+
+    def last_change(self) -> dt.datetime | None:
+        """The newest ``updated_at`` of any request (the end of an index)."""
+        value: dt.datetime | None = self.session.scalar(select(func.max(JoinRequestRow.updated_at)))
+        return value
