@@ -17,6 +17,7 @@ from ztix_core.errors import ZtixError
 from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.ports import PasswordHasher
 from ztix_core.settings import Settings, load_settings
+from ztix_web import api
 from ztix_web.config import WebSettings, web_settings
 from ztix_web.context import STATIC_DIR, WebContext
 from ztix_web.extensions import WebExtension, load_extensions, sign_in_buttons
@@ -68,6 +69,7 @@ def create_app(
     app.add_error_handler(Exception, pages.unexpected)
     app.add_error_handler(ZtixError, pages.ztix_error)
     app.add_error_handler(falcon.HTTPError, pages.http_error)
+    api.register(app, ctx)
     return app
 
 

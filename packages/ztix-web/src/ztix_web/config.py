@@ -34,6 +34,10 @@ class WebSettings:
     #: people sign in only through an extension (Sign in with PeeringDB); ``ztix web``
     #: refuses to start with it off and no other way in.
     local_login: bool = True
+    #: API calls a second one token may make on average (per web worker process).
+    api_rate_per_s: float = 10.0
+    #: API calls one token may make at once before the rate applies.
+    api_burst: int = 60
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -43,9 +47,12 @@ class WebSettings:
             "max_failures_per_address",
             "throttle_window_s",
             "poll_interval_s",
+            "api_burst",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"web.{name}", "must be at least 1")
+        if not self.api_rate_per_s > 0:
+            raise SettingsError("web.api_rate_per_s", "must be above 0")
         if self.session_idle_s > self.session_absolute_s:
             raise SettingsError("web.session_idle_s", "must not exceed web.session_absolute_s")
         origin = self.public_origin

@@ -84,6 +84,10 @@ class CsrfMiddleware:
         """Refuse an unsafe request from elsewhere or without the session's token (403)."""
         if req.method in SAFE_METHODS:
             return
+        if req.path.startswith("/api/") and req.get_header("Authorization") is not None:
+            # A bearer token is no ambient credential a foreign page could make a browser
+            # send; the API checks it instead (ztix_web.api.auth).
+            return
         origin = req.get_header("Origin") or _origin_of(req.get_header("Referer"))
         if origin != expected_origin(self.ctx, req):
             raise falcon.HTTPForbidden(
@@ -128,5 +132,6 @@ class SecurityHeadersMiddleware:
     ) -> None:
         for name, value in SECURITY_HEADERS.items():
             resp.set_header(name, value)
-        if not req.path.startswith("/static/"):
+        if not req.path.startswith("/static/") and resp.get_header("Cache-Control") is None:
+            # Responses that may be cached (the IX-F export) say so themselves.
             resp.set_header("Cache-Control", "no-store")
