@@ -8,6 +8,7 @@ from __future__ import annotations
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
 from ztix_core.settings import Settings
+from ztix_core.usecases.ixf import ExchangeSettings
 from ztix_web.config import WebSettings, web_settings
 
 
@@ -35,13 +36,30 @@ def _demo_command() -> object:
     return DemoCommand()
 
 
+def _token_command() -> object:
+    from ztix_web.cli_token import TokenCommand
+
+    return TokenCommand()
+
+
+def _ixf_command() -> object:
+    from ztix_web.cli_token import IxfCommand
+
+    return IxfCommand()
+
+
 def _validate(settings: Settings) -> None:
     web_settings(settings)
 
 
+def _validate_exchange(settings: Settings) -> None:
+    settings.section("exchange", ExchangeSettings)
+
+
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
-    """``ztix user``, ``ztix web``, ``ztix web-health`` and ``ztix demo``."""
+    """``ztix user``, ``ztix token``, ``ztix ixf``, ``ztix web``, ``ztix web-health`` and
+    ``ztix demo``."""
     return [
         Registration(
             "demo",
@@ -50,6 +68,17 @@ def ztix_cli_commands() -> list[Registration]:
             "the whole exchange on this machine (SQLite, emulator, worker, web)",
         ),
         Registration("user", _user_command, None, "local accounts: create, disable, ASNs, ..."),
+        Registration(
+            "token", _token_command, None, "API tokens: create (shown once), list, revoke"
+        ),
+        Registration(
+            "ixf",
+            _ixf_command,
+            ExchangeSettings,
+            "print the IX-F member export (/participants.json)",
+            section="exchange",
+            validate=_validate_exchange,
+        ),
         Registration(
             "web",
             _web_command,
