@@ -84,10 +84,17 @@ class CsrfMiddleware:
         """Refuse an unsafe request from elsewhere or without the session's token (403)."""
         if req.method in SAFE_METHODS:
             return
-        if req.path.startswith("/api/") and req.get_header("Authorization") is not None:
-            # A bearer token is no ambient credential a foreign page could make a browser
-            # send; the API checks it instead (ztix_web.api.auth).
-            return
+        if req.path.startswith("/api/"):
+            signed_in = current(req)
+            if (
+                req.get_header("Authorization") is not None
+                or signed_in is None
+                or (signed_in.user is None)
+            ):
+                # A bearer token is no ambient credential a foreign page could make a
+                # browser send, and without a signed-in session there is none at all: the
+                # API authenticates these itself (ztix_web.api.auth).
+                return
         origin = req.get_header("Origin") or _origin_of(req.get_header("Referer"))
         if origin != expected_origin(self.ctx, req):
             raise falcon.HTTPForbidden(

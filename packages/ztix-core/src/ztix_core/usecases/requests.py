@@ -39,6 +39,17 @@ def _load(uow: UnitOfWork, request_id: uuid.UUID) -> JoinRequest:
     return request
 
 
+def check_text(field: str, value: str) -> None:
+    """Refuse text storage cannot keep: NUL (PostgreSQL text) and lone surrogates (not
+    UTF-8)."""
+    if "\x00" in value:
+        raise InvalidValue(field, "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue(field, "must be valid Unicode text (no lone surrogates)") from None
+
+
 def _require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise PermissionDenied("only an admin may do this")
@@ -141,6 +152,7 @@ class RequestWorkflow:
         self._check_joinable(parsed_asn)
         if len(notes) > MAX_NOTES:
             raise InvalidValue("notes", f"at most {MAX_NOTES} characters")
+        check_text("notes", notes)
         # asked before the unit of work opens (no transaction waits on PeeringDB) and
         # stored inside it, so a refused submission writes nothing
         facts = self.facts.ask(parsed_asn)
@@ -305,6 +317,7 @@ class RequestWorkflow:
             raise InvalidValue("reason", "a reason is required to reject a request")
         if len(reason) > MAX_REASON:
             raise InvalidValue("reason", f"at most {MAX_REASON} characters")
+        check_text("reason", reason)
         with self.uow_factory() as uow:
             now = self.clock.now()
             request = move(

@@ -132,7 +132,8 @@ class Routes:
         assert call.caller is not None
         body = call.body
         key = call.params.get("idempotency-key")
-        args = (body["asn"], body["network_id"], body["node_id"], body.get("notes", ""))
+        # JSON Schema's integers include 64500.0: the core wants an int.
+        args = (int(body["asn"]), body["network_id"], body["node_id"], body.get("notes", ""))
         headers: dict[str, str] = {}
         if key is None:
             request = self.core.workflow.submit(call.caller.user.id, *args)

@@ -19,9 +19,19 @@ Schema = dict[str, Any]
 STATUSES = [s.value for s in RequestStatus]
 UUID: Schema = {"type": "string", "format": "uuid"}
 TIME: Schema = {"type": "string", "format": "date-time"}
-ASN: Schema = {"type": "integer", "minimum": 1, "maximum": 4294967294}
+# The same rules as ztix_core.values (Asn, NodeId): what these admit, the core accepts.
+ASN: Schema = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 4294967294,
+    "not": {"enum": [23456, 65535]},
+}
 NETWORK_ID: Schema = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
-NODE_ID: Schema = {"type": "string", "pattern": "^[0-9a-f]{10}$"}
+NODE_ID: Schema = {
+    "type": "string",
+    "pattern": "^([0-9a-e][0-9a-f]|f[0-9a-e])[0-9a-f]{8}$",
+    "not": {"const": "0000000000"},
+}
 
 
 def _nullable(schema: Schema) -> Schema:

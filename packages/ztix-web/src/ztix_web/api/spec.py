@@ -150,13 +150,15 @@ def _field(error: jsonschema.ValidationError, root: str = "") -> str:
     return ".".join(p for p in (root, name) if p) or root or "body"
 
 
-def _check(schema: Schema, value: Any, root: str) -> None:
+def _check(schema: Schema, value: Any, root: str, *, whole: bool = False) -> None:
+    """Validate ``value``; the error names the field (``root`` itself when ``whole``: a
+    parameter is one field, even a list)."""
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
-        field = _field(error, root)
+        field = root if whole else _field(error, root)
         raise ApiError("invalid_value", f"{field}: {error.message}", field=field)
 
 
@@ -251,6 +253,10 @@ class Api:
         body = self._body(op, req) if op.body is not None else None
         reply = op.handler(Call(req, caller, params, body))
         resp.set_headers(reply.headers)
+        if reply.status == 304:
+            resp.status = 304
+            resp.content_type = None
+            return
         if reply.body is not None:
             resp.status = reply.status
             resp.content_type = falcon.MEDIA_JSON
@@ -281,7 +287,7 @@ class Api:
                 if param.required:
                     raise ApiError("invalid_value", f"{param.name}: required", field=param.name)
                 continue
-            _check(param.schema, values[key], param.name)
+            _check(param.schema, values[key], param.name, whole=True)
         return values
 
     def _body(self, op: Operation, req: falcon.Request) -> Any:
