@@ -17,7 +17,7 @@ from ztix_core.errors import (
     PermissionDenied,
     SettingsError,
 )
-from ztix_core.ports import NetworkFacts, RequestFilter
+from ztix_core.ports import CachedFacts, NetworkFacts, RequestFilter
 from ztix_core.records import Actor
 from ztix_core.settings import structure
 from ztix_core.status import RequestStatus
@@ -125,16 +125,17 @@ def test_exchange_settings_are_checked() -> None:
 
 
 def test_ixf_export_lists_active_members_only(world: World) -> None:
-    world.registry.put(NetworkFacts(Asn(64500), "Alice Net", "AS-ALICE", 250, None))
+    with world.store() as uow:
+        facts = NetworkFacts(Asn(64500), "Alice Net", "AS-ALICE", 250, None)
+        uow.network_facts.put(CachedFacts(Asn(64500), facts, world.clock.now(), world.clock.now()))
+        uow.commit()
     bob = world.add_user("bob", 64502)
     admin = Actor.system("admin")
     active = world.workflow.submit(world.user.id, 64500, world.network.id, "abcdef0001")
     world.workflow.approve(admin, active.id)
     assert world.provisioner.provision(active.id) is RequestStatus.ACTIVE
     world.workflow.submit(bob.id, 64502, world.network.id, "abcdef0002")  # pending
-    export = IxfExport(
-        world.store, world.clock, world.registry, ExchangeSettings(), ProvisioningSettings()
-    )
+    export = IxfExport(world.store, world.clock, ExchangeSettings(), ProvisioningSettings())
     doc, changed = export.document()
     assert changed == export.last_change() is not None
     assert [m["asnum"] for m in doc["member_list"]] == [64500]

@@ -62,8 +62,9 @@ def _uuid(raw: str) -> Any:
 @pytest.fixture
 def exchange(site: Site) -> Exchange:
     settings = attrs.evolve(site.core.settings, sections={"exchange": EXCHANGE})
-    registry = InMemoryRegistry()
-    core = attrs.evolve(site.core, settings=settings, registry=registry)
+    registry = site.core.registry  # the workflow caches its facts at submission
+    assert isinstance(registry, InMemoryRegistry)
+    core = attrs.evolve(site.core, settings=settings)
     site.core = core
     provider = InMemoryProvider()
     for n in (1, 2):

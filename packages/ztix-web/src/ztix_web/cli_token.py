@@ -121,7 +121,6 @@ class IxfCommand:
         export = IxfExport(
             app.uow_factory,
             app.clock,
-            app.registry,
             settings.section("exchange", ExchangeSettings),
             settings.provisioning,
         )

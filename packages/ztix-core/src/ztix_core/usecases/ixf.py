@@ -17,7 +17,8 @@ from typing import Any
 import attrs
 
 from ztix_core.errors import SettingsError
-from ztix_core.ports import Clock, NetworkRegistry, UnitOfWorkFactory
+from ztix_core.max_prefix import effective_max_prefix
+from ztix_core.ports import Clock, UnitOfWorkFactory
 from ztix_core.status import RequestStatus
 from ztix_core.usecases.provisioning import ProvisioningSettings
 
@@ -81,13 +82,11 @@ class IxfExport:
         self,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
-        registry: NetworkRegistry,
         exchange: ExchangeSettings,
         provisioning: ProvisioningSettings,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
-        self.registry = registry
         self.exchange = exchange
         self.provisioning = provisioning
 
@@ -105,6 +104,9 @@ class IxfExport:
             networks = sorted(uow.networks.list(), key=lambda n: n.id.value)
             memberships = uow.memberships.list()
             requests = uow.requests.get_many([m.request_id for m in memberships])
+            asns = {m.asn for m in memberships}
+            cached = uow.network_facts.get_many(asns) if asns else {}
+            overrides = uow.network_facts.overrides(asns) if asns else {}
         vlan_of = {n.id: i + 1 for i, n in enumerate(networks)}
         ex = self.exchange
         ixp: dict[str, Any] = {
@@ -144,7 +146,8 @@ class IxfExport:
         active.sort(key=lambda pair: (pair[0].asn.value, pair[0].network_id.value))
         for m, request in active:
             member = members.get(m.asn.value)
-            facts = self.registry.lookup(m.asn)
+            entry = cached.get(m.asn)
+            facts = entry.facts if entry is not None else None
             if member is None:
                 member = members[m.asn.value] = {
                     "asnum": m.asn.value,
@@ -154,8 +157,12 @@ class IxfExport:
                 }
                 if facts is not None and facts.policy_general:
                     member["peering_policy"] = facts.policy_general.lower()
-            v4 = (facts.max_prefix_v4 if facts else None) or self.provisioning.default_max_prefix_v4
-            v6 = (facts.max_prefix_v6 if facts else None) or self.provisioning.default_max_prefix_v6
+            limit = effective_max_prefix(
+                entry,
+                overrides.get(m.asn),
+                self.provisioning.default_max_prefix_v4,
+                self.provisioning.default_max_prefix_v6,
+            )
             macro = {"as_macro": facts.irr_as_set} if facts and facts.irr_as_set else {}
             since = request.provisioned_at or request.decided_at or request.requested_at
             member["connection_list"].append(
@@ -170,13 +177,13 @@ class IxfExport:
                             "ipv4": {
                                 "address": str(m.ipv4),
                                 "routeserver": True,
-                                "max_prefix": v4,
+                                "max_prefix": limit.v4,
                                 **macro,
                             },
                             "ipv6": {
                                 "address": str(m.ipv6),
                                 "routeserver": True,
-                                "max_prefix": v6,
+                                "max_prefix": limit.v6,
                                 **macro,
                             },
                         }

@@ -58,7 +58,6 @@ class ApiApp:
         export = IxfExport(
             ctx.core.uow_factory,
             ctx.core.clock,
-            ctx.core.registry,
             exchange_settings(ctx),
             ctx.core.settings.provisioning,
         )
