@@ -40,7 +40,6 @@ class TokensPage:
             "tokens.html",
             status,
             tokens=self.tokens.list(actor, found),
-            now=self.ctx.core.clock.now(),
             error=values.pop("error", None),
             new_secret=values.pop("new_secret", None),
             new_name=values.pop("new_name", None),
