@@ -308,11 +308,16 @@ def test_init_writes_a_first_config_bird_starts_on_and_leaves_it_alone_after(
     code, out, _ = run(config, store_with_members(200003), capsys, "rs", "init")
     assert code == 0 and "exists, left alone (rs apply updates it)" in out
     assert d.files() == before
-    # init writes no manifest (nothing was applied): the first apply takes the files over
-    # and finds nothing to change.
+    # init writes no manifest (nothing was applied): the first apply takes the files over,
+    # finds nothing to change in them, and records them completely, so no drift is left.
+    code, out, _ = run(config, store, capsys, "rs", "check")
+    assert code == 1 and "ztix has no record of its last apply" in out, out
     code, out, _ = run(config, store, capsys, "rs", "apply")
     assert code == 0 and out.startswith("rs1: applied"), out
     assert d.files() == before
+    assert not (d.config_dir / ".ztix-lock").exists()  # the apply finished its work
+    code, out, _ = run(config, store, capsys, "rs", "check")
+    assert (code, out) == (0, "rs1: in sync\n")
 
 
 def test_init_refuses_a_named_ssh_server_and_an_unwritable_dir(

@@ -1006,8 +1006,12 @@ class SafeApply:
 
                 stage = "upload"
                 t0 = time.perf_counter()
-                full = not state.hashes or (
-                    len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
+                # Without a manifest (a config written by hand or by ``rs init``) the
+                # new one cannot keep the old lines of unchanged files: upload them all.
+                full = (
+                    not state.hashes
+                    or not state.digest
+                    or len(plan.changed) > self.options.full_upload_ratio * max(len(files), 1)
                 )
                 if full:
                     plan = make_plan(files, attrs.evolve(state, hashes={}))
