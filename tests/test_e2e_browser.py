@@ -140,7 +140,7 @@ def exchange() -> Iterator[Exchange]:
     """The lab with an admin and the operators of :data:`OPERATORS` made with ``ztix
     user``, one ``ztix worker`` and ``ztix web``; shared by this module's tests.
 
-    The reconciler's passes are an hour apart (it runs once at start): the failure test
+    The reconciler's passes are an hour apart (the first an hour after start): the failure test
     needs a failed request to stay failed until the admin's Retry (see there); the other
     tests do not need the reconciler, which only recovers what fell through the cracks.
     """
@@ -360,7 +360,7 @@ def test_failure_shown_then_retried_after_the_repair(exchange: Exchange, chromiu
     # rs1 applies; the request fails naming rs2. Nothing but the admin's Retry may move it
     # on afterwards: the reconciler re-syncs a route server that is behind, and once rs2
     # applied it would settle the failed request to active by itself. The exchange's
-    # reconciler passes are an hour apart (one at start, before this fault), so the request
+    # reconciler passes are an hour apart (none runs during these tests), so the request
     # stays failed until Retry and the test knows that Retry made it active.
     lab, url = exchange.lab, exchange.url
     asn, node_id = OPERATORS["carol"]
