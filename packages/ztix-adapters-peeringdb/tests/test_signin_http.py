@@ -41,9 +41,14 @@ def test_success_creates_the_user_links_write_networks_and_lists_read_only_ones(
         exchange.idp,
         profile(networks=[net(64500, 15, "Example Net"), net(64501, 1, "Other Net")]),
     )
-    answer = driver.sign_in(person)
+    started = driver.start()
+    anonymous = dict(driver.ztix.cookies)
+    answer = driver.callback(driver.authorize(started.headers["location"], person.username))
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/onboarding"
+    # As a local sign-in: the session the sign-in started in ends, a new one begins.
+    assert driver.ztix.cookies["__Host-ztix_session"] != anonymous["__Host-ztix_session"]
+    assert driver.ztix.client.simulate_get("/onboarding", cookies=anonymous).status_code == 303
 
     user = exchange.user(person.peeringdb_id)
     assert user is not None
@@ -293,12 +298,21 @@ def test_an_error_in_the_callback(exchange: Exchange, driver: SignInDriver) -> N
     _failed(exchange, "provider_refused", error="access_denied")
 
 
-def test_a_refused_token_exchange(exchange: Exchange, driver: SignInDriver) -> None:
+def test_a_refused_token_exchange(
+    exchange: Exchange, driver: SignInDriver, caplog: pytest.LogCaptureFixture
+) -> None:
     started = driver.start()
     state = _state(started)
-    query = urllib.parse.urlencode({"state": state, "code": "a-code-the-provider-never-issued"})
-    _error(driver.callback(f"{CALLBACK}?{query}"), 502, "token_refused")
+    code = "a-code-the-provider-never-issued"
+    query = urllib.parse.urlencode({"state": state, "code": code})
+    with caplog.at_level("WARNING", logger="ztix_adapters_peeringdb"):
+        _error(driver.callback(f"{CALLBACK}?{query}"), 502, "token_refused")
     _failed(exchange, "token_refused", error="invalid_grant", status=400)
+    # Logged with its code, without the code, the state or the client secret.
+    assert "code=token_refused" in caplog.text
+    for secret in (code, state, exchange.idp.client_secret):
+        assert secret not in caplog.text
+        assert secret not in str(exchange.audit()[0].metadata)
 
 
 def test_a_disabled_account_is_refused_and_left_as_it_is(
