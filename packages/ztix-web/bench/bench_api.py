@@ -8,8 +8,9 @@ threads, the real app with its middleware):
 * ``GET /api/v1/requests?limit=50`` with an admin token (newest first, the page and the
   count of all 100,000), beside the same queries bare in this process (the token lookup,
   the page and the count, each unit of work as the endpoint opens it);
-* ``GET /participants.json``, beside its bare queries: the cache check the endpoint runs
-  on every call (``last_change``), and the full build it runs after a membership change;
+* ``GET /participants.json`` (gzip, as importers ask for it, and uncompressed), beside its
+  bare queries: the cache check the endpoint runs on every call (``last_change``), and
+  the full build it runs after a membership change;
 * a bare Falcon route (one JSON line, no middleware, no database) on the same gunicorn
   settings: the floor of HTTP + WSGI on this machine right now.
 
@@ -332,8 +333,10 @@ def main(argv: list[str] | None = None) -> int:
             route4 = over_http(bare_port, "/bare", {}, n, clients=4)
             listing = over_http(web_port, "/api/v1/requests?limit=50", auth, n)
             listing4 = over_http(web_port, "/api/v1/requests?limit=50", auth, n, clients=4)
-            ixf = over_http(web_port, "/participants.json", {}, n)
-            ixf4 = over_http(web_port, "/participants.json", {}, n, clients=4)
+            gz = {"Accept-Encoding": "gzip"}  # as importers ask for it
+            ixf = over_http(web_port, "/participants.json", gz, n)
+            ixf4 = over_http(web_port, "/participants.json", gz, n, clients=4)
+            ixf_plain = over_http(web_port, "/participants.json", {}, n)
             conn = http.client.HTTPConnection("127.0.0.1", web_port)
             conn.request("GET", "/participants.json")
             body = conn.getresponse().read()
@@ -351,8 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             list_q.line("bare queries: token + page + count"),
             _verdict(listing, list_q, route),
             f"GET /participants.json ({listed:,} members, {len(body) / 1024:.0f} KiB, cached)",
-            ixf.line("over HTTP, 1 client"),
-            ixf4.line("over HTTP, 4 clients"),
+            ixf.line("over HTTP, gzip, 1 client"),
+            ixf4.line("over HTTP, gzip, 4 clients"),
+            ixf_plain.line("over HTTP, uncompressed, 1 client"),
             ixf_q.line("bare query: the cache check (last_change)"),
             build.line("bare build after a change (IxfExport.document)"),
             _verdict(ixf, ixf_q, route),

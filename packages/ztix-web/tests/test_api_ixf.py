@@ -4,6 +4,7 @@ a cache with ETag / Last-Modified until the membership changes."""
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 from pathlib import Path
@@ -132,6 +133,13 @@ def test_export_is_cached_until_the_membership_changes(exchange: Exchange) -> No
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     assert cache.builds == builds + 1
     assert {m["asnum"] for m in changed.json["member_list"]} == {64500, 64501}
+    zipped = exchange.client.simulate_get(
+        "/participants.json", headers={"Accept-Encoding": "gzip, deflate"}
+    )
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["ETag"] != changed.headers["ETag"]
+    assert gzip.decompress(zipped.content) == changed.content
+    assert cache.builds == builds + 1
 
 
 def _cache(exchange: Exchange) -> Any:
