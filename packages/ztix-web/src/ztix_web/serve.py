@@ -80,20 +80,25 @@ class WebCommand:
 
         print(f"serving on http://{args.bind} ({args.workers} workers x {args.threads} threads)")
         sys.stdout.flush()
-        options: dict[str, Any] = {
-            "bind": args.bind,
-            "workers": args.workers,
-            "threads": args.threads,
-            "worker_class": "gthread" if args.threads > 1 else "sync",
-            "accesslog": "-",
-            "errorlog": "-",
-            "graceful_timeout": 10,
-            # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl):
-            # two servers would fight over it, and ztix does not use gunicornc.
-            "control_socket_disable": True,
-        }
-        ZtixGunicorn(settings, options).run()
+        ZtixGunicorn(settings, gunicorn_options(args.bind, args.workers, args.threads)).run()
         return 0
+
+
+def gunicorn_options(bind: str, workers: int, threads: int) -> dict[str, Any]:
+    """The gunicorn settings ``ztix web`` serves with (the web benchmark serves its bare
+    Falcon baseline with the same)."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": "-",
+        "errorlog": "-",
+        "graceful_timeout": 10,
+        # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl):
+        # two servers would fight over it, and ztix does not use gunicornc.
+        "control_socket_disable": True,
+    }
 
 
 def _with_sections(settings: Settings, sections: dict[str, Any]) -> Settings:

@@ -9,6 +9,7 @@ import uuid
 
 import falcon
 
+from ztix_core.bootstrap import App
 from ztix_core.errors import ZtixError
 from ztix_core.records import Actor, AuditEvent
 from ztix_core.status import RequestStatus
@@ -77,35 +78,6 @@ class Queue:
                 links={},
             )
             return
-        page_no = int(raw["page"] or "1")
-        queries = self.ctx.core.queries
-        common = {
-            "asn": Asn.parse(raw["asn"]) if raw["asn"] else None,
-            "network_id": NetworkId(raw["network"]) if raw["network"] else None,
-            "older_than": AGES[raw["age"]],
-        }
-        page = queries.list_requests(
-            actor,
-            statuses=frozenset({RequestStatus(raw["status"])}) if raw["status"] else None,
-            limit=PAGE_SIZE,
-            offset=(page_no - 1) * PAGE_SIZE,
-            **common,  # type: ignore[arg-type]
-        )
-        counts = {
-            s.value: queries.list_requests(
-                actor,
-                statuses=frozenset({s}),
-                limit=1,
-                **common,  # type: ignore[arg-type]
-            ).total
-            for s in RequestStatus
-        }
-        pages = max(1, -(-page.total // PAGE_SIZE))
-        links = {}
-        for name, number in (("previous", page_no - 1), ("next", page_no + 1)):
-            if 1 <= number <= pages:
-                query = {k: v for k, v in raw.items() if v and k != "page"} | {"page": number}
-                links[name] = "/admin/requests?" + urllib.parse.urlencode(query)
         render(
             self.ctx,
             req,
@@ -113,14 +85,51 @@ class Queue:
             "queue.html",
             error=None,
             filters=raw,
-            page=page,
-            counts=counts,
-            statuses=[s.value for s in RequestStatus],
-            networks=network_names(self.ctx.core),
-            page_no=page_no,
-            pages=pages,
-            links=links,
+            **queue_values(self.ctx.core, actor, raw),
         )
+
+
+def queue_values(core: App, actor: Actor, raw: dict[str, str]) -> dict[str, object]:
+    """What the queue shows for valid filters ``raw``: the page, the counts per status
+    under the same filters, the networks and the paging links."""
+    page_no = int(raw["page"] or "1")
+    queries = core.queries
+    common = {
+        "asn": Asn.parse(raw["asn"]) if raw["asn"] else None,
+        "network_id": NetworkId(raw["network"]) if raw["network"] else None,
+        "older_than": AGES[raw["age"]],
+    }
+    page = queries.list_requests(
+        actor,
+        statuses=frozenset({RequestStatus(raw["status"])}) if raw["status"] else None,
+        limit=PAGE_SIZE,
+        offset=(page_no - 1) * PAGE_SIZE,
+        **common,  # type: ignore[arg-type]
+    )
+    counts = {
+        s.value: queries.list_requests(
+            actor,
+            statuses=frozenset({s}),
+            limit=1,
+            **common,  # type: ignore[arg-type]
+        ).total
+        for s in RequestStatus
+    }
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    links = {}
+    for name, number in (("previous", page_no - 1), ("next", page_no + 1)):
+        if 1 <= number <= pages:
+            query = {k: v for k, v in raw.items() if v and k != "page"} | {"page": number}
+            links[name] = "/admin/requests?" + urllib.parse.urlencode(query)
+    return {
+        "page": page,
+        "counts": counts,
+        "statuses": [s.value for s in RequestStatus],
+        "networks": network_names(core),
+        "page_no": page_no,
+        "pages": pages,
+        "links": links,
+    }
 
 
 def _policy_checks(timeline: tuple[AuditEvent, ...]) -> dict[str, bool]:
