@@ -232,6 +232,14 @@ def test_queries_filter_and_scope(world: World) -> None:
     assert world.queries.list_requests(ADMIN, newer_than=dt.timedelta(hours=1)).total == 1
     mine = world.queries.list_requests(Actor.user(bob))
     assert [r.id for r in mine.items] == [r2.id]
+    counts = world.queries.count_by_status(ADMIN)
+    assert counts[S.PENDING] == counts[S.APPROVED] == 1 and sum(counts.values()) == 2
+    assert world.queries.count_by_status(ADMIN, older_than=dt.timedelta(hours=1)) == {
+        s: int(s is S.PENDING) for s in S
+    }
+    assert world.queries.count_by_status(Actor.user(bob), statuses=frozenset({S.PENDING})) == {
+        S.PENDING: 0
+    }
     detail = world.queries.detail(Actor.user(bob), r2.id)
     assert [e.action for e in detail.timeline] == ["request.submitted", "request.approved"]
     with pytest.raises(PermissionDenied):

@@ -1,14 +1,40 @@
-"""The audit log (filter, paging, CSV) and the route servers' page."""
+"""The admin queue's counts, the audit log (filter, paging, CSV) and the route servers'
+page."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import re
+import uuid
 
-from ztix_core.records import RouteServerState
+from ztix_core.records import Actor, RouteServerState
+from ztix_core.status import RequestStatus
+from ztix_core.testing import builders as b
 
 from .conftest import Site, later, submit  # type: ignore[import-not-found]
+
+
+def _counts(page: str) -> dict[str, int]:
+    found = re.findall(r'\?status=(\w+)">.*?<span class="count">(\d+)</span>', page)
+    return {status: int(n) for status, n in found}
+
+
+def test_queue_counts_per_status_follow_the_filters(site: Site) -> None:
+    first = submit(site, "opa", 64500)
+    submit(site, "opb", 64501, "a1b2c3d4e6")
+    submit(site, "opa", 64500, "a1b2c3d4e7", network=2)
+    site.core.workflow.approve(Actor.user(site.users["admin"]), uuid.UUID(first))
+    admin = site.signed_in("admin")
+    everything = _counts(admin.get("/admin/requests").text)
+    assert list(everything) == [s.value for s in RequestStatus]
+    assert everything["pending"] == 2 and everything["approved"] == 1
+    assert sum(everything.values()) == 3
+    one_asn = _counts(admin.get("/admin/requests?asn=AS64500&status=pending").text)
+    assert one_asn["pending"] == one_asn["approved"] == 1 and sum(one_asn.values()) == 2
+    net = b.network(2).id.value
+    assert sum(_counts(admin.get(f"/admin/requests?network={net}").text).values()) == 1
 
 
 def test_audit_log_filters_pages_and_exports(site: Site) -> None:

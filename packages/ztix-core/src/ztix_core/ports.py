@@ -167,6 +167,11 @@ class JoinRequestRepository(Protocol):
         """The newest ``updated_at`` of any request (None when there is none): every status
         move updates it, so a read model of the members can tell it is still current."""
 
+    def count_by_status(self, flt: RequestFilter) -> dict[RequestStatus, int]:
+        """How many requests match, per status, in one round trip (ignoring limit and
+        offset). Every status the filter allows (all of them when ``flt.statuses`` is
+        None) is a key, with 0 when nothing matches."""
+
 
 class MembershipRepository(Protocol):
     """Memberships: unique per request and per (network, node)."""

@@ -170,6 +170,13 @@ def _count_statement(shape: _Shape) -> Select[Any]:
     return select(func.count()).select_from(JoinRequestRow.__table__).where(*_conditions(shape))
 
 
+@functools.lru_cache(maxsize=256)
+def _count_by_status_statement(shape: _Shape) -> Select[Any]:
+    """How many rows match, per status: one pass over ``ix_join_requests_status_network``
+    (or the narrowest index the other filters allow) instead of one count per status."""
+    return select(_T.status, func.count()).where(*_conditions(shape)).group_by(_T.status)
+
+
 def _record(row: Sequence[Any]) -> JoinRequest:
     """:func:`~ztix_adapters_sql.mapping.request_record` for a row of ``_PAGE_COLUMNS``
     (unpacked by position: a page maps 50 of them, and named access costs more)."""
@@ -313,3 +320,14 @@ class SqlJoinRequestRepository(SqlRepository):
         """The newest ``updated_at`` of any request (the end of an index)."""
         value: dt.datetime | None = self.session.scalar(select(func.max(JoinRequestRow.updated_at)))
         return value
+
+    def count_by_status_statement(self, flt: RequestFilter) -> tuple[Select[Any], dict[str, Any]]:
+        """The SELECT behind :meth:`count_by_status` and its bound values."""
+        return _count_by_status_statement(_Shape.of(flt, self.dialect)), _params(flt)
+
+    def count_by_status(self, flt: RequestFilter) -> dict[RequestStatus, int]:
+        stmt, params = self.count_by_status_statement(flt)
+        counts = dict.fromkeys(RequestStatus if flt.statuses is None else flt.statuses, 0)
+        for status, n in self.session.execute(stmt, params):
+            counts[RequestStatus(status)] = int(n)
+        return counts

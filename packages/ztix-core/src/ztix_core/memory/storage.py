@@ -253,6 +253,13 @@ class _Requests(_Repo):
     def last_change(self) -> dt.datetime | None:
         return max((r.updated_at for r in self.t.requests.values()), default=None)
 
+    def count_by_status(self, flt: RequestFilter) -> dict[RequestStatus, int]:
+        counts = dict.fromkeys(RequestStatus if flt.statuses is None else flt.statuses, 0)
+        for r in self.t.requests.values():
+            if _matches(r, flt):
+                counts[r.status] += 1
+        return counts
+
 
 class _Memberships(_Repo):
     def add(self, membership: Membership) -> None:

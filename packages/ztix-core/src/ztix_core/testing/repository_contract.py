@@ -363,6 +363,56 @@ def test_query_filters_order_and_paging(uow_factory: UnitOfWorkFactory) -> None:
         ]
 
 
+def test_count_by_status_in_one_call(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    other_user, other_net = b.user("bob"), b.network(2)
+    statuses = [S.PENDING, S.ACTIVE, S.FAILED, S.REJECTED, S.PENDING, S.FAILED, S.REMOVED]
+    made = []
+    with uow_factory() as uow:
+        uow.users.add(other_user)
+        uow.networks.add(other_net)
+        for i, status in enumerate(statuses * 2):
+            r = b.request(
+                u.id if i % 2 else other_user.id,
+                n.id if i < len(statuses) else other_net.id,
+                asn=64500 + i,
+                node=f"abcdef{i:04d}",
+                status=status,
+                at=b.T0 + dt.timedelta(minutes=i),
+            )
+            uow.requests.add(r)
+            made.append(r)
+        uow.commit()
+
+    def expected(flt: RequestFilter, among: frozenset[S] | None = None) -> dict[S, int]:
+        counts = dict.fromkeys(among if among is not None else S, 0)
+        with uow_factory() as uow:
+            for status in counts:
+                counts[status] = uow.requests.count(attrs.evolve(flt, statuses=frozenset({status})))
+        return counts
+
+    def counted(flt: RequestFilter) -> dict[S, int]:
+        with uow_factory() as uow:
+            return uow.requests.count_by_status(flt)
+
+    everything = counted(RequestFilter())
+    # every status is a key, 0 for those no request is in
+    assert everything == {s: sum(1 for r in made if r.status is s) for s in S}
+    assert everything[S.APPROVED] == 0 and sum(everything.values()) == len(made)
+    cut = b.T0 + dt.timedelta(minutes=9)
+    for flt in (
+        RequestFilter(network_id=n.id),
+        RequestFilter(user_id=u.id),
+        RequestFilter(asn=Asn(64502)),
+        RequestFilter(network_id=other_net.id, submitted_before=cut),
+        RequestFilter(submitted_after=cut, limit=1, offset=3),  # paging is ignored
+    ):
+        assert counted(flt) == expected(flt), flt
+    some = frozenset({S.PENDING, S.APPROVED})
+    flt = RequestFilter(statuses=some, network_id=n.id)
+    assert counted(flt) == expected(flt, some) == {S.PENDING: 2, S.APPROVED: 0}
+
+
 # ------------------------------------------------------------------ memberships, addresses
 
 

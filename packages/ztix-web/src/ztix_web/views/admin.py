@@ -106,15 +106,8 @@ def queue_values(core: App, actor: Actor, raw: dict[str, str]) -> dict[str, obje
         offset=(page_no - 1) * PAGE_SIZE,
         **common,  # type: ignore[arg-type]
     )
-    counts = {
-        s.value: queries.list_requests(
-            actor,
-            statuses=frozenset({s}),
-            limit=1,
-            **common,  # type: ignore[arg-type]
-        ).total
-        for s in RequestStatus
-    }
+    by_status = queries.count_by_status(actor, **common)  # type: ignore[arg-type]
+    counts = {s.value: n for s, n in by_status.items()}
     pages = max(1, -(-page.total // PAGE_SIZE))
     links = {}
     for name, number in (("previous", page_no - 1), ("next", page_no + 1)):
