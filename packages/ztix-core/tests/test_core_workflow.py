@@ -240,6 +240,12 @@ def test_queries_filter_and_scope(world: World) -> None:
     assert world.queries.count_by_status(Actor.user(bob), statuses=frozenset({S.PENDING})) == {
         S.PENDING: 0
     }
+    queue = world.queries.queue_page(ADMIN, status=S.PENDING)
+    assert [r.id for r in queue.items] == [r1.id] and queue.total == 1
+    assert queue.counts == counts  # the counts ignore the status asked for
+    queue = world.queries.queue_page(ADMIN, asn=Asn(13335), limit=1, offset=1)
+    assert queue.items == () and queue.total == 1 and queue.counts[S.APPROVED] == 1
+    assert world.queries.queue_page(Actor.user(bob)).total == 1
     detail = world.queries.detail(Actor.user(bob), r2.id)
     assert [e.action for e in detail.timeline] == ["request.submitted", "request.approved"]
     with pytest.raises(PermissionDenied):

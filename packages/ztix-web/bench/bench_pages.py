@@ -77,18 +77,21 @@ from ztix_adapters_sql.models import (
 )
 from ztix_adapters_sql.testing import temporary_postgres_database
 from ztix_adapters_sql.uow import SqlUnitOfWorkFactory, sql_uow_factory
-from ztix_core.bootstrap import bootstrap
+from ztix_core.bootstrap import App, bootstrap
 from ztix_core.memory.clock import SystemClock
 from ztix_core.plugins import Plugins, build_plugin_manager
+from ztix_core.ports import RequestFilter
 from ztix_core.records import Actor, User
 from ztix_core.settings import load_settings
 from ztix_core.status import RequestStatus
 from ztix_core.usecases.accounts import Accounts
+from ztix_web.app import create_app
 from ztix_web.config import WebSettings
 from ztix_web.context import WebContext
 from ztix_web.pages import network_names
 from ztix_web.passwords import Argon2Hasher
 from ztix_web.serve import gunicorn_options
+from ztix_web.testing import Browser
 from ztix_web.views.admin import queue_values
 from ztix_web.views.operator import detail_values, load_detail
 
@@ -517,6 +520,49 @@ def in_process(fn: Callable[[int], object], n: int) -> Figures:
     return Figures(samples, time.perf_counter() - started)
 
 
+def explain(core: App, found: Seeded) -> None:
+    """EXPLAIN ANALYZE of the queue's and the dashboard's statements."""
+    factory: Any = core.uow_factory
+    with factory() as uow:
+        repo = uow.requests
+        everything, mine = RequestFilter(), RequestFilter(user_id=found.operator.id, limit=500)
+        for label, (stmt, params) in (
+            ("queue: counts per status", repo.count_by_status_statement(everything)),
+            ("queue: newest 50", repo.query_statement(everything)),
+            ("dashboard: the operator's requests", repo.query_statement(mine)),
+            ("dashboard: their count", repo.count_statement(mine)),
+        ):
+            compiled = stmt.params(params).compile(
+                factory.engine, compile_kwargs={"literal_binds": True}
+            )
+            plan = uow.session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
+            print(label)
+            print("\n".join("    " + line for line in plan.scalars()))
+
+
+def profile_page(core: App, which: str, found: Seeded, n: int) -> None:
+    """The whole page (session, handler, template) in process through falcon.testing,
+    under cProfile: where a page that misses spends its time."""
+    app = create_app(core, WebSettings(dev=True), Argon2Hasher())
+    browser = Browser(app)
+    who = "bench-admin" if which == "admin" else "bench-operator"
+    assert browser.login(who, PASSWORD).status_code == 303
+    ids = found.operator_requests
+    path = {"admin": lambda i: "/admin/requests", "dashboard": lambda i: "/dashboard"}.get(
+        which, lambda i: f"/requests/{ids[i % len(ids)]}"
+    )
+
+    def get(i: int) -> None:
+        assert browser.get(path(i)).status_code == 200
+
+    print(in_process(get, n).line(f"{which}, in process"))
+    profiler = cProfile.Profile()
+    profiler.runcall(in_process, get, n)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -608,10 +654,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--demo-runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--explain", action="store_true", help="print the pages' query plans")
     parser.add_argument(
         "--profile",
         choices=["admin", "dashboard", "detail"],
-        help="print where the page's handler spends its time (cProfile, in process)",
+        help="only profile that page in process (cProfile: session, handler, template)",
     )
     args = parser.parse_args(argv)
     n = args.requests_per_page
@@ -659,11 +706,11 @@ def main(argv: list[str]) -> int:
                 bare_detail,
             ),
         ]
+        if args.explain:
+            explain(core, found)
         if args.profile:
-            fn = {"admin": bare_queue, "dashboard": bare_dashboard, "detail": bare_detail}
-            profiler = cProfile.Profile()
-            profiler.runcall(in_process, fn[args.profile], n)
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            profile_page(core, args.profile, found, n)
+            return 0
         web = [sys.executable, "-m", "ztix_core.cli", "web", "--dev"]
         web += ["--workers", str(WORKERS), "--threads", str(THREADS)]
         misses = 0

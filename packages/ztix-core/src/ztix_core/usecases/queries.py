@@ -31,6 +31,16 @@ class RequestPage:
 
 
 @attrs.frozen
+class QueuePage:
+    """One page of requests, the total that matched, and how many requests of each status
+    match the other filters (every status a key)."""
+
+    items: tuple[JoinRequest, ...]
+    total: int
+    counts: dict[RequestStatus, int]
+
+
+@attrs.frozen
 class RequestDetail:
     """A request with its membership and its timeline (audit events, oldest first)."""
 
@@ -156,6 +166,32 @@ class RequestQueries:
         flt = self._filter(actor, statuses, asn, network_id, older_than, newer_than)
         with self.uow_factory() as uow:
             return uow.requests.count_by_status(flt)
+
+    def queue_page(
+        self,
+        actor: Actor,
+        status: RequestStatus | None = None,
+        asn: Asn | None = None,
+        network_id: NetworkId | None = None,
+        older_than: dt.timedelta | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> QueuePage:
+        """The admin queue: :meth:`list_requests` of one status (or all) and
+        :meth:`count_by_status` under the other filters, in two queries (the total is a
+        sum of the counts). Admins see all; operators only their own."""
+        flt = self._filter(actor, None, asn, network_id, older_than, None)
+        page = attrs.evolve(
+            flt,
+            statuses=frozenset({status}) if status is not None else None,
+            limit=max(1, min(limit, 500)),
+            offset=max(0, offset),
+        )
+        with self.uow_factory() as uow:
+            counts = uow.requests.count_by_status(flt)
+            items = tuple(uow.requests.query(page))
+        total = counts[status] if status is not None else sum(counts.values())
+        return QueuePage(items, total, counts)
 
     def _filter(
         self,

@@ -93,21 +93,15 @@ def queue_values(core: App, actor: Actor, raw: dict[str, str]) -> dict[str, obje
     """What the queue shows for valid filters ``raw``: the page, the counts per status
     under the same filters, the networks and the paging links."""
     page_no = int(raw["page"] or "1")
-    queries = core.queries
-    common = {
-        "asn": Asn.parse(raw["asn"]) if raw["asn"] else None,
-        "network_id": NetworkId(raw["network"]) if raw["network"] else None,
-        "older_than": AGES[raw["age"]],
-    }
-    page = queries.list_requests(
+    page = core.queries.queue_page(
         actor,
-        statuses=frozenset({RequestStatus(raw["status"])}) if raw["status"] else None,
+        status=RequestStatus(raw["status"]) if raw["status"] else None,
+        asn=Asn.parse(raw["asn"]) if raw["asn"] else None,
+        network_id=NetworkId(raw["network"]) if raw["network"] else None,
+        older_than=AGES[raw["age"]],
         limit=PAGE_SIZE,
         offset=(page_no - 1) * PAGE_SIZE,
-        **common,  # type: ignore[arg-type]
     )
-    by_status = queries.count_by_status(actor, **common)  # type: ignore[arg-type]
-    counts = {s.value: n for s, n in by_status.items()}
     pages = max(1, -(-page.total // PAGE_SIZE))
     links = {}
     for name, number in (("previous", page_no - 1), ("next", page_no + 1)):
@@ -116,7 +110,7 @@ def queue_values(core: App, actor: Actor, raw: dict[str, str]) -> dict[str, obje
             links[name] = "/admin/requests?" + urllib.parse.urlencode(query)
     return {
         "page": page,
-        "counts": counts,
+        "counts": {s.value: n for s, n in page.counts.items()},
         "statuses": [s.value for s in RequestStatus],
         "networks": network_names(core),
         "page_no": page_no,
