@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from ztix_core.records import User
+
 
 @attrs.frozen
 class OAuthState:
@@ -72,6 +74,12 @@ class WebSessionRepository(Protocol):
 
     def get(self, session_id: str, now: dt.datetime) -> WebSession | None:
         """The session when it exists and has not expired at ``now``."""
+
+    def get_with_user(
+        self, session_id: str, now: dt.datetime
+    ) -> tuple[WebSession, User | None] | None:
+        """Like :meth:`get`, with the session's user (None for an anonymous session) read
+        in the same round trip: every page asks for both."""
 
     def save(self, session: WebSession) -> None:
         """Replace user, CSRF token, data and times of a stored session; NotFound if absent."""

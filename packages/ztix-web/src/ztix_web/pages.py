@@ -11,6 +11,7 @@ import attrs
 
 from ztix_core.asns import join_refusal
 from ztix_core.bootstrap import App
+from ztix_core.ports import UnitOfWork
 from ztix_core.records import Membership, RouteServerState, User, ZtNetwork
 from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus
@@ -145,4 +146,9 @@ def server_views(states: list[RouteServerState], membership: Membership | None) 
 def network_names(core: App) -> dict[str, ZtNetwork]:
     """Every exchange network by id (for labels)."""
     with core.uow_factory() as uow:
-        return {n.id.value: n for n in uow.networks.list()}
+        return networks_by_id(uow)
+
+
+def networks_by_id(uow: UnitOfWork) -> dict[str, ZtNetwork]:
+    """:func:`network_names` within a unit of work the caller has open."""
+    return {n.id.value: n for n in uow.networks.list()}

@@ -51,10 +51,10 @@ class Sessions:
         key = token_key(token)
         now = self.clock.now()
         with self.uow_factory() as uow:
-            session = uow.web_sessions.get(key, now)
-            if session is None:
+            found = uow.web_sessions.get_with_user(key, now)
+            if found is None:
                 return None
-            user = uow.users.get(session.user_id) if session.user_id is not None else None
+            session, user = found
             idle = now - session.last_seen_at > self.idle
             if idle or (session.user_id is not None and (user is None or user.disabled)):
                 uow.web_sessions.delete(key)

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from ztix_adapters_sql.mapping import user_record
 from ztix_adapters_sql.models import OAuthStateRow, UserRow, WebSessionRow
 from ztix_adapters_sql.repositories._base import SqlRepository, require_json, violation_error
 from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound
+from ztix_core.records import User
 from ztix_core.web_ports import OAuthState, WebSession
 
 
@@ -139,6 +141,21 @@ class SqlWebSessionRepository(SqlRepository):
             )
         )
         return _session_record(row) if row is not None else None
+
+    def get_with_user(
+        self, session_id: str, now: dt.datetime
+    ) -> tuple[WebSession, User | None] | None:
+        """The session and its user in one statement (an outer join)."""
+        found = self.session.execute(
+            select(WebSessionRow, UserRow)
+            .outerjoin(UserRow, UserRow.id == WebSessionRow.user_id)
+            .where(WebSessionRow.id == session_id, WebSessionRow.expires_at > now)
+            .execution_options(populate_existing=True)
+        ).first()
+        if found is None:
+            return None
+        session_row, user_row = found
+        return _session_record(session_row), user_record(user_row) if user_row else None
 
     def save(self, session: WebSession) -> None:
         """Replace user, CSRF token, data and times of a stored session; NotFound if absent."""

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import attrs
 
 from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound
+from ztix_core.records import User
 from ztix_core.web_ports import OAuthState, WebSession
 
 
@@ -80,6 +81,15 @@ class InMemoryWebSessions:
     def get(self, session_id: str, now: dt.datetime) -> WebSession | None:
         found = self._uow.tables.web_sessions.get(session_id)
         return _copy(found) if found is not None and found.expires_at > now else None
+
+    def get_with_user(
+        self, session_id: str, now: dt.datetime
+    ) -> tuple[WebSession, User | None] | None:
+        session = self.get(session_id, now)
+        if session is None:
+            return None
+        users = self._uow.tables.users
+        return session, users.get(session.user_id) if session.user_id is not None else None
 
     def save(self, session: WebSession) -> None:
         _require_json(session.data, "data")

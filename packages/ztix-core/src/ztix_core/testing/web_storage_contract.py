@@ -82,12 +82,16 @@ def test_web_sessions(uow_factory: UnitOfWorkFactory) -> None:
         uow.commit()
     with uow_factory() as uow:
         assert uow.web_sessions.get("h-anon", T0) == anon
+        assert uow.web_sessions.get_with_user("h-anon", T0) == (anon, None)
         assert uow.web_sessions.get("h-anon", LATER) is None  # expired at LATER
         promoted = attrs.evolve(anon, user_id=user.id, csrf_token="csrf-b", data={"k": [1]})
         uow.web_sessions.save(promoted)
         uow.commit()
     with uow_factory() as uow:
         assert uow.web_sessions.get("h-anon", T0) == promoted
+        assert uow.web_sessions.get_with_user("h-anon", T0) == (promoted, user)
+        assert uow.web_sessions.get_with_user("h-anon", LATER) is None
+        assert uow.web_sessions.get_with_user("nope", T0) is None
         assert uow.web_sessions.delete_for_user(user.id) == 2
         uow.commit()
     with uow_factory() as uow:

@@ -13,7 +13,14 @@ from ztix_core.records import Actor
 from ztix_core.usecases.queries import RequestDetail
 from ztix_core.values import NodeId
 from ztix_web.context import WebContext
-from ztix_web.pages import MOVING, WITH_SESSIONS, choices, network_names, server_views
+from ztix_web.pages import (
+    MOVING,
+    WITH_SESSIONS,
+    choices,
+    network_names,
+    networks_by_id,
+    server_views,
+)
 from ztix_web.views.common import form, parse_uuid, render, require_user, status_for
 
 
@@ -127,10 +134,14 @@ def load_detail(ctx: WebContext, actor: Actor, raw_id: str) -> RequestDetail:
 
 def detail_values(ctx: WebContext, actor: Actor, detail: RequestDetail) -> dict[str, object]:
     """What the detail pages (operator's and admin's) show: ``actor`` must be the one
-    ``detail`` was loaded for (the sessions query checks it again)."""
+    ``detail`` was loaded for (the sessions query checks it again). The request's own
+    rows are read in one unit of work (each unit costs a transaction's round trips on top
+    of its queries)."""
     with ctx.core.uow_factory() as uow:
         allocations = uow.allocations.for_request(detail.request.id)
         actors = _actor_names(uow, detail)
+        states = uow.route_servers.list()
+        networks = networks_by_id(uow)
     sessions = None
     if detail.request.status in WITH_SESSIONS:
         sessions = ctx.oversight.request_sessions(actor, detail.request.id)
@@ -139,8 +150,8 @@ def detail_values(ctx: WebContext, actor: Actor, detail: RequestDetail) -> dict[
         "detail": detail,
         "req": detail.request,
         "allocations": allocations,
-        "servers": server_views(ctx.core.queries.route_server_states(), detail.membership),
-        "networks": network_names(ctx.core),
+        "servers": server_views(states, detail.membership),
+        "networks": networks,
         "moving": MOVING,
         "sessions": sessions,
         "observe_every_s": ctx.observe_every_s,
