@@ -3,8 +3,9 @@
 Seeds a temporary PostgreSQL database (migrated to head first, as ``ztix db upgrade``
 leaves it) with 100,000 join requests over 5,000 ASNs and 3 networks by bulk inserts: one
 live-or-finished request per (ASN, network) plus an older history, memberships and
-addresses for the members, their audit timelines, two route servers; then ``VACUUM
-ANALYZE`` (the steady state autovacuum leaves). An admin and an operator (who holds two
+addresses for the members, their audit timelines, two route servers with what the worker
+last observed (every member's BGP sessions); then ``VACUUM ANALYZE`` (the steady state
+autovacuum leaves). An admin and an operator (who holds two
 of the ASNs, as every seeded operator does) are made with ``Accounts`` and argon2id.
 
 ``ztix web`` then serves the real app (its defaults: 2 workers x 4 threads, access log
@@ -72,7 +73,9 @@ from ztix_adapters_sql.models import (
     JoinRequestRow,
     MembershipRow,
     NetworkRow,
+    RouteServerObservationRow,
     RouteServerStateRow,
+    SessionObservationRow,
     UserRow,
 )
 from ztix_adapters_sql.testing import temporary_postgres_database
@@ -178,6 +181,8 @@ def seed(factory: SqlUnitOfWorkFactory, args: argparse.Namespace) -> Seeded:
             IpAllocationRow,
             AuditEventRow,
             RouteServerStateRow,
+            RouteServerObservationRow,
+            SessionObservationRow,
         )
     }
     networks = [f"a1b2c3d4e5{i + 1:06x}" for i in range(args.networks)]
@@ -294,7 +299,38 @@ def seed(factory: SqlUnitOfWorkFactory, args: argparse.Namespace) -> Seeded:
                             "request_id": rid,
                         }
                     )
+    # What the worker last saw: every member ASN's sessions on both servers (one per
+    # family, whatever the network: a session is per ASN).
+    observed = T0 + dt.timedelta(days=800)
+    members = sorted({m["asn"] for m in rows[MembershipRow]})
     for name in ("rs1", "rs2"):
+        rows[RouteServerObservationRow].append(
+            {
+                "server": name,
+                "reachable": True,
+                "observed_at": observed,
+                "message": "",
+                "sessions_total": 2 * len(members),
+                "sessions_established": 2 * len(members),
+            }
+        )
+        for asn in members:
+            for family in (4, 6):
+                rows[SessionObservationRow].append(
+                    {
+                        "server": name,
+                        "protocol": f"AS{asn}_v{family}",
+                        "asn": asn,
+                        "state": "up",
+                        "observed_at": observed,
+                        "since": "2026-01-01 00:00:00",
+                        "info": "Established",
+                        "imported": 10,
+                        "filtered": 0,
+                        "exported": 90_000,
+                        "last_error": "",
+                    }
+                )
         rows[RouteServerStateRow].append(
             {
                 "name": name,
@@ -316,6 +352,7 @@ def seed(factory: SqlUnitOfWorkFactory, args: argparse.Namespace) -> Seeded:
         conn.execute(text("VACUUM ANALYZE"))
     found.counts["audit"] = len(rows[AuditEventRow])
     found.counts["memberships"] = len(rows[MembershipRow])
+    found.counts["sessions"] = len(rows[SessionObservationRow])
     found.counts["users"] = len(rows[UserRow]) + 2
     return found
 
@@ -671,6 +708,7 @@ def main(argv: list[str]) -> int:
         print(
             f"seeded {args.requests:,} requests ({mix}), "
             f"{c['audit']:,} audit events, {c['memberships']:,} memberships, "
+            f"{c['sessions']:,} observed BGP sessions, "
             f"{c['users']:,} users in {time.perf_counter() - started:.1f} s; the operator "
             f"has {len(found.operator_requests)} requests",
             flush=True,
@@ -694,7 +732,7 @@ def main(argv: list[str]) -> int:
 
         def bare_detail(i: int) -> object:
             detail = load_detail(ctx, operator, str(detail_ids[i % len(detail_ids)]))
-            return detail_values(ctx, detail)
+            return detail_values(ctx, operator, detail)
 
         pages: list[tuple[str, str, list[str], Callable[[int], object]]] = [
             ("admin", "admin queue /admin/requests", ["/admin/requests"], bare_queue),
