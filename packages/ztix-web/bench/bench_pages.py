@@ -31,7 +31,10 @@ Last, the time from starting ``ztix demo --fresh`` to its first ``200`` on ``/lo
 (target < 5 s); the demo is then stopped with SIGINT and must exit 0 leaving no process.
 
     uv run python packages/ztix-web/bench/bench_pages.py [--requests-per-page 300]
-        [--clients 4] [--demo-runs 1] [--profile admin|dashboard|detail]
+        [--clients 4] [--demo-runs 1] [--explain] [--profile admin|dashboard|detail]
+
+``--explain`` prints the queue's and the dashboard's query plans; ``--profile PAGE`` runs
+only that page, in process through ``falcon.testing`` under cProfile, and stops.
 
 Needs PostgreSQL on 127.0.0.1:5432 (``ZTIX_TEST_POSTGRES_URL`` to change it).
 """
