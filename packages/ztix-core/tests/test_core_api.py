@@ -111,6 +111,20 @@ def test_submit_once(world: World) -> None:
         assert len(uow.requests.query(RequestFilter(limit=100))) == 1
 
 
+def test_idempotency_keys_expire(world: World) -> None:
+    first, _ = world.workflow.submit_once(
+        world.user.id, "k", "f1", 64500, world.network.id, "abcdef0001"
+    )
+    world.clock.advance(seconds=25 * 3600)
+    second, replayed = world.workflow.submit_once(
+        world.user.id, "k", "f2", 64501, world.network.id, "abcdef0002"
+    )
+    assert not replayed and second.id != first.id
+    with world.store() as uow:
+        entry = uow.idempotency.get(world.user.id, "k")
+        assert entry is not None and entry.request_id == second.id
+
+
 def test_exchange_settings_are_checked() -> None:
     assert structure({"country": "DE", "ixf_id": 42}, ExchangeSettings, "exchange").ixf_id == 42
     for raw, field in (

@@ -28,6 +28,8 @@ from ztix_core.values import Asn, NetworkId, NodeId
 MAX_NOTES = 2000
 MAX_REASON = 1000
 AUTO_ACTOR = Actor.system("policy_auto")
+#: An Idempotency-Key is remembered this long; older keys are purged as new ones arrive.
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 #: Statuses whose request may hold a membership (addresses, controller member, RS peers).
 HOLDING_STATUSES = LIVE_STATUSES | {RequestStatus.FAILED, RequestStatus.DEPROVISIONING}
 
@@ -112,12 +114,14 @@ class RequestWorkflow:
         request and records the key with it in the same unit of work; a later call with the
         same key and ``fingerprint`` (a digest of the body) returns that request and True
         (replayed) without filing another; the same key with another fingerprint raises
-        IdempotencyKeyReused. A call that was refused records nothing."""
+        IdempotencyKeyReused. A call that was refused records nothing. Keys are kept for
+        :data:`IDEMPOTENCY_TTL`; filing a request purges the expired ones."""
         if not key or len(key) > 200:
             raise InvalidValue("Idempotency-Key", "1 to 200 characters")
+        oldest = self.clock.now() - IDEMPOTENCY_TTL
         with self.uow_factory() as uow:
             found = uow.idempotency.get(user_id, key)
-            if found is not None:
+            if found is not None and found.created_at >= oldest:
                 return self._replay(uow, found, key, fingerprint), True
         try:
             return self._submit(user_id, asn, network_id, node_id, notes, (key, fingerprint))
@@ -187,6 +191,7 @@ class RequestWorkflow:
             )
             uow.requests.add(request)
             if idempotency is not None:
+                uow.idempotency.purge_before(now - IDEMPOTENCY_TTL)
                 uow.idempotency.put(
                     IdempotencyEntry(user_id, idempotency[0], idempotency[1], request.id, now)
                 )
