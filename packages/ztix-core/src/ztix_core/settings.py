@@ -111,10 +111,11 @@ class NetworkSettings:
     description: str = ""
 
 
-def _secret(env: str) -> Any:
-    """A secret: from ``env`` or the file named by ``<env>_FILE``, never the config file."""
+def _secret(env: str, *, file_env: bool = True) -> Any:
+    """A secret: from ``env`` or (``file_env``) the file named by ``<env>_FILE``, never the
+    config file."""
     return attrs.field(
-        default=None, repr=False, metadata={"env": env, "secret": True, "file_env": True}
+        default=None, repr=False, metadata={"env": env, "secret": True, "file_env": file_env}
     )
 
 
@@ -136,7 +137,12 @@ class Settings:
     storage: str = _env("ZTIX_STORAGE", "sql")
     zt_provider: str = _env("ZT_PROVIDER", "self_hosted_controller")
     zt_controller_base_url: str | None = _env("ZT_CONTROLLER_BASE_URL", None)
-    zt_controller_auth_token: str | None = _secret("ZT_CONTROLLER_AUTH_TOKEN")
+    zt_controller_auth_token: str | None = _secret(
+        # its file is a setting of its own (zt_controller_auth_token_file): the file wins,
+        # with a warning, and a token reload re-reads it
+        "ZT_CONTROLLER_AUTH_TOKEN",
+        file_env=False,
+    )
     zt_controller_auth_token_file: str | None = _env("ZT_CONTROLLER_AUTH_TOKEN_FILE", None)
     zt_central_base_url: str = _env("ZT_CENTRAL_BASE_URL", "https://api.zerotier.com/api/v1")
     zt_central_api_token: str | None = _secret("ZT_CENTRAL_API_TOKEN")
