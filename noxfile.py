@@ -101,8 +101,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over every package's sources and tests."""
-    _sync(session, "--all-packages", "--group", "dev")
+    """mypy --strict over every package's sources and tests (with the test extras, whose
+    libraries the tests import)."""
+    _sync(session, "--all-packages", "--all-extras", "--group", "dev", "--group", "e2e")
     session.run("mypy", *[f"packages/{pkg}/src" for pkg in PACKAGES])
     for pkg in PACKAGES:
         session.run("mypy", f"packages/{pkg}/tests")
