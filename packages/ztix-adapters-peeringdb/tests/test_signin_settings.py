@@ -4,51 +4,30 @@ web app refuses to start with the local form off and no other way in."""
 
 from __future__ import annotations
 
-import os
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ztix_adapters_peeringdb.plugin import make_web_extension
+from ztix_adapters_peeringdb.testing import isolate_settings_env, plugins_with_memory_provider
 from ztix_core.cli import main
 from ztix_core.errors import SettingsError
-from ztix_core.hookspecs import hookimpl
-from ztix_core.memory import InMemoryProvider
-from ztix_core.plugins import Plugins, Registration, build_plugin_manager
+from ztix_core.plugins import Plugins
 from ztix_core.settings import Settings, load_settings
 from ztix_web.app import app_from_settings
 
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("ZT_", "ZTIX_", "PEERINGDB_")) or name in (
-            "DATABASE_URL",
-            "REDIS_URL",
-        ):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ZTIX_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ZTIX_STORAGE", "memory")
-    monkeypatch.setenv("ZTIX_ROUTE_SERVER_FLEET", "memory")
-    monkeypatch.setenv("ZT_PROVIDER", "memory")
+    isolate_settings_env(monkeypatch, tmp_path / "data")
     yield
     assert not (tmp_path / "data").exists()
 
 
-@hookimpl
-def ztix_membership_providers() -> list[Registration]:
-    return [Registration("memory", lambda s: InMemoryProvider(), None, "in memory")]
-
-
 def _plugins() -> Plugins:
-    """The installed plugins plus an in-memory provider: this package's test environment
-    holds no ZeroTier provider."""
-    fake = types.SimpleNamespace(
-        __name__="fake_provider", ztix_membership_providers=ztix_membership_providers
-    )
-    return Plugins(build_plugin_manager(disabled=(), extra=[fake]))
+    plugins: Plugins = plugins_with_memory_provider()
+    return plugins
 
 
 def test_every_bad_key_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

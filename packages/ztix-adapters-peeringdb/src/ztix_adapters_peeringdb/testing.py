@@ -223,3 +223,39 @@ def local_peeringdb(networks: Iterable[dict[str, Any]] = ()) -> Iterator[LocalPe
         yield server
     finally:
         server.stop()
+
+
+def plugins_with_memory_provider() -> Any:
+    """The installed plugins plus an in-memory ZeroTier provider named ``memory``: this
+    package's test environment holds no real provider, yet ``ztix settings`` checks one."""
+    import types
+
+    from ztix_core.hookspecs import hookimpl
+    from ztix_core.memory import InMemoryProvider
+    from ztix_core.plugins import Plugins, Registration, build_plugin_manager
+
+    @hookimpl
+    def ztix_membership_providers() -> list[Registration]:
+        return [Registration("memory", lambda s: InMemoryProvider(), None, "in memory")]
+
+    fake = types.SimpleNamespace(
+        __name__="fake_provider", ztix_membership_providers=ztix_membership_providers
+    )
+    return Plugins(build_plugin_manager(disabled=(), extra=[fake]))
+
+
+def isolate_settings_env(monkeypatch: Any, data_dir: Any) -> None:
+    """Drop every ztix-related variable from the environment and select in-memory parts,
+    with the data directory at ``data_dir`` (which the caller checks stays unused)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("ZT_", "ZTIX_", "PEERINGDB_")) or name in (
+            "DATABASE_URL",
+            "REDIS_URL",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ZTIX_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ZTIX_STORAGE", "memory")
+    monkeypatch.setenv("ZTIX_ROUTE_SERVER_FLEET", "memory")
+    monkeypatch.setenv("ZT_PROVIDER", "memory")
