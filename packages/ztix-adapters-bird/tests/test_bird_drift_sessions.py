@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from ztix_adapters_bird.fleet import BirdFleet
-from ztix_adapters_bird.lab import Announcement, Bird, Lab, member_config, wait_until
+from ztix_adapters_bird.lab import Announcement, Bird, Lab, flapped, member_config, wait_until
 from ztix_adapters_bird.render import protocol_name
 from ztix_adapters_bird.settings import BirdSettings, RemotePaths, RouteServerSettings
 from ztix_core.memory import InMemoryStore
@@ -70,21 +70,9 @@ def established(env: Env, asns: list[int]) -> dict[str, str]:
     return out
 
 
-def seconds(since: str) -> float:
-    """Seconds of the day of a Since (``HH:MM:SS.fff``, optionally after a date)."""
-    hours, minutes, secs = since.rsplit(maxsplit=1)[-1].split(":")
-    return int(hours) * 3600 + int(minutes) * 60 + float(secs)
-
-
 def kept(env: Env, before: dict[str, str]) -> None:
-    """Every session is still Established with the Since it had before: no flap. BIRD
-    prints Since by converting its monotonic clock to wall time at each query, so the
-    printed millisecond can move by one; a flap moves it by the seconds a new session
-    takes (and past the time the test started)."""
-    now = established(env, list(MEMBERS))
-    moved = {
-        n: (before[n], now[n]) for n in before if abs(seconds(now[n]) - seconds(before[n])) > 0.05
-    }
+    """Every session is still Established with the Since it had before: no flap."""
+    moved = flapped(before, established(env, list(MEMBERS)))
     assert not moved, f"sessions flapped: {moved}"
 
 

@@ -80,6 +80,25 @@ def wait_until(
         time.sleep(interval)
 
 
+def since_seconds(since: str) -> float:
+    """Seconds of the day of a BIRD ``Since`` (``HH:MM:SS.fff``, optionally after a date)."""
+    hours, minutes, secs = since.rsplit(maxsplit=1)[-1].split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+
+
+def flapped(before: Mapping[str, str], now: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """The sessions (name → ``Since`` before and now) that were reset between two readings,
+    and those that disappeared. BIRD prints ``Since`` by converting its monotonic clock to
+    wall time at each query, so the printed millisecond of an untouched session can move by
+    one; a reset moves it by at least the time a new session takes, so anything beyond
+    50 ms is a flap."""
+    return {
+        name: (was, now.get(name, "gone"))
+        for name, was in before.items()
+        if name not in now or abs(since_seconds(now[name]) - since_seconds(was)) > 0.05
+    }
+
+
 def example_server(**overrides: Any) -> RouteServerSettings:
     """Route-server settings for tests: rs1, AS64999, 10.0.0.1 / fd00::1, no RPKI source."""
     base: dict[str, Any] = {
