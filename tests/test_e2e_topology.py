@@ -17,6 +17,7 @@ run the member's session.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -184,7 +185,7 @@ def test_the_compose_topology_takes_a_request_to_active(
         }
         for service in started:
             wait_for(
-                lambda s=service: s.check(checks[s.name]),
+                functools.partial(service.check, checks[service.name]),
                 timeout=SERVICE_S,
                 interval=0.5,
                 what=f"{service.name}'s compose health check",
