@@ -58,6 +58,28 @@ def test_parse_routes() -> None:
     assert routes[2].next_hop == "fd77::11"
 
 
+SHOW_ROUTE_BIRD3 = """BIRD 3.3.2 ready.
+Table master4:
+45.50.2.0/24         unicast [AS500_v4 07:08:11.083] * (100) [AS600i]
+\tvia 10.78.0.16 on lan0
+\tpreference: 100
+\tsource: BGP
+\tbgp_path: 500 600 {700 800} 600
+\tbgp_next_hop: 10.78.0.16
+\tbgp_local_pref: 100
+\tbgp_large_community: (65000, 1101, 16)
+\tbgp_otc: 65000
+"""
+
+
+def test_parse_routes_reads_bird3_attribute_names() -> None:
+    (route,) = parse_routes(SHOW_ROUTE_BIRD3)
+    assert route.as_path == [500, 600, 700, 800, 600]
+    assert route.large_communities == {(65000, 1101, 16)}
+    assert (route.next_hop, route.local_pref) == ("10.78.0.16", 100)
+    assert route.attrs["BGP.otc"] == "65000" and route.attrs["preference"] == "100"
+
+
 def test_wait_until_reports_the_last_complaint() -> None:
     def never() -> bool:
         raise AssertionError("still 3 routes")

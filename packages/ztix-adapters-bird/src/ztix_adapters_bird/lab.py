@@ -216,8 +216,16 @@ def parse_routes(text: str) -> list[Route]:
         if current is not None and line.startswith("\t"):
             key, sep, value = line.strip().partition(":")
             if sep:
-                current[key.strip()] = value.strip()
+                current[_attribute_name(key.strip())] = value.strip()
     return routes
+
+
+def _attribute_name(key: str) -> str:
+    # BIRD 3 prints filter names (bgp_path, bgp_large_community); BIRD 2 prints BGP.as_path.
+    if key.startswith("bgp_"):
+        name = key.removeprefix("bgp_")
+        return f"BGP.{'as_path' if name == 'path' else name}"
+    return key
 
 
 # --------------------------------------------------------------------------- processes
