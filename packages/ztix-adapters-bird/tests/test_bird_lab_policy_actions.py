@@ -3,7 +3,7 @@ networks, BGP roles (RFC 9234) and the prepend communities.
 
 One lab for the module: a route server running ``render_server``'s config with the
 default policy (roles on, the default transit-free list) and strict roles for two members,
-five member BIRDs and a minimal BGP speaker (:mod:`ztix_adapters_bird.speaker`) that
+six member BIRDs and a minimal BGP speaker (:mod:`ztix_adapters_bird.speaker`) that
 announces AS_SET paths, which no BIRD filter can build. Needs root; without it the lab
 raises and these tests fail.
 """
@@ -37,10 +37,11 @@ RS = 65000
 M1, M2, M3 = 100, 200, 210_000  # M1 and M2 announce the role rs_client; M2 is strict
 TF = 3356  # on the default transit-free list
 NOROLE = 400  # strict, announces no role: refused
+WRONG = 410  # not strict, announces the role "peer": refused (roles must pair up)
 SPK = 500  # the speaker
-ADDR = {RS: 1, M1: 11, M2: 12, M3: 13, TF: 14, NOROLE: 15, SPK: 16}
-NODE = {M1: "m1", M2: "m2", M3: "m3", TF: "tf", NOROLE: "norole"}
-ROLE = {M1: "rs_client", M2: "rs_client"}
+ADDR = {RS: 1, M1: 11, M2: 12, M3: 13, TF: 14, NOROLE: 15, WRONG: 17, SPK: 16}
+NODE = {M1: "m1", M2: "m2", M3: "m3", TF: "tf", NOROLE: "norole", WRONG: "wrong"}
+ROLE = {M1: "rs_client", M2: "rs_client", WRONG: "peer"}
 RECEIVERS = (M1, M2, M3, TF)
 
 
@@ -78,6 +79,7 @@ ANNOUNCE: dict[int, list[Announcement]] = {
     ],
     TF: [Announcement("45.33.1.0/24", path=(TF, 174, 300))],  # a transit-free member
     NOROLE: [Announcement("45.40.1.0/24")],
+    WRONG: [Announcement("45.41.1.0/24")],
     M2: [],
 }
 SPEAKER_ROUTES = {
@@ -126,7 +128,7 @@ EXPECTATIONS = [
     Expect(SPK, "45.50.4.0/24", (SPK, TF), RejectReason.AS_SET_IN_PATH),
 ]
 #: Routes that never reach a table: the leak marked with OTC is treated as withdrawn.
-NEVER_SEEN = ["45.30.1.0/24", "45.40.1.0/24"]
+NEVER_SEEN = ["45.30.1.0/24", "45.40.1.0/24", "45.41.1.0/24"]
 
 
 def test_expectations_cover_every_announcement() -> None:
@@ -287,7 +289,7 @@ def test_the_route_server_marks_routes_to_members_with_otc(converged: Env) -> No
     assert route.attrs.get("BGP.otc") == str(RS), route.attrs
 
 
-def test_roles_are_negotiated_and_strict_mode_refuses_a_member_without_one(
+def test_roles_are_negotiated_and_a_member_without_or_with_another_role_is_refused(
     converged: Env,
 ) -> None:
     for asn in (M1, M2):
@@ -297,16 +299,18 @@ def test_roles_are_negotiated_and_strict_mode_refuses_a_member_without_one(
     # M3 announces no role, and is not strict: its session is up.
     assert converged.rs.protocol(protocol_name(M3, 6))[2] == "Established"
 
+    # Strict without a role, and (strict or not) a role that does not pair with
+    # rs_server: BIRD refuses the OPEN with "Role mismatch".
     log = converged.rs_log
-    for fam in (4, 6):
-        name = protocol_name(NOROLE, fam)
+    for name in [protocol_name(asn, fam) for asn in (NOROLE, WRONG) for fam in (4, 6)]:
 
         def refused(name: str = name) -> bool:
             return f"{name}: Error: Role mismatch" in log.read_text()
 
-        wait_until(refused, 30, f"{name}, strict without a role, to be refused")
+        wait_until(refused, 30, f"{name} to be refused")
         assert converged.rs.protocol(name)[2] != "Established"
-    assert "45.40.1.0/24" not in _by_prefix(converged.rs.routes())
+    routes = _by_prefix(converged.rs.routes())
+    assert "45.40.1.0/24" not in routes and "45.41.1.0/24" not in routes
 
 
 def test_no_filter_runtime_errors(converged: Env) -> None:
