@@ -15,8 +15,10 @@ All large communities use the route server's ASN as global administrator (``RS``
 =====================  ===============================================================
 
 The numbering follows IXP Manager's route servers (its BIRD 2 templates: the 1000/1101
-tables and the 101/102/103 prepend communities; ``P = 0`` for "every peer" as IXP Manager
-describes it) so looking glasses and members that know those codes read ours too.
+tables and the per-peer 101/102/103 prepend communities) so looking glasses and members
+that know those codes read ours too. ``P = 0`` for "every peer" is how IXP Manager's users
+describe the prepend communities (its issue tracker); its template we read acts on the
+per-peer form only, so ztix implements both.
 Prepending happens on export, towards one peer at a time: a request naming the peer wins
 over one for every peer, and of several the largest count wins; the prepended ASN is the
 path's first, which the import filter checked is the announcing member's.
