@@ -22,6 +22,7 @@ import attrs
 
 from ztix_adapters_bird import drift
 from ztix_adapters_bird.apply import ApplyOptions, RemoteState, SafeApply, validate_paths
+from ztix_adapters_bird.render import check_policy
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_adapters_bird.status import parse_sessions, peer_pattern
 from ztix_adapters_bird.transport import (
@@ -81,6 +82,10 @@ def check_settings(settings: BirdSettings) -> None:
                 raise SettingsError(f"{key}.ssh.private_key", "required")
         if server.policy.confirm_timeout_s < 5:
             raise SettingsError(f"{key}.policy.confirm_timeout_s", "must be at least 5 s")
+        try:
+            check_policy(server.policy)
+        except InvalidValue as exc:
+            raise SettingsError(f"{key}.{exc.field}", exc.message) from None
         try:
             validate_paths(server.paths)
         except InvalidValue as exc:

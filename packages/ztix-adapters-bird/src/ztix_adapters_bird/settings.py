@@ -27,6 +27,7 @@ import ipaddress
 
 import attrs
 
+from ztix_adapters_bird.policy import TRANSIT_FREE_ASNS
 from ztix_core.values import Asn
 
 
@@ -109,6 +110,20 @@ class PolicyKnobs:
     peering_lan_v4: tuple[ipaddress.IPv4Network, ...] = ()
     #: The IPv6 peering-LAN prefixes, likewise.
     peering_lan_v6: tuple[ipaddress.IPv6Network, ...] = ()
+    #: A route whose AS path holds one of these ASNs is rejected, unless the member is one
+    #: of them itself; empty turns the check off. Default: the transit-free list arouteserver
+    #: ships (``ztix_adapters_bird.policy.TRANSIT_FREE_ASNS``, with names).
+    transit_free_asns: tuple[int, ...] = tuple(asn for asn, _name in TRANSIT_FREE_ASNS)
+    #: BGP roles (RFC 9234): the route server announces the role ``rs_server``; BIRD then
+    #: adds OTC towards members and treats a route a member sends with OTC as withdrawn.
+    bgp_roles: bool = True
+    #: Strict mode for every member: a session whose member announces no role is refused
+    #: (a role other than ``rs_client`` is refused in either mode). Needs ``bgp_roles``.
+    bgp_roles_strict: bool = False
+    #: Members (ASNs) always in strict mode, whatever ``bgp_roles_strict`` says.
+    bgp_roles_strict_asns: tuple[int, ...] = ()
+    #: Members (ASNs) never in strict mode, whatever ``bgp_roles_strict`` says.
+    bgp_roles_lenient_asns: tuple[int, ...] = ()
 
 
 @attrs.frozen
