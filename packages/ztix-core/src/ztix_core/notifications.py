@@ -64,9 +64,9 @@ class RetrySchedule:
     max_delay_s)``; a delivery is given up after ``max_attempts`` attempts or once the
     intent is older than ``max_age_s``, whichever comes first."""
 
-    first_delay_s: float = 10.0
-    max_delay_s: float = 900.0
-    max_attempts: int = 12
+    first_delay_s: float = 30.0
+    max_delay_s: float = 1800.0
+    max_attempts: int = 60
     max_age_s: float = 86400.0
 
     def delay(self, attempts: int) -> dt.timedelta:

@@ -245,8 +245,8 @@ def load_notification_settings(
         return run
 
     def schedule() -> RetrySchedule:
-        first = _number(raw, "first_delay_s", SECTION, 10.0)
-        cap = _number(raw, "max_delay_s", SECTION, 900.0)
+        first = _number(raw, "first_delay_s", SECTION, 30.0)
+        cap = _number(raw, "max_delay_s", SECTION, 1800.0)
         if cap < first:
             raise SettingsError(
                 f"{SECTION}.max_delay_s", f"must be at least first_delay_s ({first})"
@@ -254,7 +254,7 @@ def load_notification_settings(
         return RetrySchedule(
             float(first),
             float(cap),
-            _number(raw, "max_attempts", SECTION, 12, whole=True),
+            _number(raw, "max_attempts", SECTION, 60, whole=True),
             float(_number(raw, "max_age_s", SECTION, 86400.0)),
         )
 
