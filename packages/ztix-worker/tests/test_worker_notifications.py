@@ -530,3 +530,39 @@ def test_every_bad_key_is_reported_at_once() -> None:
 def test_nothing_configured_delivers_nothing() -> None:
     ns = load_notification_settings(_settings({}), {})
     assert not ns.enabled and ns.targets().webhooks == () and not ns.targets().email
+
+
+def test_notifications_queued_behind_a_failed_attempt_wait_untried() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ztix_core.usecases.notify import (
+        NotificationDeliveries,
+        NotificationTargets,
+        WebhookTarget,
+    )
+    from ztix_worker.notify.loop import NotificationLoop
+
+    ex = memory_exchange()
+    for asn in (64500, 64501, 64502):
+        ex.approved(asn)  # submitted + approved: six intents
+    deliveries = NotificationDeliveries(
+        ex.app.uow_factory, ex.app.clock, NotificationTargets(webhooks=(WebhookTarget("dead"),))
+    )
+    calls: list[str] = []
+
+    def send(due: DueDelivery) -> None:
+        calls.append(due.intent.event)
+        raise SendFailed("webhook dead: connection refused")
+
+    loop = NotificationLoop(deliveries, send, concurrency=6)
+    with ThreadPoolExecutor(6) as pool:
+        assert loop.run_once(pool) == 6  # all due at once: one chain for the one endpoint
+    assert len(calls) == 1
+    found = _deliveries(ex)
+    (tried,) = [d for d in found if d.attempts == 1]
+    waiting = [d for d in found if d.attempts == 0]
+    assert len(waiting) == 5
+    assert all(
+        d.next_attempt_at == tried.next_attempt_at and d.lease_until is None for d in waiting
+    )
+    assert all(d.status is DeliveryStatus.PENDING for d in found)

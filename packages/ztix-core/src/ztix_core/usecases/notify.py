@@ -262,6 +262,15 @@ class NotificationDeliveries:
             uow.commit()
         return tried
 
+    def postpone(self, due: DueDelivery, until: dt.datetime) -> Delivery:
+        """Put a claimed delivery back, untried, due at ``until`` (its attempts unchanged):
+        for the ones queued behind a failed attempt to the same recipient."""
+        later = attrs.evolve(due.delivery, next_attempt_at=until, lease_until=None)
+        with self.uow_factory() as uow:
+            uow.notifications.save(later)
+            uow.commit()
+        return later
+
     def counts(self) -> dict[DeliveryStatus, int]:
         """Deliveries per status (given up ones included: the count ops watch)."""
         with self.uow_factory() as uow:

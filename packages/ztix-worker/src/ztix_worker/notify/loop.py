@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import attrs
 
-from ztix_core.notify_ports import Channel, DeliveryStatus, DueDelivery
+from ztix_core.notify_ports import Channel, Delivery, DeliveryStatus, DueDelivery
 from ztix_core.usecases.notify import NotificationDeliveries
 from ztix_worker.notify.senders import SendFailed
 
@@ -78,36 +78,46 @@ class NotificationLoop:
         return len(due)
 
     def _chain(self, items: list[DueDelivery]) -> None:
-        for item in items:
-            self._attempt(item)
+        """One recipient's due deliveries, in turn. After a failed attempt the rest wait
+        for that attempt's back-off untried: a dead endpoint costs one timeout per
+        back-off, not one per waiting notification."""
+        for i, item in enumerate(items):
+            after = self._attempt(item)
+            if after is not None and after.status is DeliveryStatus.PENDING:
+                for rest in items[i + 1 :]:
+                    try:
+                        self.deliveries.postpone(rest, after.next_attempt_at)
+                    except Exception:
+                        log.exception("could not put a notification back (its lease ends it)")
+                return
 
-    def _attempt(self, due: DueDelivery) -> None:
+    def _attempt(self, due: DueDelivery) -> Delivery | None:
+        """Send one; the delivery as recorded after a failed attempt, None otherwise."""
         d = due.delivery
         name = f"{due.intent.event} via {d.channel.value} to {d.target}"
         try:
             self.send(due)
         except SendFailed as exc:
-            self._failed(due, name, str(exc))
-            return
+            return self._failed(due, name, str(exc))
         except Exception as exc:  # a bug or an unforeseen library error: still retried
             log.exception("notification %s: unexpected error", name)
-            self._failed(due, name, f"unexpected {type(exc).__name__}")
-            return
+            return self._failed(due, name, f"unexpected {type(exc).__name__}")
         try:
             self.deliveries.delivered(due)
         except Exception:
             log.exception("notification %s sent, but recording it failed (may be re-sent)", name)
-            return
+            return None
         with self._lock:
             self.stats.delivered += 1
         log.info("notification %s delivered (attempt %d)", name, d.attempts + 1)
+        return None
 
-    def _failed(self, due: DueDelivery, name: str, error: str) -> None:
+    def _failed(self, due: DueDelivery, name: str, error: str) -> Delivery | None:
         try:
             after = self.deliveries.failed(due, error)
         except Exception:
             log.exception("notification %s failed and recording it failed too", name)
-            return
+            return None
         gave_up = after.status is DeliveryStatus.GAVE_UP
         with self._lock:
             self.stats.failed_attempts += 1
@@ -122,6 +132,7 @@ class NotificationLoop:
                 error,
                 after.next_attempt_at.isoformat(),
             )
+        return after
 
     def run_forever(self, stop: threading.Event) -> None:
         """Pass after pass until ``stop`` is set; storage trouble is logged once per
