@@ -1,6 +1,7 @@
 """End to end: a ``ztix worker`` process on PostgreSQL delivers the notifications of a
 request's life to a real SMTP server (STARTTLS, a login) and a signed webhook, while a
-dead endpoint is retried with back-off and the request still becomes active."""
+dead endpoint is retried with back-off, then given up visibly, and the request still
+becomes active."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def receiver() -> Iterator[WebhookReceiver]:
     server.stop()
 
 
-def test_a_request_is_told_by_mail_and_webhook_while_a_dead_endpoint_backs_off(
+def test_a_request_is_told_by_mail_and_webhook_while_a_dead_endpoint_is_given_up(
     lab: ExchangeLab,
     mail: MailServer,
     receiver: WebhookReceiver,
@@ -59,6 +60,7 @@ def test_a_request_is_told_by_mail_and_webhook_while_a_dead_endpoint_backs_off(
 admin_emails = ["noc@ix.example.net"]
 first_delay_s = 0.3
 max_delay_s = 0.6
+max_attempts = 3
 interval_s = 0.1
 
 [notifications.email]
@@ -90,23 +92,16 @@ url = "http://127.0.0.1:{free_port()}/hook"
     wait_for(lambda: len(mail.received()) == 3, timeout=60, what="three mails")
     wait_for(lambda: len(receiver.hooks()) == 3, timeout=60, what="three webhooks")
 
-    def dead_retried() -> bool:
+    def dead_given_up() -> bool:
         with lab.app.uow_factory() as uow:
-            intents = uow.notifications.intents()
-            dead = [
-                d
-                for i in intents
-                for d in uow.notifications.deliveries_for(i.id)
-                if d.target == "dead"
-            ]
-        # each tried, one of them three times: the rest wait behind it untried
-        return (
-            len(dead) == 3
-            and all(d.attempts >= 1 for d in dead)
-            and max(d.attempts for d in dead) >= 3
-        )
+            return uow.notifications.counts()[DeliveryStatus.GAVE_UP] == 3
 
-    wait_for(dead_retried, timeout=60, what="the dead endpoint retried")
+    # the dead endpoint: three attempts each, with back-off, then given up visibly
+    wait_for(dead_given_up, timeout=90, what="the dead endpoint's deliveries given up")
+    with lab.app.uow_factory() as uow:
+        gave_up = uow.audit.recent(action="notification.gave_up")
+    assert len(gave_up) == 3
+    assert all(e.metadata["target"] == "dead" and e.metadata["attempts"] == 3 for e in gave_up)
 
     by_rcpt = {r: str(m.message["Subject"]) for m in mail.received() for r in m.recipients}
     assert by_rcpt == {
@@ -127,7 +122,7 @@ url = "http://127.0.0.1:{free_port()}/hook"
     ]
     with lab.app.uow_factory() as uow:
         counts = uow.notifications.counts()
-    assert counts[DeliveryStatus.DELIVERED] == 6 and counts[DeliveryStatus.GAVE_UP] == 0
+    assert counts[DeliveryStatus.DELIVERED] == 6 and counts[DeliveryStatus.PENDING] == 0
 
     status = subprocess.run(
         [sys.executable, "-m", "ztix_core.cli", "notifications"],
@@ -137,9 +132,10 @@ url = "http://127.0.0.1:{free_port()}/hook"
         timeout=60,
         check=False,
     )
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 1, status.stderr  # deliveries were given up today
     assert "email: 127.0.0.1" in status.stdout and "webhook dead:" in status.stdout
-    assert "delivered 6" in status.stdout
+    assert "pending 0, delivered 6, gave_up 3" in status.stdout
+    assert status.stdout.count("after 3 attempts: webhook dead: connection refused") == 3
     logs = worker.logs()
     assert "webhook dead: connection refused" in logs
     for secret in (SMTP_PASSWORD, HOOK_SECRET, DEAD_SECRET):

@@ -267,3 +267,15 @@ def test_unknown_event_is_a_programming_error(world: World) -> None:
 
     with world.store() as uow, pytest.raises(ValueError, match="unknown notification event"):
         notify(uow, world.clock.now(), "request.nonsense", {})
+
+
+def test_describe_a_submission_carries_the_operators_notes() -> None:
+    intent = NotificationIntent(
+        uuid.uuid4(),
+        "request.submitted",
+        {"asn": 64500, "request_id": "r1", "notes": "second router"},
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    subject, body = describe(intent)
+    assert subject == "[ztix] New join request: AS64500"
+    assert "Notes from the operator: second router" in body

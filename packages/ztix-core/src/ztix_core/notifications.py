@@ -95,6 +95,8 @@ def describe(intent: NotificationIntent) -> tuple[str, str]:
     if event == REQUEST_SUBMITTED:
         subject = f"[ztix] New join request: {asn}"
         body = f"{request}: {where} asks to join and waits for review."
+        if p.get("notes"):
+            body += f"\n\nNotes from the operator: {p['notes']}"
     elif event == REQUEST_APPROVED:
         subject = f"[ztix] Approved: {asn}"
         body = f"{request}: {where} was approved; provisioning follows."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import urllib.parse
 
 from ztix_core.bootstrap import bootstrap
 from ztix_core.notify_ports import DeliveryStatus
@@ -13,11 +15,18 @@ from ztix_worker.notify.settings import load_notification_settings
 
 class NotificationsCommand:
     """Prints the configured channels (never a secret), the deliveries per status and
-    the latest given-up ones; exit 1 when any delivery was given up in that list."""
+    the deliveries given up within ``--since-hours``; exit 1 when there are any (for
+    monitoring), else 0."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
-            "--recent", type=int, default=10, help="how many given-up deliveries to list"
+            "--recent", type=int, default=20, help="list at most this many given-up deliveries"
+        )
+        parser.add_argument(
+            "--since-hours",
+            type=float,
+            default=24.0,
+            help="given-up deliveries of the last N hours count (default 24)",
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -34,11 +43,16 @@ class NotificationsCommand:
         print(f"admin recipients: {admins}")
         for w in ns.webhooks:
             events = ", ".join(sorted(w.events)) or "every event"
-            print(f"webhook {w.name}: {w.url} ({events})")
+            print(f"webhook {w.name}: {_shown(w.url)} ({events})")
         counts = NotificationDeliveries(app.uow_factory, app.clock, ns.targets()).counts()
         print("deliveries: " + ", ".join(f"{s.value} {counts[s]}" for s in DeliveryStatus))
+        since = app.clock.now() - dt.timedelta(hours=args.since_hours)
         with app.uow_factory() as uow:
-            gave_up = uow.audit.recent(args.recent, action="notification.gave_up")
+            gave_up = [
+                e
+                for e in uow.audit.recent(args.recent, action="notification.gave_up")
+                if e.at >= since
+            ]
         for event in gave_up:
             m = event.metadata
             print(
@@ -47,3 +61,13 @@ class NotificationsCommand:
                 f"attempts: {m.get('error')}"
             )
         return 1 if gave_up else 0
+
+
+def _shown(url: str) -> str:
+    """The URL without user info or query (either may carry a token)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
