@@ -66,7 +66,7 @@ interval_s = 0.1
 [notifications.email]
 host = "127.0.0.1"
 port = {mail.port}
-from = "ztix@ix.example.net"
+sender = "ztix@ix.example.net"
 user = "ztix"
 password_file = "{password}"
 ca_file = "{cert[0]}"

@@ -100,7 +100,7 @@ def _notify_table(
         table["email"] = {
             "host": "127.0.0.1",
             "port": mail.port,
-            "from": "ztix@ix.example.net",
+            "sender": "ztix@ix.example.net",
             "user": SMTP_USER,
             "ca_file": str(cert[0]),
             "timeout_s": 5,
@@ -336,7 +336,7 @@ def test_smtp_refuses_a_server_without_starttls_and_an_unknown_certificate(
                             "email": {
                                 "host": "127.0.0.1",
                                 "port": plain.port,
-                                "from": "ztix@ix.example.net",
+                                "sender": "ztix@ix.example.net",
                                 "ca_file": str(cert[0]),
                             }
                         }
@@ -360,7 +360,7 @@ def test_smtp_refuses_a_server_without_starttls_and_an_unknown_certificate(
                         "email": {
                             "host": "127.0.0.1",
                             "port": server.port,
-                            "from": "ztix@ix.example.net",
+                            "sender": "ztix@ix.example.net",
                             "ca_file": str(cert[0]),
                         }
                     }
@@ -398,33 +398,33 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
     ("table", "env", "expected"),
     [
         (
-            {"email": {"host": "smtp.example.net", "from": "x@example.net", "password": "p"}},
+            {"email": {"host": "smtp.example.net", "sender": "x@example.net", "password": "p"}},
             {},
             "notifications.email.password: secrets are read from the environment or a file",
         ),
-        ({"email": {"from": "x@example.net"}}, {}, "notifications.email.host: missing"),
+        ({"email": {"sender": "x@example.net"}}, {}, "notifications.email.host: missing"),
         (
-            {"email": {"host": "smtp.example.net", "from": "nobody"}},
+            {"email": {"host": "smtp.example.net", "sender": "nobody"}},
             {},
-            "notifications.email.from: must be an email address",
+            "notifications.email.sender: must be an email address",
         ),
         (
-            {"email": {"host": "smtp.example.net", "from": "x@example.net", "port": 70000}},
+            {"email": {"host": "smtp.example.net", "sender": "x@example.net", "port": 70000}},
             {},
             "notifications.email.port: must be 1 to 65535",
         ),
         (
-            {"email": {"host": "smtp.example.net", "from": "x@example.net", "user": "u"}},
+            {"email": {"host": "smtp.example.net", "sender": "x@example.net", "user": "u"}},
             {},
             "ZTIX_SMTP_PASSWORD: notifications.email.user is set: give its password",
         ),
         (
-            {"email": {"host": "smtp.example.net", "from": "x@example.net", "security": "none"}},
+            {"email": {"host": "smtp.example.net", "sender": "x@example.net", "security": "none"}},
             {},
             "'none' sends mail (and any password) in clear",
         ),
         (
-            {"email": {"host": "smtp.example.net", "from": "x@example.net", "security": "ssl"}},
+            {"email": {"host": "smtp.example.net", "sender": "x@example.net", "security": "ssl"}},
             {},
             "notifications.email.security: must be one of starttls, tls, none",
         ),
@@ -432,7 +432,7 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
             {
                 "email": {
                     "host": "smtp.example.net",
-                    "from": "x@example.net",
+                    "sender": "x@example.net",
                     "password_file": "/nonexistent/pw",
                 }
             },
@@ -443,7 +443,7 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
             {
                 "email": {
                     "host": "h.example.net",
-                    "from": "x@example.net",
+                    "sender": "x@example.net",
                     "user": "u",
                     "password_file": "/etc/hostname",
                 }
@@ -514,7 +514,7 @@ def test_bad_settings_are_refused_naming_the_setting(
 def test_every_bad_key_is_reported_at_once() -> None:
     table = {
         "max_attempts": -1,
-        "email": {"host": "", "from": "x@example.net"},
+        "email": {"host": "", "sender": "x@example.net"},
         "webhooks": [{"name": "Bad Name", "url": "https://h.example.net"}],
     }
     with pytest.raises(SettingsError) as caught:

@@ -20,6 +20,12 @@ def _health_command() -> object:
     return WorkerHealthCommand()
 
 
+def _notifications_table() -> type:
+    from ztix_worker.notify.settings import NotificationsTable  # stdlib and the core only
+
+    return NotificationsTable
+
+
 def _notifications_command() -> object:
     from ztix_worker.notify.cli import NotificationsCommand
 
@@ -58,7 +64,7 @@ def ztix_cli_commands() -> list[Registration]:
         Registration(
             "notifications",
             _notifications_command,
-            None,
+            _notifications_table(),
             "email and webhook notifications: settings, deliveries, given-up ones",
             section="notifications",
             validate=_validate_notifications,

@@ -85,6 +85,70 @@ class NotificationSettings:
         return next((w for w in self.webhooks if w.name == name), None)
 
 
+@attrs.frozen
+class EmailTable:
+    """``[notifications.email]`` as written: email is on when this table is present."""
+
+    #: The SMTP server's host name.
+    host: str
+    #: The From address of every message.
+    sender: str
+    #: The SMTP server's port.
+    port: int = 587
+    #: ``starttls`` (required of the server, its certificate verified), ``tls`` (implicit
+    #: TLS, as on port 465) or ``none`` (only to a server on this machine).
+    security: str = "starttls"
+    #: Log in as this user (the password is then required: ``ZTIX_SMTP_PASSWORD``,
+    #: ``ZTIX_SMTP_PASSWORD_FILE`` or ``password_file``).
+    user: str = ""
+    #: A file holding the SMTP password.
+    password_file: str = ""
+    #: A PEM file of CAs to trust besides the system's (a private CA).
+    ca_file: str = ""
+    #: Seconds per SMTP operation.
+    timeout_s: float = 10.0
+
+
+@attrs.frozen
+class WebhookTable:
+    """One ``[[notifications.webhooks]]`` endpoint as written; its signing secret is
+    ``ZTIX_WEBHOOK_<NAME>_SECRET`` or ``ZTIX_WEBHOOK_<NAME>_SECRET_FILE``."""
+
+    #: 1 to 63 of a-z, 0-9, ``-``, ``_``; unique; names the secret's variable.
+    name: str
+    #: ``https://`` (plain ``http://`` only to this machine).
+    url: str
+    #: The events it gets (every event when empty).
+    events: tuple[str, ...] = ()
+    #: Seconds per call.
+    timeout_s: float = 10.0
+
+
+@attrs.frozen
+class NotificationsTable:
+    """Email and signed webhooks about requests and the exchange's health, delivered by
+    the worker with retries (see docs/ops-runbook.md, Notifications)."""
+
+    #: Who gets the admins' mail; empty: every admin account's email (not disabled).
+    admin_emails: tuple[str, ...] = ()
+    #: Seconds before the first retry of a failed delivery; it doubles after each failure.
+    first_delay_s: float = 30.0
+    #: The longest wait between two attempts.
+    max_delay_s: float = 1800.0
+    #: A delivery is given up (audited ``notification.gave_up``) after this many attempts.
+    max_attempts: int = 60
+    #: ... or once it is this many seconds old, whichever comes first.
+    max_age_s: float = 86400.0
+    #: How often the worker looks for new notifications and due retries (seconds).
+    interval_s: float = 1.0
+    #: Attempts in flight at once (one endpoint never holds more than one).
+    concurrency: int = 4
+    #: SMTP settings; absent: no email.
+    email: EmailTable | None = None
+    #: Webhook endpoints.
+    webhooks: tuple[WebhookTable, ...] = ()
+
+
 def webhook_secret_env(name: str) -> str:
     """``ZTIX_WEBHOOK_<NAME>_SECRET`` for an endpoint's name."""
     return f"ZTIX_WEBHOOK_{name.upper().replace('-', '_')}_SECRET"
@@ -149,15 +213,15 @@ def _email(raw: Any, env: Mapping[str, str]) -> EmailSettings:
         raise SettingsError(where, "must be a table")
     _unknown(
         raw,
-        {"host", "port", "from", "security", "user", "password_file", "ca_file", "timeout_s"},
+        {"host", "port", "sender", "security", "user", "password_file", "ca_file", "timeout_s"},
         where,
     )
     host = raw.get("host")
     if not isinstance(host, str) or not host.strip():
         raise SettingsError(f"{where}.host", "missing: the SMTP server's host name")
-    sender = raw.get("from")
+    sender = raw.get("sender")
     if not isinstance(sender, str) or not valid_email(sender):
-        raise SettingsError(f"{where}.from", f"must be an email address, got {sender!r}")
+        raise SettingsError(f"{where}.sender", f"must be an email address, got {sender!r}")
     port = _number(raw, "port", where, 587, whole=True)
     if port > 65535:
         raise SettingsError(f"{where}.port", f"must be 1 to 65535, got {port}")
