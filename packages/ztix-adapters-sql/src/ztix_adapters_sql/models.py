@@ -455,5 +455,74 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class NotificationRow(Base):
+    """A notification intent, written with the change it reports."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(json_type())
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expanded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_notifications_unexpanded",
+            "created_at",
+            "id",
+            postgresql_where=text("expanded_at IS NULL"),
+            sqlite_where=text("expanded_at IS NULL"),
+        ),
+        Index("ix_notifications_event_created_at", "event", "created_at"),
+    )
+
+
+class NotificationDeliveryRow(Base):
+    """One notification to one recipient, with its retry schedule."""
+
+    __tablename__ = "notification_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'webhook')", name="channel"),
+        CheckConstraint("status IN ('pending', 'delivered', 'gave_up')", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index(
+            "ix_notification_deliveries_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class NotifyRecipientRow(Base):
+    """Who gets an operator's mail for one of their ASNs."""
+
+    __tablename__ = "notify_recipients"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    asn: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    emails: Mapped[list[str]] = mapped_column(json_type())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 #: Every table, children before parents (the order to empty them in).
 TABLES_CHILD_FIRST = [t.name for t in reversed(Base.metadata.sorted_tables)]

@@ -21,9 +21,11 @@ from ztix_adapters_sql.repositories import (
     SqlNetworkAccessRepository,
     SqlNetworkFactsRepository,
     SqlNetworkRepository,
+    SqlNotificationRepository,
     SqlOAuthStateRepository,
     SqlObservationRepository,
     SqlOutboxRepository,
+    SqlRecipientRepository,
     SqlRouteServerStateRepository,
     SqlUserRepository,
     SqlWebSessionRepository,
@@ -57,6 +59,8 @@ class SqlUnitOfWork:
         self.web_sessions = SqlWebSessionRepository(session)
         self.api_tokens = SqlApiTokenRepository(session)
         self.idempotency = SqlIdempotencyRepository(session)
+        self.notifications = SqlNotificationRepository(session)
+        self.notify_recipients = SqlRecipientRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._open_units is not None:

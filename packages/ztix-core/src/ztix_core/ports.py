@@ -17,6 +17,7 @@ from typing import Protocol
 import attrs
 
 from ztix_core.api_ports import ApiTokenRepository, IdempotencyRepository
+from ztix_core.notify_ports import NotificationRepository, RecipientRepository
 from ztix_core.records import (
     AsnLink,
     AuditEvent,
@@ -296,7 +297,8 @@ class ObservationRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository (the web layer's sessions and OAuth states
     too, see :mod:`ztix_core.web_ports`, and the API's tokens and idempotency keys, see
-    :mod:`ztix_core.api_ports`). Leaving the block without ``commit()``
+    :mod:`ztix_core.api_ports`, and notification intents, deliveries and recipients, see
+    :mod:`ztix_core.notify_ports`). Leaving the block without ``commit()``
     rolls back; an exception rolls back. Audit events and outbox rows are written through
     the same unit of work as the change they record."""
 
@@ -350,6 +352,12 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def notify_recipients(self) -> RecipientRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

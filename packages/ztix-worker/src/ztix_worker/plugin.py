@@ -20,6 +20,24 @@ def _health_command() -> object:
     return WorkerHealthCommand()
 
 
+def _notifications_table() -> type:
+    from ztix_worker.notify.settings import NotificationsTable  # stdlib and the core only
+
+    return NotificationsTable
+
+
+def _notifications_command() -> object:
+    from ztix_worker.notify.cli import NotificationsCommand
+
+    return NotificationsCommand()
+
+
+def _validate_notifications(settings: Settings) -> None:
+    from ztix_worker.notify.settings import load_notification_settings
+
+    load_notification_settings(settings)  # [notifications], the SMTP password, webhook secrets
+
+
 def _validate(settings: Settings) -> None:
     from ztix_worker.settings import load_worker_settings
 
@@ -42,5 +60,13 @@ def ztix_cli_commands() -> list[Registration]:
             _health_command,
             None,
             "is the worker healthy? (exit 0 yes, 1 no or stale, 2 not running)",
+        ),
+        Registration(
+            "notifications",
+            _notifications_command,
+            _notifications_table(),
+            "email and webhook notifications: settings, deliveries, given-up ones",
+            section="notifications",
+            validate=_validate_notifications,
         ),
     ]

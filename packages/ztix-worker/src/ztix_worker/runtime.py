@@ -24,9 +24,11 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 
 from ztix_core.bootstrap import App, configured_networks
+from ztix_core.notifications import CONTROLLER_NOT_READY, notify
 from ztix_core.ports import ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
 from ztix_core.usecases import DriftCheck, Observer, check_route_servers, sync_networks
+from ztix_core.usecases.notify import NotificationDeliveries
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
 from ztix_worker.audit import audit
 from ztix_worker.coalesce import LocalSyncCoordinator, RedisSyncCoordinator, SyncCoordinator
@@ -39,6 +41,9 @@ from ztix_worker.health import (
     probe_database,
     quiet_dramatiq_connection_errors,
 )
+from ztix_worker.notify.loop import NotificationLoop
+from ztix_worker.notify.senders import Senders
+from ztix_worker.notify.settings import NotificationSettings, load_notification_settings
 from ztix_worker.provisioner import CoalescingProvisioner
 from ztix_worker.reconciler import Reconciler
 from ztix_worker.relay import OutboxRelay, UnknownTopic
@@ -94,7 +99,12 @@ class WorkerRuntime:
     the reconciler (a ``ztix worker`` with several processes runs them once, in the first).
     """
 
-    def __init__(self, app: App, worker_settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        app: App,
+        worker_settings: WorkerSettings,
+        notification_settings: NotificationSettings | None = None,
+    ) -> None:
         if app.provider is None or app.fleet is None or app.provisioner is None:
             raise ValueError("the worker needs an App built with provisioning")
         self.app = app
@@ -166,6 +176,19 @@ class WorkerRuntime:
             check_route_servers=self._check_route_servers,
         )
         self.observer = Observer(app.uow_factory, app.clock, app.provider, app.fleet)
+        ns = notification_settings or load_notification_settings(app.settings)
+        self.notification_settings = ns
+        self.senders = Senders(ns)
+        self.notifications = NotificationLoop(
+            NotificationDeliveries(app.uow_factory, app.clock, ns.targets(), ns.schedule),
+            self.senders,
+            concurrency=ns.concurrency,
+            interval_s=ns.interval_s,
+            attempt_timeout_s=max(
+                [ns.email.timeout_s if ns.email else 0.0, *(w.timeout_s for w in ns.webhooks)],
+                default=10.0,
+            ),
+        )
         self.worker: dramatiq.Worker | None = None
         self._threads: list[threading.Thread] = []
         redis_url = app.settings.redis_url or ""
@@ -210,6 +233,13 @@ class WorkerRuntime:
                     self.app.provider.name,
                     meta,
                 )
+                if failure is not None:
+                    notify(
+                        uow,
+                        self.app.clock.now(),
+                        CONTROLLER_NOT_READY,
+                        {"provider": self.app.provider.name, **meta},
+                    )
                 uow.commit()
         except Exception:
             log.exception("could not audit the readiness gate change")
@@ -305,6 +335,7 @@ class WorkerRuntime:
             self._thread("registry-refresh", self._refresh_registry_forever)
         if relay:
             self._thread("outbox-relay", lambda: self.relay.run_forever(self.stop_event))
+            self._thread("notifications", lambda: self.notifications.run_forever(self.stop_event))
 
         def boot() -> None:
             if not self._wait_for_broker():
@@ -365,6 +396,7 @@ class WorkerRuntime:
             self.worker.stop(timeout=int(timeout_s * 1000))
             self.worker = None
         self.broker.close()
+        self.senders.close()
         self.health.remove()
 
     def drain(self, timeout_s: float = 30.0) -> None:

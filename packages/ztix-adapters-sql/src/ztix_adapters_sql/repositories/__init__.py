@@ -13,6 +13,10 @@ from ztix_adapters_sql.repositories.membership import (
     SqlMembershipRepository,
 )
 from ztix_adapters_sql.repositories.networks import SqlNetworkRepository
+from ztix_adapters_sql.repositories.notify import (
+    SqlNotificationRepository,
+    SqlRecipientRepository,
+)
 from ztix_adapters_sql.repositories.observations import SqlObservationRepository
 from ztix_adapters_sql.repositories.registry import SqlNetworkFactsRepository
 from ztix_adapters_sql.repositories.requests import SqlJoinRequestRepository
@@ -32,9 +36,11 @@ __all__ = [
     "SqlNetworkAccessRepository",
     "SqlNetworkFactsRepository",
     "SqlNetworkRepository",
+    "SqlNotificationRepository",
     "SqlOAuthStateRepository",
     "SqlObservationRepository",
     "SqlOutboxRepository",
+    "SqlRecipientRepository",
     "SqlRouteServerStateRepository",
     "SqlUserRepository",
     "SqlWebSessionRepository",

@@ -19,7 +19,9 @@ import attrs
 from ztix_core.api_ports import ApiToken, IdempotencyEntry
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.memory.api_storage import InMemoryApiTokens, InMemoryIdempotency
+from ztix_core.memory.notify_storage import InMemoryNotifications, InMemoryRecipients
 from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryWebSessions
+from ztix_core.notify_ports import Delivery, NotificationIntent
 from ztix_core.ports import CachedFacts, IPAddress, MaxPrefixOverride, RequestFilter
 from ztix_core.records import (
     AsnLink,
@@ -63,6 +65,9 @@ class _Tables:
     max_prefix_overrides: dict[Asn, MaxPrefixOverride] = attrs.Factory(dict)
     api_tokens: dict[uuid.UUID, ApiToken] = attrs.Factory(dict)
     idempotency: dict[tuple[uuid.UUID, str], IdempotencyEntry] = attrs.Factory(dict)
+    notifications: dict[uuid.UUID, NotificationIntent] = attrs.Factory(dict)
+    deliveries: dict[uuid.UUID, Delivery] = attrs.Factory(dict)
+    notify_recipients: dict[tuple[uuid.UUID, Asn], tuple[str, ...]] = attrs.Factory(dict)
 
     def copy(self) -> _Tables:
         return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
@@ -458,6 +463,8 @@ class InMemoryUnitOfWork:
         self.oauth_states = InMemoryOAuthStates(self)
         self.api_tokens = InMemoryApiTokens(self)
         self.idempotency = InMemoryIdempotency(self)
+        self.notifications = InMemoryNotifications(self)
+        self.notify_recipients = InMemoryRecipients(self)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._store.lock.acquire()

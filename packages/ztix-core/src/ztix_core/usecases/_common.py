@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from ztix_core.errors import InvalidTransition
+from ztix_core.notifications import notify
 from ztix_core.ports import Clock, UnitOfWork
 from ztix_core.records import Actor, AuditEvent, JoinRequest, JsonDict, OutboxMessage, new_id
 from ztix_core.status import RequestStatus, can_move
@@ -53,7 +54,9 @@ def move(
     """Change a request's status: the state machine's only door.
 
     Refuses a forbidden move with InvalidTransition (nothing written); otherwise stores the
-    request by compare-and-set on its current status and writes exactly one audit event.
+    request by compare-and-set on its current status and writes exactly one audit event,
+    and, for a move its operator is told about (approved from pending, rejected, active,
+    failed), a notification intent in the same unit of work.
     """
     if not can_move(request.status, target):
         raise InvalidTransition(request.id, request.status.value, target.value)
@@ -63,4 +66,29 @@ def move(
     meta: JsonDict = {"from": request.status.value, "to": target.value}
     meta.update(metadata or {})
     audit(uow, now, actor, f"request.{target.value}", "request", str(request.id), meta)
+    if target in _TOLD or (target is RequestStatus.APPROVED and request.status is _PENDING):
+        extra: JsonDict = {}
+        if updated.reject_reason and target is RequestStatus.REJECTED:
+            extra["reason"] = updated.reject_reason
+        if updated.last_error and target is RequestStatus.FAILED:
+            extra["error"] = updated.last_error
+        notify(uow, now, f"request.{target.value}", {**request_facts(updated), **extra})
     return updated
+
+
+_PENDING = RequestStatus.PENDING
+#: Moves the request's operator is told about (approved only from pending: a retry is
+#: the admins' business).
+_TOLD = frozenset({RequestStatus.REJECTED, RequestStatus.ACTIVE, RequestStatus.FAILED})
+
+
+def request_facts(request: JoinRequest) -> JsonDict:
+    """What a notification says about a request."""
+    return {
+        "request_id": str(request.id),
+        "user_id": str(request.user_id),
+        "asn": request.asn.value,
+        "network_id": request.network_id.value,
+        "node_id": request.node_id.value,
+        "status": request.status.value,
+    }

@@ -18,6 +18,7 @@ import attrs
 from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, ProviderError
 from ztix_core.ipam import Ipv6Scheme, allocate_pair
 from ztix_core.max_prefix import effective_max_prefix
+from ztix_core.notifications import ROUTE_SERVER_APPLY_FAILED, notify
 from ztix_core.ports import (
     ApplyOutcome,
     Clock,
@@ -488,6 +489,20 @@ class Provisioner:
             now = self.clock.now()
             for out in outcomes:
                 state = uow.route_servers.get(out.server) or RouteServerState(out.server)
+                if not out.ok and not state.last_error:
+                    # told once per outage: when a server that last applied fails
+                    notify(
+                        uow,
+                        now,
+                        ROUTE_SERVER_APPLY_FAILED,
+                        {
+                            "server": out.server,
+                            "generation": generation,
+                            "stage": out.stage,
+                            "message": out.message,
+                            "transient": out.transient,
+                        },
+                    )
                 attempted = max(state.attempted_generation, generation)
                 if out.ok:
                     state = attrs.evolve(

@@ -17,11 +17,19 @@ from ztix_core.errors import (
     NotFound,
     PermissionDenied,
 )
+from ztix_core.notifications import REQUEST_SUBMITTED, notify
 from ztix_core.policies.base import ApprovalContext, ApprovalPolicy, Verdict
 from ztix_core.ports import Clock, NetworkRegistry, RequestFilter, UnitOfWork, UnitOfWorkFactory
 from ztix_core.records import Actor, JoinRequest, new_id
 from ztix_core.status import LIVE_STATUSES, RequestStatus
-from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, audit, enqueue, move
+from ztix_core.usecases._common import (
+    TOPIC_DEPROVISION,
+    TOPIC_PROVISION,
+    audit,
+    enqueue,
+    move,
+    request_facts,
+)
 from ztix_core.usecases.registry import RegistryFacts
 from ztix_core.values import Asn, NetworkId, NodeId
 
@@ -209,6 +217,7 @@ class RequestWorkflow:
                     "node_id": parsed_node.value,
                 },
             )
+            notify(uow, now, REQUEST_SUBMITTED, {**request_facts(request), "notes": notes})
             self.facts.remember(uow, facts)
             since = now - dt.timedelta(hours=1)
             ctx = ApprovalContext(
