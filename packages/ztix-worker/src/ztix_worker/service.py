@@ -22,7 +22,7 @@ from types import FrameType
 from ztix_core.bootstrap import bootstrap
 from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.settings import Settings, load_settings
-from ztix_worker.logs import configure_logging
+from ztix_worker.logs import configure_from_settings, configure_logging
 from ztix_worker.runtime import WorkerRuntime
 from ztix_worker.settings import WorkerSettings, load_worker_settings
 from ztix_worker.token_reload import install_token_reload
@@ -63,8 +63,9 @@ def describe_gate(runtime: WorkerRuntime) -> str | None:
 
 def _consumer_process(config: str | None, threads: int, log_level: str) -> None:
     _die_with_parent()
-    configure_logging(log_level)
+    configure_logging(log_level)  # until the settings say which format
     settings = load_settings(config)
+    configure_from_settings(settings, log_level)
     ws = load_worker_settings(settings, threads=threads)
     runtime = WorkerRuntime(bootstrap(settings, Plugins(build_plugin_manager())), ws)
     stop = threading.Event()
