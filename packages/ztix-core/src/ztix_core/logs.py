@@ -65,16 +65,30 @@ def current_context() -> Mapping[str, str]:
     return _context.get()
 
 
+ContextToken = contextvars.Token[Mapping[str, str]]
+
+
+def push_context(**fields: str | None) -> ContextToken:
+    """Add ``fields`` (those not None or empty) to the log context until
+    :func:`pop_context` with the token returned (for code that cannot wrap a block, such
+    as a web middleware's request and response steps)."""
+    return _context.set({**_context.get(), **{k: v for k, v in fields.items() if v}})
+
+
+def pop_context(token: ContextToken) -> None:
+    """Undo the :func:`push_context` that returned ``token``."""
+    _context.reset(token)
+
+
 @contextmanager
 def log_context(**fields: str | None) -> Iterator[None]:
     """Carry ``fields`` (those not None or empty) in every log record emitted inside the
     block, on top of the fields already set."""
-    merged = {**_context.get(), **{k: v for k, v in fields.items() if v}}
-    token = _context.set(merged)
+    token = push_context(**fields)
     try:
         yield
     finally:
-        _context.reset(token)
+        pop_context(token)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 
 from ztix_core.bootstrap import App, configured_networks
-from ztix_core.ports import ReadinessReport
+from ztix_core.ports import ProvisioningEvents, ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
 from ztix_core.usecases import DriftCheck, Observer, check_route_servers, sync_networks
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
@@ -92,9 +92,15 @@ class WorkerRuntime:
 
     ``relay`` and ``reconcile`` choose whether this process also runs the outbox relay and
     the reconciler (a ``ztix worker`` with several processes runs them once, in the first).
+    ``events`` hears of every activation, failure and route-server apply (the metrics).
     """
 
-    def __init__(self, app: App, worker_settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        app: App,
+        worker_settings: WorkerSettings,
+        events: ProvisioningEvents | None = None,
+    ) -> None:
         if app.provider is None or app.fleet is None or app.provisioner is None:
             raise ValueError("the worker needs an App built with provisioning")
         self.app = app
@@ -136,6 +142,7 @@ class WorkerRuntime:
             sync_lock=self.coordinator.hold,
             allocation_lock=self.coordinator.allocation,
             request_sync=self.request_sync,
+            events=events,
         )
         self.gate = ReadinessGate(
             app.provider,
