@@ -130,3 +130,14 @@ def test_configure_from_settings_replaces_the_earlier_handler(
     root = logging.getLogger()
     assert first not in root.handlers and second in root.handlers
     root.removeHandler(second)
+
+
+def test_ztix_settings_knows_and_checks_the_logging_table() -> None:
+    from ztix_core.plugins import Plugins, build_plugin_manager
+    from ztix_core.settings_check import plugin_errors
+
+    plugins = Plugins(build_plugin_manager(load_entry_points=False, disabled=()))
+    good = Settings(storage="memory", sections={"logging": {"format": "text"}})
+    assert not [e for e in plugin_errors(good, plugins) if "logging" in str(e)]
+    bad = Settings(storage="memory", sections={"logging": {"format": "xml"}})
+    assert any("logging.format" in str(e) for e in plugin_errors(bad, plugins))
