@@ -108,13 +108,10 @@ _KEY_VALUE = re.compile(
 )
 _URL_PASSWORD = re.compile(r"(?i)(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s\"']*):[^@\s/\"']+@")
 _API_TOKEN = re.compile(r"\bztix_[A-Za-z0-9_-]{32,}")
-_SAFE_KEYS = re.compile(r"(?i)^[\w-]*(?:_count|_total|_id|_ids|_s|_at|_type)$")
 
 
 def _key_value(match: re.Match[str]) -> str:
     key = match.group("key")
-    if _SAFE_KEYS.match(key):
-        return match.group(0)
     if match.group("q"):
         q = match.group("q")
         return f"{key}{match.group('sep')}{q}{REDACTED}{q}"
