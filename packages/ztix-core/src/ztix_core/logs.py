@@ -249,6 +249,8 @@ class LoggingSettings:
     """The ``[logging]`` table: ``format`` is ``json`` (one JSON object per line, for a
     log pipeline) or ``text`` (for a person at a terminal); ``ZTIX_LOG_FORMAT`` wins."""
 
+    #: ``json``: one JSON object per line on stderr (for a log pipeline); ``text``: one
+    #: readable line (for a person at a terminal). ``ZTIX_LOG_FORMAT`` wins over the file.
     format: str = "json"
 
     def __attrs_post_init__(self) -> None:
