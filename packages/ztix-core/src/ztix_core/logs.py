@@ -251,7 +251,7 @@ class LoggingSettings:
 
     #: ``json``: one JSON object per line on stderr (for a log pipeline); ``text``: one
     #: readable line (for a person at a terminal). ``ZTIX_LOG_FORMAT`` wins over the file.
-    format: str = "json"
+    format: str = attrs.field(default="json", metadata={"env": FORMAT_ENV})
 
     def __attrs_post_init__(self) -> None:
         if self.format not in FORMATS:
