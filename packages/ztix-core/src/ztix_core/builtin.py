@@ -59,8 +59,17 @@ def ztix_network_registries() -> list[Registration]:
 @hookimpl
 def ztix_cli_commands() -> list[Registration]:
     from ztix_core.cli import PluginsCommand, SettingsCommand
+    from ztix_core.logs import LoggingSettings, logging_settings
 
     return [
         Registration("plugins", PluginsCommand, None, "list installed plugins"),
-        Registration("settings", SettingsCommand, None, "check and show settings"),
+        # [logging] is the core's table (every long-running command reads it), checked here
+        Registration(
+            "settings",
+            SettingsCommand,
+            LoggingSettings,
+            "check and show settings",
+            section="logging",
+            validate=logging_settings,
+        ),
     ]

@@ -254,6 +254,10 @@ class OutboxRepository(Protocol):
     def pending_count(self) -> int:
         """How many messages wait."""
 
+    def oldest_unsent_at(self) -> dt.datetime | None:
+        """When the oldest message still waiting was written (None when none waits): how
+        far behind the relay is, in one indexed lookup."""
+
 
 class RouteServerStateRepository(Protocol):
     """Per-route-server desired/applied generations and errors."""
@@ -800,6 +804,26 @@ class TaskQueue(Protocol):
 
     def dispatch(self, topic: str, payload: JsonDict, correlation_id: str) -> None:
         """Publish; raises on a broker outage (the outbox row then waits)."""
+
+
+class ProvisioningEvents(Protocol):
+    """What the provisioner reports as it happens, for whoever counts it (the worker's
+    metrics). Each call comes after the unit of work that recorded the event committed,
+    so only what really happened is reported. Implementations must be quick and must not
+    raise: an exception here would fail the provisioning step that reported it."""
+
+    def request_activated(self, request: JoinRequest, at: dt.datetime) -> None:
+        """``request`` (as stored before the move: its ``decided_at`` is the approval)
+        became active at ``at``, from provisioning or recovered from failed."""
+
+    def request_failed(self, request: JoinRequest, stage: str) -> None:
+        """``request`` moved provisioning → failed at ``stage``: ``readiness``, ``ipam``,
+        ``membership``, ``authorize``, ``route_server_config`` (the servers refuse the
+        member) or ``route_server`` (a server failed to apply its generation)."""
+
+    def route_server_applied(self, outcome: ApplyOutcome) -> None:
+        """One server's apply ended (``applied``, ``unchanged`` or ``failed``, with its
+        duration)."""
 
 
 class Clock(Protocol):

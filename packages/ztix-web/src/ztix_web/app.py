@@ -17,12 +17,13 @@ from ztix_core.errors import ZtixError
 from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.ports import PasswordHasher
 from ztix_core.settings import Settings, load_settings
-from ztix_web import api
+from ztix_web import api, metrics
 from ztix_web.config import WebSettings, web_settings
 from ztix_web.context import STATIC_DIR, WebContext
 from ztix_web.extensions import WebExtension, load_extensions, sign_in_buttons
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
+from ztix_web.requestlog import RequestIdMiddleware
 from ztix_web.views import admin, auth, errors, health, notifications, operator, oversight
 
 
@@ -33,12 +34,14 @@ def create_app(
     extensions: Sequence[WebExtension] = (),
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """The web app over ``core``: pages, static files, sessions, CSRF, security headers,
-    and the routes and sign-in methods of ``extensions``. SettingsError when the local
+    request ids and access lines, ``/metrics`` (unless ``ws.metrics`` is off), and the
+    routes and sign-in methods of ``extensions``. SettingsError when the local
     form is off (``web.local_login``) and no extension offers another way in."""
     ws = ws or WebSettings()
     buttons = sign_in_buttons(ws, extensions)
     ctx = WebContext.build(core, ws, hasher or Argon2Hasher(), buttons)
     middleware: list[Any] = [
+        RequestIdMiddleware(metrics.observe_http if ws.metrics else None),
         SessionMiddleware(ctx),
         CsrfMiddleware(ctx),
         SecurityHeadersMiddleware(),
@@ -46,6 +49,9 @@ def create_app(
     app = falcon.App(middleware=middleware)
     app.resp_options.secure_cookies_by_default = not ctx.ws.dev
     app.add_route("/healthz", health.Health(ctx))
+    if ws.metrics:
+        vitals = metrics.VitalsCollector(core.uow_factory, core.clock, ws.metrics_cache_s)
+        app.add_route("/metrics", metrics.MetricsResource(metrics.scrape_registry(vitals)))
     app.add_route("/", auth.Landing(ctx))
     app.add_route("/login", auth.Login(ctx))
     app.add_route("/logout", auth.Logout(ctx))

@@ -42,6 +42,10 @@ class WebSettings:
     api_rate_per_s: float = 10.0
     #: API calls one token may make at once before the rate applies.
     api_burst: int = 60
+    #: ``/metrics`` (Prometheus): the web's counts and the exchange's state. Off: 404.
+    metrics: bool = True
+    #: How long one reading of the exchange's state serves ``/metrics`` scrapes.
+    metrics_cache_s: float = 2.0
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -57,6 +61,8 @@ class WebSettings:
                 raise SettingsError(f"web.{name}", "must be at least 1")
         if not self.api_rate_per_s > 0:
             raise SettingsError("web.api_rate_per_s", "must be above 0")
+        if not 0 <= self.metrics_cache_s <= 60:
+            raise SettingsError("web.metrics_cache_s", "must be between 0 and 60")
         if self.session_idle_s > self.session_absolute_s:
             raise SettingsError("web.session_idle_s", "must not exceed web.session_absolute_s")
         origin = self.public_origin

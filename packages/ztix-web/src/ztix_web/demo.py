@@ -259,6 +259,10 @@ class Demo:
             "[web]",
             "dev = true",
             "",
+            "# the demo relays the web's and the worker's logs to a terminal",
+            "[logging]",
+            'format = "text"',
+            "",
         ]
         if bird:
             lines += self._bird_section(bird)

@@ -1,10 +1,12 @@
-"""gunicorn wiring: each worker process builds its own app from the settings."""
+"""gunicorn wiring: each worker process builds its own app from the settings; gunicorn's
+own log lines go through ztix's log handler (JSON or text, secrets redacted)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
 from ztix_core.settings import Settings
 
@@ -27,3 +29,18 @@ class ZtixGunicorn(BaseApplication):  # type: ignore[misc]
         from ztix_web.app import app_from_settings
 
         return app_from_settings(self.settings)
+
+
+class ZtixGunicornLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger without handlers of its own: its records (workers booting and
+    exiting, errors) go to the root logger, which ``ztix web`` configured, so they are
+    formatted and redacted like every other line. Its access log is off: the app writes
+    its own access line, with the request id (:mod:`ztix_web.requestlog`)."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's setup, then hand every record to the root logger."""
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True

@@ -3,8 +3,9 @@
 Failures are audit events (``auth.login_failed``, actor ``client:<address>``, target
 ``login:<username>``), so the throttle holds across processes and restarts and an admin
 can read it. An attempt past a limit is refused before any password check, audited as
-``auth.login_throttled``, and told when to try again. The answer for a wrong password and
-for an unknown username is the same and costs the same (see ``Accounts.authenticate``).
+``auth.login_throttled``, and told when to try again; both are counted for ``/metrics``.
+The answer for a wrong password and for an unknown username is the same and costs the
+same (see ``Accounts.authenticate``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ztix_core.ports import Clock, UnitOfWorkFactory
 from ztix_core.records import Actor, AuditEvent, JsonDict, User, new_id
 from ztix_core.usecases.accounts import Accounts
 from ztix_web.config import WebSettings
+from ztix_web.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 
 FAILED = "auth.login_failed"
 THROTTLED = "auth.login_throttled"
@@ -83,12 +85,14 @@ class LoginGate:
         wait = self.wait_seconds(username, client)
         if wait is not None:
             self._audit(actor, THROTTLED, target, {"retry_after_s": wait})
+            LOGIN_THROTTLED.inc()
             raise LoginRefused(
                 f"Too many failed sign-ins. Try again in {wait} s.", retry_after=wait
             )
         user = self.accounts.authenticate(username, password)
         if user is None:
             self._audit(actor, FAILED, target, {})
+            LOGIN_FAILURES.inc()
             raise LoginRefused(BAD_CREDENTIALS)
         self._audit(str(Actor.user(user)), SIGNED_IN, ("user", str(user.id)), {"client": client})
         return user

@@ -2,13 +2,15 @@
 
 Actors are declared per broker (not on dramatiq's global broker), so the Redis worker,
 embedded mode and tests each get their own set over the same functions. Every actor runs
-inside a log context carrying the request id (the outbox message's correlation id).
+inside a log context carrying the request id (the outbox message's correlation id) and the
+Dramatiq message id.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -18,7 +20,7 @@ from dramatiq.middleware import CurrentMessage
 from ztix_core.errors import ProviderError
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, TOPIC_SYNC
-from ztix_worker.logs import current_request_id, request_context
+from ztix_worker.logs import current_request_id, log_context
 
 if TYPE_CHECKING:
     from ztix_worker.runtime import WorkerRuntime
@@ -51,6 +53,14 @@ def _parse_id(raw: Any) -> uuid.UUID | None:
         return None
 
 
+def _job_context(request_id: str | None) -> AbstractContextManager[None]:
+    """The log context of one job: its request id and the Dramatiq message id."""
+    message = CurrentMessage.get_current_message()
+    return log_context(
+        request_id=request_id, message_id=message.message_id if message is not None else None
+    )
+
+
 def _attempt() -> int:
     message = CurrentMessage.get_current_message()
     return int(message.options.get("retries", 0)) if message is not None else 0
@@ -70,7 +80,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
 
         Idempotent; transient controller errors are re-raised for Dramatiq's backoff
         until the last attempt, which fails the request."""
-        with request_context(correlation_id or request_id):
+        with _job_context(correlation_id or request_id):
             rid = _parse_id(request_id)
             if rid is None:
                 return
@@ -94,7 +104,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
 
     def deprovision_request(request_id: str, correlation_id: str = "") -> None:
         """Take a leaving member off the route servers and the controller. Idempotent."""
-        with request_context(correlation_id or request_id):
+        with _job_context(correlation_id or request_id):
             rid = _parse_id(request_id)
             if rid is None:
                 return
@@ -106,7 +116,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
         correlation_id: str = "", force: bool = False, request_id: str = ""
     ) -> None:
         """Render the desired state from every member, apply where behind, settle."""
-        with request_context(correlation_id or request_id or None):
+        with _job_context(correlation_id or request_id or None):
             result = runtime.provisioner.run_sync(force=force)
             runtime.stats.syncs += 1
             for out in result.outcomes:

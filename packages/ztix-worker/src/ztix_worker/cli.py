@@ -10,7 +10,7 @@ from collections.abc import Callable
 from ztix_core.errors import NotReady, ZtixError
 from ztix_core.plugins import Plugins
 from ztix_core.settings import Settings, load_settings
-from ztix_worker.logs import configure_logging
+from ztix_worker.logs import configure_from_settings
 from ztix_worker.service import serve
 from ztix_worker.settings import load_worker_settings
 
@@ -44,7 +44,9 @@ class WorkerCommand:
         settings = load_settings(args.config)
         ws = load_worker_settings(settings, processes=args.processes, threads=args.threads)
         plugins: Plugins = args.plugins
-        configure_logging(args.log_level, explain=lambda exc: plugins.explain_error(exc, settings))
+        configure_from_settings(
+            settings, args.log_level, explain=lambda exc: plugins.explain_error(exc, settings)
+        )
         wait_for_storage(plugins, settings)
         return serve(settings, ws, plugins, config=args.config, log_level=args.log_level)
 

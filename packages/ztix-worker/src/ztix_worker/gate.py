@@ -53,6 +53,15 @@ class ReadinessGate:
         self.on_change = on_change
         self.waits = 0
 
+    @property
+    def last_open(self) -> bool | None:
+        """Whether the gate passed at its last check (None before the first); True when
+        it is disabled."""
+        if not self.enabled:
+            return True
+        with self._lock:
+            return self._open
+
     def check(self) -> ReadinessReport:
         """Run the checks now."""
         return self.provider.check_readiness(list(self.networks()))

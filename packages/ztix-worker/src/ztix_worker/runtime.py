@@ -25,7 +25,7 @@ from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications
 
 from ztix_core.bootstrap import App, configured_networks
 from ztix_core.notifications import CONTROLLER_NOT_READY, notify
-from ztix_core.ports import ReadinessReport
+from ztix_core.ports import ProvisioningEvents, ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
 from ztix_core.usecases import DriftCheck, Observer, check_route_servers, sync_networks
 from ztix_core.usecases.notify import NotificationDeliveries
@@ -97,6 +97,7 @@ class WorkerRuntime:
 
     ``relay`` and ``reconcile`` choose whether this process also runs the outbox relay and
     the reconciler (a ``ztix worker`` with several processes runs them once, in the first).
+    ``events`` hears of every activation, failure and route-server apply (the metrics).
     """
 
     def __init__(
@@ -104,6 +105,8 @@ class WorkerRuntime:
         app: App,
         worker_settings: WorkerSettings,
         notification_settings: NotificationSettings | None = None,
+        *,
+        events: ProvisioningEvents | None = None,
     ) -> None:
         if app.provider is None or app.fleet is None or app.provisioner is None:
             raise ValueError("the worker needs an App built with provisioning")
@@ -146,6 +149,7 @@ class WorkerRuntime:
             sync_lock=self.coordinator.hold,
             allocation_lock=self.coordinator.allocation,
             request_sync=self.request_sync,
+            events=events,
         )
         self.gate = ReadinessGate(
             app.provider,

@@ -7,6 +7,11 @@ plugins. Running the worker ourselves also lets one process hold the readiness g
 consuming, and host the outbox relay and the reconciler next to the actors. Extra
 processes (``--processes``) are started with multiprocessing's *spawn* method; each loads
 the settings itself and consumes only; they die with the parent (PR_SET_PDEATHSIG).
+
+With ``[worker] metrics_bind`` set, the first process serves ``GET /metrics`` there. The
+multi-process directory is prepared before the metrics module is first imported, so the
+consumers (which count what their actors do) and the first process (which serves the
+sums) share it (:mod:`ztix_worker.multiproc`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from types import FrameType
 
 from ztix_core.bootstrap import bootstrap
 from ztix_core.plugins import Plugins, build_plugin_manager
+from ztix_core.ports import ProvisioningEvents
 from ztix_core.settings import Settings, load_settings
-from ztix_worker.logs import configure_logging
+from ztix_worker.logs import configure_from_settings, configure_logging
+from ztix_worker.multiproc import mark_dead, prepare_multiprocess, remove_directory
 from ztix_worker.runtime import WorkerRuntime
 from ztix_worker.settings import WorkerSettings, load_worker_settings
 from ztix_worker.token_reload import install_token_reload
@@ -61,12 +68,25 @@ def describe_gate(runtime: WorkerRuntime) -> str | None:
     return text + "; waiting — no message is consumed until it passes"
 
 
+def _runtime(settings: Settings, ws: WorkerSettings, plugins: Plugins) -> WorkerRuntime:
+    """The runtime, counting its provisioning events when the metrics endpoint is on."""
+    app = bootstrap(settings, plugins)
+    events: ProvisioningEvents | None = None
+    if ws.metrics_bind:
+        from ztix_worker.metrics import PrometheusEvents
+
+        assert app.fleet is not None
+        events = PrometheusEvents(s.name for s in app.fleet.servers())
+    return WorkerRuntime(app, ws, events=events)
+
+
 def _consumer_process(config: str | None, threads: int, log_level: str) -> None:
     _die_with_parent()
-    configure_logging(log_level)
+    configure_logging(log_level)  # until the settings say which format
     settings = load_settings(config)
+    configure_from_settings(settings, log_level)
     ws = load_worker_settings(settings, threads=threads)
-    runtime = WorkerRuntime(bootstrap(settings, Plugins(build_plugin_manager())), ws)
+    runtime = _runtime(settings, ws, Plugins(build_plugin_manager()))
     stop = threading.Event()
     _stop_on_signals(stop)
     install_token_reload(runtime.app)
@@ -84,11 +104,33 @@ def serve(
     log_level: str = "INFO",
     stop: threading.Event | None = None,
 ) -> int:
-    """Run the worker until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+    """Run the worker until SIGTERM/SIGINT (or ``stop``); returns the exit code.
+    SettingsError when ``[worker] metrics_bind`` cannot be listened on."""
+    metrics_dir = prepare_multiprocess() if ws.metrics_bind else None
+    try:
+        return _serve(settings, ws, plugins, config, log_level, stop)
+    finally:
+        if metrics_dir is not None and metrics_dir[1]:
+            remove_directory(metrics_dir[0])
+
+
+def _serve(
+    settings: Settings,
+    ws: WorkerSettings,
+    plugins: Plugins,
+    config: str | None,
+    log_level: str,
+    stop: threading.Event | None,
+) -> int:
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         _stop_on_signals(stop)
-    runtime = WorkerRuntime(bootstrap(settings, plugins), ws)
+    runtime = _runtime(settings, ws, plugins)
+    server = None
+    if ws.metrics_bind:
+        from ztix_worker.metrics import MetricsServer
+
+        server = MetricsServer(ws.metrics_bind, runtime)
     problem = describe_gate(runtime)
     if problem:
         print(f"ztix worker: {problem}", file=sys.stderr, flush=True)
@@ -119,9 +161,13 @@ def serve(
         for i, proc in enumerate(children):
             if not proc.is_alive():
                 log.warning("consumer process %s exited (%s); restarting", proc.pid, proc.exitcode)
+                if server is not None:
+                    mark_dead(proc.pid)
                 children[i] = spawn()
     for proc in children:
         proc.terminate()
+    if server is not None:
+        server.stop()
     runtime.stop()
     for proc in children:
         proc.join(30)

@@ -32,6 +32,16 @@ def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: floa
         raise SettingsError(f"worker.{attribute.name}", f"must not be negative, got {value!r}")
 
 
+def _bind(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        return
+    _host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise SettingsError(
+            f"worker.{attribute.name}", f"{value!r} must be HOST:PORT, e.g. 127.0.0.1:9464"
+        )
+
+
 @attrs.frozen
 class WorkerSettings:
     """Knobs of ``ztix worker``.
@@ -104,6 +114,9 @@ class WorkerSettings:
     health_file: str = ""
     #: How often the health file is written.
     health_interval_s: float = attrs.field(default=5.0, validator=_positive)
+    #: Where ``GET /metrics`` (Prometheus) listens, ``HOST:PORT``; empty: no endpoint.
+    #: Off by default: several workers on one host would need a port each.
+    metrics_bind: str = attrs.field(default="", validator=_bind)
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:

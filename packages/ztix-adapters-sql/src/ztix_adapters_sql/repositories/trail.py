@@ -134,3 +134,13 @@ class SqlOutboxRepository(SqlRepository):
             select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))
         )
         return int(total or 0)
+
+    def oldest_unsent_at(self) -> dt.datetime | None:
+        # the partial index ix_outbox_unsent (created_at, id) answers this alone
+        stmt = (
+            select(OutboxRow.created_at)
+            .where(OutboxRow.sent_at.is_(None))
+            .order_by(OutboxRow.created_at)
+            .limit(1)
+        )
+        return self.session.scalar(stmt)

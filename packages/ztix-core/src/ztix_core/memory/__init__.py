@@ -1,6 +1,7 @@
 """In-memory adapters for every port: for tests, the demo and integrators' experiments."""
 
 from ztix_core.memory.clock import FixedClock, SystemClock
+from ztix_core.memory.events import NoEvents, RecordingEvents
 from ztix_core.memory.fleet import InMemoryFleet
 from ztix_core.memory.hasher import PlainTestHasher
 from ztix_core.memory.provider import InMemoryProvider
@@ -16,7 +17,9 @@ __all__ = [
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InProcessQueue",
+    "NoEvents",
     "PlainTestHasher",
+    "RecordingEvents",
     "RecordingQueue",
     "SystemClock",
 ]

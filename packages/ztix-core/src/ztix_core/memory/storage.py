@@ -368,6 +368,10 @@ class _Outbox(_Repo):
     def pending_count(self) -> int:
         return sum(1 for m in self.t.outbox.values() if m.sent_at is None)
 
+    def oldest_unsent_at(self) -> dt.datetime | None:
+        unsent = (m.created_at for m in self.t.outbox.values() if m.sent_at is None)
+        return min(unsent, default=None)
+
     def unsent_correlation_ids(self) -> set[str]:
         return {m.correlation_id for m in self.t.outbox.values() if m.sent_at is None}
 

@@ -531,11 +531,14 @@ def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
     first = b.outbox(at=b.T0)
     second = b.outbox("deprovision_request", at=b.T0 + dt.timedelta(seconds=1))
     with uow_factory() as uow:
+        assert uow.outbox.oldest_unsent_at() is None
+    with uow_factory() as uow:
         uow.outbox.add(second)
         uow.outbox.add(first)
         uow.commit()
     with uow_factory() as uow:
         assert uow.outbox.pending_count() == 2
+        assert uow.outbox.oldest_unsent_at() == b.T0
         assert uow.outbox.unsent_correlation_ids() == {"corr"}
         claimed = uow.outbox.claim_unsent(10)
         assert [m.id for m in claimed] == [first.id, second.id]
@@ -547,10 +550,12 @@ def test_outbox(uow_factory: UnitOfWorkFactory) -> None:
         (left,) = uow.outbox.claim_unsent(10)
         assert left.id == first.id and left.attempts == 1
         assert uow.outbox.pending_count() == 1
+        assert uow.outbox.oldest_unsent_at() == b.T0
         uow.outbox.mark_sent(first.id, b.T0 + dt.timedelta(seconds=6))
         uow.commit()
     with uow_factory() as uow:
         assert uow.outbox.unsent_correlation_ids() == set()
+        assert uow.outbox.oldest_unsent_at() is None
 
 
 def test_route_server_state(uow_factory: UnitOfWorkFactory) -> None:

@@ -8,6 +8,7 @@ from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQuerie
 from ztix_core.usecases.registry import FactsView, RefreshResult, RegistryFacts
 from ztix_core.usecases.requests import RequestWorkflow
 from ztix_core.usecases.route_server_drift import DriftCheck, check_route_servers
+from ztix_core.usecases.vitals import Vitals, read_vitals
 
 __all__ = [
     "AccountSummary",
@@ -26,6 +27,8 @@ __all__ = [
     "RequestQueries",
     "RequestWorkflow",
     "SyncResult",
+    "Vitals",
     "check_route_servers",
+    "read_vitals",
     "sync_networks",
 ]

@@ -18,6 +18,7 @@ import attrs
 from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, ProviderError
 from ztix_core.ipam import Ipv6Scheme, allocate_pair
 from ztix_core.max_prefix import effective_max_prefix
+from ztix_core.memory.events import NoEvents
 from ztix_core.notifications import ROUTE_SERVER_APPLY_FAILED, notify
 from ztix_core.ports import (
     ApplyOutcome,
@@ -26,6 +27,7 @@ from ztix_core.ports import (
     MemberState,
     NetworkRegistry,
     PeerSpec,
+    ProvisioningEvents,
     RouteServerFleet,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -98,7 +100,9 @@ class Provisioner:
     ``sync_lock`` serializes syncs (a threading lock by default; workers pass a
     cross-process lock). ``allocation_lock`` serializes address allocation (a threading
     lock by default; workers pass a cross-process lock), so concurrent provisioning does
-    not keep picking the same free address and losing on the uniqueness rule.
+    not keep picking the same free address and losing on the uniqueness rule. ``events``
+    hears of every activation, failure and route-server apply once it is committed (the
+    worker counts them for its metrics).
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class Provisioner:
         settings: ProvisioningSettings | None = None,
         sync_lock: Callable[[], AbstractContextManager[object]] | None = None,
         allocation_lock: Callable[[], AbstractContextManager[object]] | None = None,
+        events: ProvisioningEvents | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
@@ -122,6 +127,7 @@ class Provisioner:
         self._sync_lock = sync_lock or (lambda: lock)
         alloc = threading.Lock()
         self._allocation_lock = allocation_lock or (lambda: alloc)
+        self.events: ProvisioningEvents = events or NoEvents()
 
     # ------------------------------------------------------------------ provision
 
@@ -295,6 +301,7 @@ class Provisioner:
                 return
             self._fail_in(uow, request, error, metadata)
             uow.commit()
+        self.events.request_failed(request, str(metadata.get("stage", "")))
 
     # ------------------------------------------------------------------ route servers
 
@@ -404,8 +411,11 @@ class Provisioner:
                     )
                     uow.route_servers.put(states[name])
             requests = {m.id: request for m, request in pairs}
-            for m, reason in refused:
-                self._refuse(uow, m, requests[m.id], reason, generation, announce=changed)
+            failed = [
+                requests[m.id]
+                for m, reason in refused
+                if self._refuse(uow, m, requests[m.id], reason, generation, announce=changed)
+            ]
             included = {m.id for m, _ in desired}
             for m, _ in desired:
                 if m.config_generation is None:
@@ -418,6 +428,8 @@ class Provisioner:
                 ):
                     uow.memberships.update(attrs.evolve(m, removal_generation=generation))
             uow.commit()
+        for request in failed:
+            self.events.request_failed(request, "route_server_config")
         behind = [
             n
             for n, s in states.items()
@@ -461,10 +473,10 @@ class Provisioner:
         generation: int,
         *,
         announce: bool,
-    ) -> None:
+    ) -> bool:
         """A provisioning request whose member the route servers refuse fails with the
-        reason; any other holder (active, failed) is left out of the config and audited
-        each time the desired state changes."""
+        reason (True); any other holder (active, failed) is left out of the config and
+        audited each time the desired state changes."""
         meta: JsonDict = {
             "stage": "route_server_config",
             "generation": generation,
@@ -473,7 +485,8 @@ class Provisioner:
         }
         if request.status is RequestStatus.PROVISIONING:
             self._fail_in(uow, request, f"route servers refuse this member: {reason}", meta)
-        elif announce:
+            return True
+        if announce:
             audit(
                 uow,
                 self.clock.now(),
@@ -483,6 +496,7 @@ class Provisioner:
                 str(request.id),
                 {**meta, "status": request.status.value},
             )
+        return False
 
     def _record_outcomes(self, generation: int, outcomes: Sequence[ApplyOutcome]) -> None:
         with self.uow_factory() as uow:
@@ -550,14 +564,16 @@ class Provisioner:
                     },
                 )
             uow.commit()
+        for out in outcomes:
+            self.events.route_server_applied(out)
 
     def settle(self) -> tuple[tuple[uuid.UUID, ...], tuple[uuid.UUID, ...], tuple[uuid.UUID, ...]]:
         """Move provisioning requests to active when every server has applied a generation
         that includes them, or to failed naming the servers that failed; finish leaving
         members once every server has applied a generation without them."""
         names = [s.name for s in self.fleet.servers()]
-        activated: list[uuid.UUID] = []
-        failed: list[uuid.UUID] = []
+        activated: list[JoinRequest] = []
+        failed: list[JoinRequest] = []
         leaving: list[uuid.UUID] = []
         with self.uow_factory() as uow:
             states = [uow.route_servers.get(n) or RouteServerState(n) for n in names]
@@ -580,7 +596,7 @@ class Provisioner:
                             provisioned_at=now,
                             last_error=None,
                         )
-                        activated.append(request.id)
+                        activated.append(request)
                         continue
                     broken = [
                         s
@@ -601,7 +617,7 @@ class Provisioner:
                                 "generation": gen,
                             },
                         )
-                        failed.append(request.id)
+                        failed.append(request)
                 elif (
                     request.status is RequestStatus.DEPROVISIONING
                     and m.removal_generation is not None
@@ -609,8 +625,12 @@ class Provisioner:
                 ):
                     leaving.append(request.id)
             uow.commit()
+        for request in activated:
+            self.events.request_activated(request, now)
+        for request in failed:
+            self.events.request_failed(request, "route_server")
         removed = tuple(rid for rid in leaving if self._finish_leave(rid))
-        return tuple(activated), tuple(failed), removed
+        return tuple(r.id for r in activated), tuple(r.id for r in failed), removed
 
     def settle_recovered(self) -> tuple[uuid.UUID, ...]:
         """Move failed requests to active when the evidence says they are configured after
@@ -639,7 +659,7 @@ class Provisioner:
                 confirmed.append((m, member))
         if not confirmed:
             return ()
-        settled: list[uuid.UUID] = []
+        settled: list[JoinRequest] = []
         with self.uow_factory() as uow:
             now = self.clock.now()
             for m, member in confirmed:
@@ -663,9 +683,11 @@ class Provisioner:
                     provisioned_at=request.provisioned_at or now,
                     last_error=None,
                 )
-                settled.append(request.id)
+                settled.append(request)
             uow.commit()
-        return tuple(settled)
+        for request in settled:
+            self.events.request_activated(request, now)
+        return tuple(r.id for r in settled)
 
     # ------------------------------------------------------------------ deprovision
 
