@@ -25,6 +25,7 @@ from ztix_adapters_sql.repositories import (
     SqlObservationRepository,
     SqlOutboxRepository,
     SqlRouteServerStateRepository,
+    SqlTotpRepository,
     SqlUserRepository,
     SqlWebSessionRepository,
 )
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.network_facts = SqlNetworkFactsRepository(session)
         self.oauth_states = SqlOAuthStateRepository(session)
         self.web_sessions = SqlWebSessionRepository(session)
+        self.totp = SqlTotpRepository(session)
         self.api_tokens = SqlApiTokenRepository(session)
         self.idempotency = SqlIdempotencyRepository(session)
 
