@@ -158,6 +158,9 @@ class Settings:
     approval_policy: str = _env("ZTIX_APPROVAL_POLICY", "manual_admin")
     #: Admit RFC 5398 documentation ASNs as members (labs and demos; never production).
     allow_documentation_asns: bool = _env("ZTIX_ALLOW_DOCUMENTATION_ASNS", False)
+    #: Admins must have two-factor sign-in (TOTP): without it the web sends them to set it
+    #: up and keeps them out of the admin pages until they have.
+    require_admin_totp: bool = _env("ZTIX_REQUIRE_ADMIN_TOTP", False)
     route_server_fleet: str = _env("ZTIX_ROUTE_SERVER_FLEET", "bird")
     network_registry: str = _env("ZTIX_NETWORK_REGISTRY", "memory")
     networks: tuple[NetworkSettings, ...] = ()
