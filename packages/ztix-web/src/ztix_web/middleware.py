@@ -54,6 +54,7 @@ class SessionMiddleware:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Attach the session behind the cookie (or None) to the request."""
         req.context.current = None
+        req.context.admin_totp_required = self.ctx.core.settings.require_admin_totp
         if req.path.startswith("/static/"):
             return
         values = req.get_cookie_values(cookie_name(self.ctx)) or []

@@ -79,13 +79,26 @@ def require_user(req: falcon.Request) -> tuple[Current, Actor]:
     return found, Actor.user(found.user)
 
 
+#: Session data key of a session that passed the second step (see ztix_web.views.totp).
+SECOND_FACTOR_KEY = "second_factor"
+
+
 def require_admin(req: falcon.Request) -> tuple[Current, Actor]:
-    """Like :func:`require_user`, and the user must be an admin (403 otherwise)."""
+    """Like :func:`require_user`, and the user must be an admin (403 otherwise). With
+    ``require_admin_totp`` on, the session must also have passed a TOTP code: otherwise
+    off to ``/account/totp`` (to set it up, or to enter a code) and back here after."""
     found, actor = require_user(req)
     if not actor.is_admin:
         raise falcon.HTTPForbidden(
             title="Admins only", description="This page is for exchange admins.", code="admin"
         )
+    if req.context.get("admin_totp_required") and SECOND_FACTOR_KEY not in found.session.data:
+        where = "/account/totp?" + urllib.parse.urlencode({"next": req.relative_uri})
+        if req.get_header("HX-Request"):
+            raise falcon.HTTPForbidden(
+                title="Two-factor sign-in needed", headers={"HX-Redirect": where}
+            )
+        raise falcon.HTTPSeeOther(where)
     return found, actor
 
 
