@@ -257,3 +257,23 @@ def cookie_name_for(site: Site) -> str:
         ws = site.ws
 
     return cookie_name(_Ctx())  # type: ignore[arg-type]
+
+
+def test_until_then_the_admin_acts_as_an_operator_elsewhere(strict: Site) -> None:
+    browser = strict.signed_in("admin")
+    browser.get("/dashboard")
+    # session API calls: the admin operations are refused
+    audit = browser.get("/api/v1/audit")
+    assert audit.status_code == 403, audit.text
+    assert browser.get("/api/v1/me").status_code == 200
+    # the tokens page makes operator tokens only
+    browser.get("/account/tokens")
+    before = strict.counts()
+    refused = browser.post("/account/tokens", {"name": "ci", "scope": "admin"})
+    assert refused.status_code == 403
+    assert strict.counts() == before
+    enrol(strict, browser)
+    assert browser.get("/api/v1/audit").status_code == 200
+    browser.get("/account/tokens")
+    made = browser.post("/account/tokens", {"name": "ci", "scope": "admin"})
+    assert made.status_code == 201

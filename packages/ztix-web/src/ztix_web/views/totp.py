@@ -23,11 +23,11 @@ from ztix_core.records import Actor, User
 from ztix_core.usecases.accounts import TOTP_ISSUER
 from ztix_web.context import WebContext
 from ztix_web.login import LoginRefused
-from ztix_web.middleware import current, set_session_cookie
+from ztix_web.middleware import SECOND_FACTOR_KEY, current, set_session_cookie
 from ztix_web.qr import qr_svg
 from ztix_web.security import safe_next
 from ztix_web.sessions import Current
-from ztix_web.views.common import SECOND_FACTOR_KEY, form, render, require_user
+from ztix_web.views.common import form, render, require_user
 
 #: Session data between the two steps: ``{"user": id, "next": path, "until": iso time}``.
 PENDING_KEY = "totp_pending"
