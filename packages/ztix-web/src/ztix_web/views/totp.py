@@ -176,7 +176,7 @@ class TotpSetup:
                 status = 429 if refused.retry_after else 401
                 self._page(req, resp, found, actor, status, error=refused.message)
                 return
-            self.ctx.sessions.put_data(found.session, **{SECOND_FACTOR_KEY: passed.value})
+            self._elevate(req, resp, found, passed.value)
             raise falcon.HTTPSeeOther(safe_next(fields.get("next")))
         try:
             codes = self.ctx.accounts.confirm_totp(actor, found.user.id, code)
@@ -186,9 +186,20 @@ class TotpSetup:
         except Conflict as clash:
             self._page(req, resp, found, actor, 409, error=clash.message)
             return
-        session = self.ctx.sessions.put_data(found.session, **{SECOND_FACTOR_KEY: "totp"})
-        req.context.current = Current(session, found.user)
-        self._page(req, resp, req.context.current, actor, recovery_codes=codes)
+        fresh = self._elevate(req, resp, found, "totp")
+        self._page(req, resp, fresh, actor, recovery_codes=codes)
+
+    def _elevate(
+        self, req: falcon.Request, resp: falcon.Response, found: Current, how: str
+    ) -> Current:
+        """The session passed a code: a new one (new token and CSRF token, as at any
+        sign-in, since it may now carry admin rights) that says so."""
+        assert found.user is not None
+        data = {**found.session.data, SECOND_FACTOR_KEY: how}
+        token, fresh = self.ctx.sessions.sign_in(found.session, found.user, data)
+        set_session_cookie(self.ctx, resp, token)
+        req.context.current = fresh
+        return fresh
 
 
 def form_next(req: falcon.Request) -> str | None:
