@@ -33,16 +33,12 @@ from ztix_web.views.common import form, render, require_user
 PENDING_KEY = "totp_pending"
 #: How long the code step waits after the password.
 PENDING_FOR = dt.timedelta(minutes=5)
-SETUP_PATH = "/account/totp"
 
 
 def pending_data(user: User, target: str, now: dt.datetime) -> dict[str, Any]:
     """What the anonymous session carries between the password and the code."""
-    return {PENDING_KEY: {"user": str(user.id), "next": target, "until": _iso(now + PENDING_FOR)}}
-
-
-def _iso(at: dt.datetime) -> str:
-    return at.isoformat()
+    until = (now + PENDING_FOR).isoformat()
+    return {PENDING_KEY: {"user": str(user.id), "next": target, "until": until}}
 
 
 def _pending(ctx: WebContext, found: Current | None) -> tuple[User, str] | None:
