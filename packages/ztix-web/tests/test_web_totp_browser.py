@@ -1,6 +1,7 @@
 """Two-factor sign-in in a real browser: Playwright driving Debian's chromium
-(/usr/bin/chromium), the app on SQLite behind a small WSGI server, the real clock and the
-production argon2id hasher, ``require_admin_totp`` on.
+(/usr/bin/chromium), the app on SQLite behind a small WSGI server, the real clock, argon2id
+with light parameters (the production class; its default cost would only slow the ~35
+hashes and checks down), ``require_admin_totp`` on.
 
 An admin signs in with the password and is sent from the admin queue to the set-up page;
 the test reads the key off that page as a person would type it into an app, computes the
@@ -55,15 +56,15 @@ class _Quiet(WSGIRequestHandler):
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    """The app on a migrated SQLite file with one admin, served on 127.0.0.1."""
-    from ztix_adapters_sql.testing import migrated_sqlite_url
+def url(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """The app on a migrated SQLite file (a copy of the session's template) with one
+    admin, served on 127.0.0.1."""
+    from ztix_adapters_sql.testing import copy_sqlite
 
-    settings = Settings(
-        storage="sql", database_url=migrated_sqlite_url(tmp_path), require_admin_totp=True
-    )
+    database_url = copy_sqlite(sqlite_template, tmp_path / "ztix.db")
+    settings = Settings(storage="sql", database_url=database_url, require_admin_totp=True)
     core = bootstrap(settings, Plugins(build_plugin_manager()), with_provisioning=False)
-    hasher = Argon2Hasher()
+    hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
     Accounts(core.uow_factory, core.clock, hasher).create(
         Actor.system("test"), "admin", PASSWORD, is_admin=True
     )
