@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,28 @@ def test_parse_routes() -> None:
     assert routes[2].next_hop == "fd77::11"
 
 
+SHOW_ROUTE_BIRD3 = """BIRD 3.3.2 ready.
+Table master4:
+45.50.2.0/24         unicast [AS500_v4 07:08:11.083] * (100) [AS600i]
+\tvia 10.78.0.16 on lan0
+\tpreference: 100
+\tsource: BGP
+\tbgp_path: 500 600 {700 800} 600
+\tbgp_next_hop: 10.78.0.16
+\tbgp_local_pref: 100
+\tbgp_large_community: (65000, 1101, 16)
+\tbgp_otc: 65000
+"""
+
+
+def test_parse_routes_reads_bird3_attribute_names() -> None:
+    (route,) = parse_routes(SHOW_ROUTE_BIRD3)
+    assert route.as_path == [500, 600, 700, 800, 600]
+    assert route.large_communities == {(65000, 1101, 16)}
+    assert (route.next_hop, route.local_pref) == ("10.78.0.16", 100)
+    assert route.attrs["BGP.otc"] == "65000" and route.attrs["preference"] == "100"
+
+
 def test_wait_until_reports_the_last_complaint() -> None:
     def never() -> bool:
         raise AssertionError("still 3 routes")
@@ -107,3 +130,30 @@ def test_lab_deletes_its_namespaces(tmp_path: Path) -> None:
         tag = lab.tag
     after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     assert f"ztix-{tag}-" not in after.stdout
+
+
+def test_speaker_paths_and_updates() -> None:
+    from ztix_adapters_bird.speaker import (
+        AS_SEQUENCE,
+        AS_SET,
+        parse_path,
+        parse_route,
+        update_message,
+    )
+
+    assert parse_path("500 {600 700} 600") == (
+        (AS_SEQUENCE, (500,)),
+        (AS_SET, (600, 700)),
+        (AS_SEQUENCE, (600,)),
+    )
+    assert parse_path("{4200000000,7}") == ((AS_SET, (4200000000, 7)),)
+    route = parse_route("45.50.1.0/24=500 {600}")
+    message = update_message(route, ipaddress.IPv4Address("10.0.0.5"))
+    assert message[:16] == b"\xff" * 16 and message[18] == 2  # an UPDATE
+    assert int.from_bytes(message[16:18], "big") == len(message)
+    # AS_PATH: a 1-ASN sequence and a 1-ASN set, 4-octet ASNs; NLRI /24 last.
+    assert bytes([2, 1]) + (500).to_bytes(4, "big") + bytes([1, 1]) in message
+    assert message.endswith(bytes([24, 45, 50, 1]))
+    for bad in ("500 {}", "", "45.0.0.0/24", "45.0.0.1/24=500", "45.0.0.0/24=x"):
+        with pytest.raises(ValueError):
+            parse_route(bad) if "/" in bad else parse_path(bad)

@@ -113,7 +113,7 @@ ANNOUNCE: dict[int, list[Announcement]] = {
     ],
     M3: [
         Announcement("45.30.1.0/24", path=(M2,)),  # pretends to be M2: first AS wrong
-        Announcement("45.30.2.0/24", path=(M3, 3356)),  # unknown, origin elsewhere
+        Announcement("45.30.2.0/24", path=(M3, 3333)),  # unknown, origin elsewhere
         Announcement("45.30.3.0/24", next_hop=v4(M2)),  # next hop of another member
         Announcement("2a0a:300::/32", path=(M1,)),  # first AS wrong (IPv6)
     ],

@@ -22,6 +22,7 @@ import attrs
 
 from ztix_adapters_bird import drift
 from ztix_adapters_bird.apply import ApplyOptions, RemoteState, SafeApply, validate_paths
+from ztix_adapters_bird.render import check_policy
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_adapters_bird.status import parse_sessions, peer_pattern
 from ztix_adapters_bird.transport import (
@@ -81,6 +82,10 @@ def check_settings(settings: BirdSettings) -> None:
                 raise SettingsError(f"{key}.ssh.private_key", "required")
         if server.policy.confirm_timeout_s < 5:
             raise SettingsError(f"{key}.policy.confirm_timeout_s", "must be at least 5 s")
+        try:
+            check_policy(server.policy)
+        except InvalidValue as exc:
+            raise SettingsError(f"{key}.{exc.field}", exc.message) from None
         try:
             validate_paths(server.paths)
         except InvalidValue as exc:
@@ -308,7 +313,8 @@ class BirdFleet:
         and the benchmark use it to apply hand-made configs).
 
         A transient failure (the daemon or the SSH server restarting, a dropped or refused
-        connection) is retried with back-off until ``retry_for_s`` has passed; the outcome
+        connection) is retried with back-off until ``retry_for_s`` has passed (at least
+        once when ``retry_for_s`` is above 0, however long the first attempt took); the outcome
         lists the failures retried past (``retried``) and says whether the last one was
         transient. Each attempt is a whole safe apply: one that died mid-commit is
         recovered (files restored, daemon reloaded) by the next. The server's lock in this
@@ -322,9 +328,13 @@ class BirdFleet:
             while True:
                 outcome = await self._attempt(server, files, digest)
                 now = time.monotonic()
-                if outcome.ok or not outcome.transient or now >= deadline:
+                # at least one retry when retrying is on at all: a first attempt slower
+                # than the bound (a connect timeout, a loaded host) still gets a second
+                out_of_time = now >= deadline and (retried or retry.retry_for_s == 0)
+                if outcome.ok or not outcome.transient or out_of_time:
                     break
-                delay = min(delay, deadline - now)  # the last attempt comes at the bound
+                # the last attempt comes at the bound
+                delay = max(0.0, min(delay, deadline - now))
                 note = f"{outcome.stage}: {outcome.message}"
                 retried.append(note)
                 log.warning(

@@ -10,8 +10,10 @@ It needs root (namespaces, veth, bridge); without root :class:`Lab` raises
 :class:`LabError` at once, so a test that uses it fails instead of being skipped.
 
 Also here: a member-router config builder (:func:`member_config`, announcing exactly the
-routes and attributes a test asks for), a parser for ``birdc show route all`` output
-(:func:`parse_routes`) and :func:`wait_until` for polling instead of sleeping.
+routes and attributes a test asks for), :meth:`Lab.start_speaker` for routes no BIRD filter
+can build (AS_SET paths, see :mod:`ztix_adapters_bird.speaker`), a parser for ``birdc
+show route all`` output (:func:`parse_routes`) and :func:`wait_until` for polling instead
+of sleeping.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -213,8 +216,16 @@ def parse_routes(text: str) -> list[Route]:
         if current is not None and line.startswith("\t"):
             key, sep, value = line.strip().partition(":")
             if sep:
-                current[key.strip()] = value.strip()
+                current[_attribute_name(key.strip())] = value.strip()
     return routes
+
+
+def _attribute_name(key: str) -> str:
+    # BIRD 3 prints filter names (bgp_path, bgp_large_community); BIRD 2 prints BGP.as_path.
+    if key.startswith("bgp_"):
+        name = key.removeprefix("bgp_")
+        return f"BGP.{'as_path' if name == 'path' else name}"
+    return key
 
 
 # --------------------------------------------------------------------------- processes
@@ -450,6 +461,28 @@ class Lab:
         wait_until(listening, 10, "stayrtr to listen")
         return proc
 
+    def start_speaker(
+        self, node: Node, *, asn: int, peer: str, routes: Iterable[str]
+    ) -> subprocess.Popen[bytes]:
+        """Run the minimal BGP speaker (:mod:`ztix_adapters_bird.speaker`) in ``node``: an
+        IPv4 session from the node's address to ``peer`` announcing ``routes``
+        (``"PREFIX=PATH"``, e.g. ``"45.50.1.0/24=500 {600 700}"``), next hop its own
+        address. Its log says when the session is up or why it dropped."""
+        args = [
+            sys.executable,
+            "-m",
+            "ztix_adapters_bird.speaker",
+            "--asn",
+            str(asn),
+            "--local",
+            str(node.ipv4.ip),
+            "--peer",
+            peer,
+        ]
+        for route in routes:
+            args += ["--route", route]
+        return self.spawn(node, args, self.workdir / f"speaker-{node.role}.out")
+
     def close(self) -> None:
         """Stop every process the lab started and delete its namespaces. Idempotent."""
         for proc in reversed(self._processes):
@@ -475,7 +508,8 @@ class Announcement:
     """One route a member router sends, with exactly these attributes.
 
     ``path`` is the AS path as sent (the member session is transparent, so nothing is
-    prepended); empty means just the member's own ASN.
+    prepended); empty means just the member's own ASN. ``otc`` sets the RFC 9234
+    Only-to-Customer attribute (a member router without a BGP role sends it as set).
     """
 
     prefix: str
@@ -483,6 +517,7 @@ class Announcement:
     communities: tuple[tuple[int, int], ...] = ()
     large_communities: tuple[tuple[int, int, int], ...] = ()
     next_hop: str | None = None
+    otc: int | None = None
 
 
 def member_config(
@@ -496,9 +531,11 @@ def member_config(
     rs_ipv6: str,
     announcements: Iterable[Announcement],
     log_file: Path,
+    role: str | None = None,
 ) -> str:
     """A member router's BIRD config: one session per family to the route server,
-    announcing ``announcements`` and accepting everything it receives."""
+    announcing ``announcements`` and accepting everything it receives; ``role`` is its
+    BGP role (RFC 9234, ``rs_client`` towards a route server), none by default."""
     by_family: dict[int, list[Announcement]] = {4: [], 6: []}
     for ann in announcements:
         by_family[ipaddress.ip_network(ann.prefix).version].append(ann)
@@ -523,6 +560,8 @@ def member_config(
             ]
             if a.next_hop:
                 lines.append(f"\t\tbgp_next_hop = {a.next_hop};")
+            if a.otc is not None:
+                lines.append(f"\t\tbgp_otc = {a.otc};")
             lines.append("\t\taccept;\n\t}")
         lines.append("\treject;\n}")
         lines += [
@@ -530,6 +569,7 @@ def member_config(
             f"\tlocal {local} as {asn};",
             f"\tneighbor {remote} as {rs_asn};",
             "\trs client;  # transparent: the export filter writes the whole AS path",
+            *([f"\tlocal role {role};"] if role else []),
             "\tconnect delay time 1;",
             "\tconnect retry time 2;",
             "\terror wait time 1, 4;",

@@ -122,7 +122,7 @@ def render_server(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dic
     no BGP session can use, a member ASN the policy itself treats as a bogon, an unreadable
     or invalid VRP file, ...). Nothing is returned then.
     """
-    policy = _check_policy(server.policy)
+    policy = check_policy(server.policy)
     checked = _check_peers(server, peers)
     files: dict[str, bytes] = {MAIN_FILE: _render_main(server, policy), KEEP_FILE: _KEEP_TEXT}
     peer_tpl = _ENV.get_template("peer.conf.j2")
@@ -139,6 +139,7 @@ def render_server(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dic
             ipv6=BirdToken(peer.ipv6),
             limit_v4=limit4,
             limit_v6=limit6,
+            require_roles=roles_strict(policy, asn),
         )
         files[peer_file_name(asn)] = text.encode("utf-8")
     return dict(sorted(files.items()))
@@ -147,7 +148,9 @@ def render_server(server: RouteServerSettings, peers: Sequence[PeerSpec]) -> dic
 # --------------------------------------------------------------------------- validation
 
 
-def _check_policy(policy: PolicyKnobs) -> PolicyKnobs:
+def check_policy(policy: PolicyKnobs) -> PolicyKnobs:
+    """Return ``policy`` when every knob is usable; raise InvalidValue naming the first bad
+    one (``policy.max_as_path_len``, ``policy.transit_free_asns``, ...) otherwise."""
     for fam, lo, hi, top in (
         (4, policy.ipv4_min_len, policy.ipv4_max_len, 32),
         (6, policy.ipv6_min_len, policy.ipv6_max_len, 128),
@@ -163,7 +166,48 @@ def _check_policy(policy: PolicyKnobs) -> PolicyKnobs:
         value = getattr(policy, field)
         if not 1 <= value <= MAX_PREFIX_LIMIT:
             raise InvalidValue(f"policy.{field}", f"{value} is not 1-{MAX_PREFIX_LIMIT}")
+    for field in ("transit_free_asns", "bgp_roles_strict_asns", "bgp_roles_lenient_asns"):
+        _check_asn_list(getattr(policy, field), f"policy.{field}")
+    for field in ("bgp_roles", "bgp_roles_strict"):
+        flag = getattr(policy, field)
+        if not isinstance(flag, bool):
+            raise InvalidValue(f"policy.{field}", f"{flag!r} is not true or false")
+    both = sorted(set(policy.bgp_roles_strict_asns) & set(policy.bgp_roles_lenient_asns))
+    if both:
+        raise InvalidValue(
+            "policy.bgp_roles_strict_asns",
+            f"AS{both[0]} is also in bgp_roles_lenient_asns; name each member in one list",
+        )
+    if not policy.bgp_roles and (policy.bgp_roles_strict or policy.bgp_roles_strict_asns):
+        raise InvalidValue(
+            "policy.bgp_roles_strict",
+            "strict mode needs bgp_roles = true (the route server must announce its role)",
+        )
     return policy
+
+
+def _check_asn_list(values: object, field: str) -> None:
+    if not isinstance(values, tuple | list):
+        raise InvalidValue(field, f"{values!r} is not a list of AS numbers")
+    seen: set[int] = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4294967294:
+            raise InvalidValue(field, f"{value!r} is not an AS number (1-4294967294)")
+        if value in seen:
+            raise InvalidValue(field, f"AS{value} is listed twice")
+        seen.add(value)
+
+
+def roles_strict(policy: PolicyKnobs, asn: int) -> bool:
+    """Whether the session of member ``asn`` runs BGP roles in strict mode (``require
+    roles``): its own list entry, else the server's default."""
+    if not policy.bgp_roles:
+        return False
+    if asn in policy.bgp_roles_strict_asns:
+        return True
+    if asn in policy.bgp_roles_lenient_asns:
+        return False
+    return policy.bgp_roles_strict
 
 
 def _check_v4(addr: object, field: str) -> ipaddress.IPv4Address:
@@ -421,5 +465,9 @@ def _render_main(server: RouteServerSettings, policy: PolicyKnobs) -> bytes:
         count_v6=sum(1 for v in vrps if v.version == 6),
         local_v4=local_v4,
         local_v6=local_v6,
+        transit_free=sep(", ".join(str(a) for a in sorted(policy.transit_free_asns))),
+        # One "?" more than the longest path the filter lets through (see the template).
+        as_set_mask=sep(" ".join("?" * (policy.max_as_path_len + 1))),
+        bgp_roles=policy.bgp_roles,
     )
     return text.encode("utf-8")
