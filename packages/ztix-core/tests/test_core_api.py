@@ -94,6 +94,11 @@ def test_admin_scope_needs_an_admin_and_makes_one(world: World) -> None:
     as_operator = tokens.create(CLI, admin.id, "narrow", TokenScope.OPERATOR)
     assert tokens.authenticate(as_admin.secret).actor.is_admin
     assert not tokens.authenticate(as_operator.secret).actor.is_admin
+    # the admin's own session acting as an operator (it owes its TOTP code) may not
+    acting = Actor("user", str(admin.id), is_admin=False)
+    with pytest.raises(PermissionDenied, match="actor with admin rights"):
+        tokens.create(acting, admin.id, "sneaky", TokenScope.ADMIN)
+    assert len(tokens.list(acting, admin.id)) == 2
 
 
 def test_submit_once(world: World) -> None:

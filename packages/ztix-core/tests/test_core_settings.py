@@ -242,3 +242,13 @@ def test_every_bad_core_setting_is_reported_at_once(tmp_path: Path) -> None:
     # read_settings keeps what is valid, so the plugins can still be checked.
     partial, errors = read_settings(path, {**env, "ZT_PROVIDER": "central"})
     assert len(errors) == 5 and partial.zt_provider == "central"
+
+
+def test_require_admin_totp_from_file_or_environment(tmp_path: Path) -> None:
+    assert load_settings(None, {}).require_admin_totp is False
+    path = _write(tmp_path, "require_admin_totp = true\n")
+    assert load_settings(path, {}).require_admin_totp is True
+    assert load_settings(path, {"ZTIX_REQUIRE_ADMIN_TOTP": "off"}).require_admin_totp is False
+    assert load_settings(None, {"ZTIX_REQUIRE_ADMIN_TOTP": "1"}).require_admin_totp is True
+    with pytest.raises(SettingsError, match="ZTIX_REQUIRE_ADMIN_TOTP: 'maybe' is not a boolean"):
+        load_settings(None, {"ZTIX_REQUIRE_ADMIN_TOTP": "maybe"})

@@ -189,3 +189,29 @@ def test_the_console_command_prompts_for_the_password_twice(cli: Cli) -> None:
     assert cli.counts()[0] == 0
     done = cli.child("user", "create", "alice", "--admin", stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert done.returncode == 0 and done.stdout.startswith("created admin alice"), done.stderr
+
+
+def test_reset_totp(cli: Cli) -> None:
+    from ztix_core import totp
+    from ztix_core.memory import PlainTestHasher
+    from ztix_core.records import Actor
+    from ztix_core.usecases.accounts import Accounts
+
+    cli.ok("user", "create", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+    app = cli.app()
+    accounts = Accounts(app.uow_factory, app.clock, PlainTestHasher())
+    with app.uow_factory() as uow:
+        alice = uow.users.get_by_username("alice")
+    assert alice is not None
+    secret = accounts.start_totp(Actor.user(alice), alice.id).secret
+    accounts.confirm_totp(Actor.user(alice), alice.id, totp.totp(secret, app.clock.now()))
+    before = cli.counts()
+    code, _, err = cli("user", "reset-totp", "bob")
+    assert code == 2 and "no account named 'bob'" in err
+    assert cli.counts() == before
+    out = cli.ok("user", "reset-totp", "alice")
+    assert out.startswith("two-factor sign-in reset for alice")
+    assert accounts.totp_status(alice.id).active is False
+    assert cli.audit_actions()[-2:] == ["account.totp_enabled", "account.totp_reset"]
+    code, _, err = cli("user", "reset-totp", "alice")
+    assert code == 2 and "'alice' has no two-factor sign-in to reset" in err

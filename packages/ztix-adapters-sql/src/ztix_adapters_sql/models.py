@@ -417,6 +417,38 @@ class WebSessionRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class TotpCredentialRow(Base):
+    """A user's TOTP secret; ``confirmed_at`` null while enrolment waits for the first
+    code, ``last_step`` the newest accepted time step (replays are refused)."""
+
+    __tablename__ = "totp_credentials"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("length(secret) > 0", name="secret_not_empty"),)
+
+
+class TotpRecoveryCodeRow(Base):
+    """A single-use recovery code: its hash, and when it was used."""
+
+    __tablename__ = "totp_recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("totp_credentials.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    code_hash: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("length(code_hash) > 0", name="code_hash_not_empty"),)
+
+
 class ApiTokenRow(Base):
     """An API token: the SHA-256 of its secret (unique), never the secret."""
 

@@ -27,6 +27,7 @@ from ztix_adapters_sql.repositories import (
     SqlOutboxRepository,
     SqlRecipientRepository,
     SqlRouteServerStateRepository,
+    SqlTotpRepository,
     SqlUserRepository,
     SqlWebSessionRepository,
 )
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self.network_facts = SqlNetworkFactsRepository(session)
         self.oauth_states = SqlOAuthStateRepository(session)
         self.web_sessions = SqlWebSessionRepository(session)
+        self.totp = SqlTotpRepository(session)
         self.api_tokens = SqlApiTokenRepository(session)
         self.idempotency = SqlIdempotencyRepository(session)
         self.notifications = SqlNotificationRepository(session)

@@ -37,7 +37,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import RequestStatus
 from ztix_core.values import Asn, NetworkId, NodeId
-from ztix_core.web_ports import OAuthStateRepository, WebSessionRepository
+from ztix_core.web_ports import OAuthStateRepository, TotpRepository, WebSessionRepository
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -299,10 +299,10 @@ class ObservationRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction over every repository (the web layer's sessions and OAuth states
-    too, see :mod:`ztix_core.web_ports`, and the API's tokens and idempotency keys, see
-    :mod:`ztix_core.api_ports`, and notification intents, deliveries and recipients, see
-    :mod:`ztix_core.notify_ports`). Leaving the block without ``commit()``
+    """One transaction over every repository (the web layer's sessions, OAuth states and
+    TOTP credentials too, see :mod:`ztix_core.web_ports`, the API's tokens and idempotency
+    keys, see :mod:`ztix_core.api_ports`, and notification intents, deliveries and
+    recipients, see :mod:`ztix_core.notify_ports`). Leaving the block without ``commit()``
     rolls back; an exception rolls back. Audit events and outbox rows are written through
     the same unit of work as the change they record."""
 
@@ -350,6 +350,9 @@ class UnitOfWork(Protocol):
 
     @property
     def oauth_states(self) -> OAuthStateRepository: ...
+
+    @property
+    def totp(self) -> TotpRepository: ...
 
     @property
     def api_tokens(self) -> ApiTokenRepository: ...

@@ -194,6 +194,9 @@ class Settings:
     approval_policy: str = _env("ZTIX_APPROVAL_POLICY", "manual_admin")
     #: Admit RFC 5398 documentation ASNs as members (labs and demos; never production).
     allow_documentation_asns: bool = _env("ZTIX_ALLOW_DOCUMENTATION_ASNS", False)
+    #: Admins must use two-factor sign-in (TOTP): an admin whose session passed no code is
+    #: sent to set it up (or to enter one) and keeps an operator's rights until then.
+    require_admin_totp: bool = _env("ZTIX_REQUIRE_ADMIN_TOTP", False)
     #: The route servers: ``bird`` (BIRD 2 over SSH or locally, ``[bird]``) or ``none``
     #: (bilateral-only exchange).
     route_server_fleet: str = _env("ZTIX_ROUTE_SERVER_FLEET", "bird")

@@ -1,8 +1,9 @@
-"""Records and ports of the web layer's own storage: server-side sessions and OAuth
-sign-ins in flight.
+"""Records and ports of the web layer's own storage: server-side sessions, OAuth
+sign-ins in flight, and the second factor of local sign-ins (TOTP secrets and recovery
+codes).
 
 They are part of every :class:`~ztix_core.ports.UnitOfWork` (``web_sessions``,
-``oauth_states``), so the web reaches them through the storage backend the settings name,
+``oauth_states``, ``totp``), so the web reaches them through the storage backend the settings name,
 like everything else, and never imports an adapter. The in-memory backend implements them
 in :mod:`ztix_core.memory.web_storage`; :mod:`ztix_core.testing.web_storage_contract`
 holds the suite every backend passes.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -92,3 +94,63 @@ class WebSessionRepository(Protocol):
 
     def purge_expired(self, now: dt.datetime) -> int:
         """Delete sessions that expired at or before ``now``; how many."""
+
+
+@attrs.frozen
+class TotpCredential:
+    """A user's TOTP secret (base32). ``confirmed_at`` is None while enrolment waits for
+    the first valid code: such a secret does not guard sign-in yet. ``last_step`` is the
+    newest time step whose code was accepted; that code and older ones are refused."""
+
+    user_id: uuid.UUID
+    secret: str
+    created_at: dt.datetime
+    confirmed_at: dt.datetime | None = None
+    last_step: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """True once confirmed: sign-in then asks for a code."""
+        return self.confirmed_at is not None
+
+
+@attrs.frozen
+class RecoveryCode:
+    """One single-use recovery code of a user: its hash (the :class:`PasswordHasher`'s,
+    never the code) and when it was used (None: still usable)."""
+
+    user_id: uuid.UUID
+    index: int
+    code_hash: str
+    used_at: dt.datetime | None = None
+
+
+class TotpRepository(Protocol):
+    """TOTP secrets and recovery codes, one credential per user. The two ``use`` methods
+    are compare-and-set: of two units of work racing with the same code, one wins."""
+
+    def get(self, user_id: uuid.UUID) -> TotpCredential | None:
+        """The user's credential (pending or active), or None."""
+
+    def put(self, credential: TotpCredential) -> None:
+        """Create or replace the user's credential; NotFound for an unknown user,
+        InvalidValue for an empty secret. Replacing keeps the recovery codes."""
+
+    def accept_step(self, user_id: uuid.UUID, step: int) -> bool:
+        """Record ``step`` as the newest accepted when it is newer than ``last_step`` (or
+        none is recorded); False, changing nothing, when it is not (a replay) or there is
+        no credential."""
+
+    def delete(self, user_id: uuid.UUID) -> bool:
+        """Remove the credential and every recovery code; False when there was none."""
+
+    def set_recovery_codes(self, user_id: uuid.UUID, code_hashes: Sequence[str]) -> None:
+        """Replace the user's recovery codes with these (unused, indexed from 0); NotFound
+        when the user has no credential, InvalidValue for an empty hash."""
+
+    def recovery_codes(self, user_id: uuid.UUID) -> list[RecoveryCode]:
+        """Every recovery code of the user, used or not, by index."""
+
+    def use_recovery_code(self, user_id: uuid.UUID, index: int, at: dt.datetime) -> bool:
+        """Mark the code used at ``at`` when it is unused; False, changing nothing, when it
+        was used already or does not exist."""

@@ -24,7 +24,7 @@ from ztix_web.extensions import WebExtension, load_extensions, sign_in_buttons
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
 from ztix_web.requestlog import RequestIdMiddleware
-from ztix_web.views import admin, auth, errors, health, notifications, operator, oversight
+from ztix_web.views import admin, auth, errors, health, notifications, operator, oversight, totp
 
 
 def create_app(
@@ -55,6 +55,8 @@ def create_app(
     app.add_route("/", auth.Landing(ctx))
     app.add_route("/login", auth.Login(ctx))
     app.add_route("/logout", auth.Logout(ctx))
+    app.add_route("/login/code", totp.LoginCode(ctx))
+    app.add_route("/account/totp", totp.TotpSetup(ctx))
     app.add_route("/onboarding", operator.Onboarding(ctx))
     app.add_route("/onboarding/node-check", operator.NodeCheck(ctx))
     app.add_route("/dashboard", operator.Dashboard(ctx))

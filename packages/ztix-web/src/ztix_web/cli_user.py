@@ -50,7 +50,7 @@ def _password_option(parser: argparse.ArgumentParser) -> None:
 
 class UserCommand:
     """``ztix user create|update|disable|enable|list|link-asn|unlink-asn|grant-network|
-    revoke-network|set-password``."""
+    revoke-network|set-password|reset-totp``."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Add this command's arguments."""
@@ -91,6 +91,13 @@ class UserCommand:
         password = sub.add_parser("set-password", help="replace the account's password")
         _username(password)
         _password_option(password)
+        _username(
+            sub.add_parser(
+                "reset-totp",
+                help="switch the account's two-factor sign-in off (lost phone); its sessions "
+                "end and it may set TOTP up again",
+            )
+        )
         self._parser = parser
 
     def run(self, args: argparse.Namespace) -> int:
@@ -188,6 +195,12 @@ def _set_password(accounts: Accounts, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reset_totp(accounts: Accounts, args: argparse.Namespace) -> int:
+    accounts.reset_totp(CLI_ACTOR, args.username)
+    print(f"two-factor sign-in reset for {args.username}: the password alone signs in now")
+    return 0
+
+
 _ACTIONS = {
     "create": _create,
     "update": _update,
@@ -199,4 +212,5 @@ _ACTIONS = {
     "grant-network": _grant,
     "revoke-network": _revoke,
     "set-password": _set_password,
+    "reset-totp": _reset_totp,
 }

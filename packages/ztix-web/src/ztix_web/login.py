@@ -1,11 +1,14 @@
-"""A local sign-in: throttling per account and per client address, then the password.
+"""A local sign-in: throttling per account and per client address, then the password, and
+for an account with TOTP a second step (a code or a recovery code).
 
-Failures are audit events (``auth.login_failed``, actor ``client:<address>``, target
+Failures of either step are audit events (``auth.login_failed``, actor ``client:<address>``, target
 ``login:<username>``), so the throttle holds across processes and restarts and an admin
 can read it. An attempt past a limit is refused before any password check, audited as
 ``auth.login_throttled``, and told when to try again; both are counted for ``/metrics``.
 The answer for a wrong password and for an unknown username is the same and costs the
-same (see ``Accounts.authenticate``).
+same (see ``Accounts.authenticate``). A wrong code counts as a failed sign-in of its
+account and address, so the same limits stop anyone from guessing codes; ``auth.login``
+is written only when every step passed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import attrs
 
 from ztix_core.ports import Clock, UnitOfWorkFactory
 from ztix_core.records import Actor, AuditEvent, JsonDict, User, new_id
-from ztix_core.usecases.accounts import Accounts
+from ztix_core.usecases.accounts import Accounts, SecondFactor
 from ztix_web.config import WebSettings
 from ztix_web.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 
@@ -26,6 +29,16 @@ THROTTLED = "auth.login_throttled"
 SIGNED_IN = "auth.login"
 SIGNED_OUT = "auth.logout"
 BAD_CREDENTIALS = "Wrong username or password."
+BAD_CODE = "That code is wrong or was used already. Wait for the next one and try again."
+
+
+@attrs.frozen
+class PasswordPassed:
+    """The password was right; ``needs_code`` when the account has TOTP, so the sign-in
+    is not complete until :meth:`LoginGate.second_step` passes."""
+
+    user: User
+    needs_code: bool
 
 
 @attrs.frozen
@@ -78,24 +91,49 @@ class LoginGate:
             waits.append(self.window.total_seconds())
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def attempt(self, username: str, password: str, client: str) -> User:
-        """The user behind correct, enabled credentials; LoginRefused otherwise."""
-        actor = f"client:{client}"
-        target = ("login", _key(username))
+    def _throttle(self, username: str, client: str) -> None:
         wait = self.wait_seconds(username, client)
         if wait is not None:
-            self._audit(actor, THROTTLED, target, {"retry_after_s": wait})
+            target = ("login", _key(username))
+            self._audit(f"client:{client}", THROTTLED, target, {"retry_after_s": wait})
             LOGIN_THROTTLED.inc()
             raise LoginRefused(
                 f"Too many failed sign-ins. Try again in {wait} s.", retry_after=wait
             )
+
+    def attempt(self, username: str, password: str, client: str) -> PasswordPassed:
+        """The user behind correct, enabled credentials, and whether a code must follow;
+        LoginRefused otherwise. Without TOTP the sign-in is complete (audited)."""
+        self._throttle(username, client)
         user = self.accounts.authenticate(username, password)
         if user is None:
-            self._audit(actor, FAILED, target, {})
+            self._audit(f"client:{client}", FAILED, ("login", _key(username)), {})
             LOGIN_FAILURES.inc()
             raise LoginRefused(BAD_CREDENTIALS)
+        if self.accounts.totp_status(user.id).active:
+            return PasswordPassed(user, needs_code=True)
         self._audit(str(Actor.user(user)), SIGNED_IN, ("user", str(user.id)), {"client": client})
-        return user
+        return PasswordPassed(user, needs_code=False)
+
+    def second_step(self, user: User, code: str, client: str) -> SecondFactor:
+        """The second step for ``user`` (whose password passed): how it passed, after
+        which the sign-in is complete (audited with the method); LoginRefused when the
+        code is wrong or replayed (a failed sign-in of the account) or when throttled."""
+        username = user.username or str(user.id)
+        self._throttle(username, client)
+        passed = self.accounts.verify_second_factor(user.id, code)
+        if passed is None:
+            meta: JsonDict = {"step": "second_factor"}
+            self._audit(f"client:{client}", FAILED, ("login", _key(username)), meta)
+            LOGIN_FAILURES.inc()
+            raise LoginRefused(BAD_CODE)
+        self._audit(
+            str(Actor.user(user)),
+            SIGNED_IN,
+            ("user", str(user.id)),
+            {"client": client, "second_factor": passed.value},
+        )
+        return passed
 
     def signed_out(self, user: User, client: str) -> None:
         """Audit a sign-out."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from ztix_core.records import Actor
 from ztix_web.context import WebContext
 from ztix_web.security import SECURITY_HEADERS, same_token
 from ztix_web.sessions import Current
@@ -39,10 +40,36 @@ def clear_session_cookie(ctx: WebContext, resp: falcon.Response) -> None:
     resp.unset_cookie(cookie_name(ctx), path="/")
 
 
+#: Session data key of a session that passed the second step (TOTP code or recovery code).
+SECOND_FACTOR_KEY = "second_factor"
+
+
 def current(req: falcon.Request) -> Current | None:
     """The request's session, if any."""
     found: Current | None = req.context.get("current")
     return found
+
+
+def missing_second_factor(req: falcon.Request, found: Current) -> bool:
+    """True for an admin's session that passed no TOTP code while ``require_admin_totp``
+    is on: such a session acts as an operator until it does."""
+    return bool(
+        found.user is not None
+        and found.user.is_admin
+        and req.context.get("admin_totp_required")
+        and SECOND_FACTOR_KEY not in found.session.data
+    )
+
+
+def session_actor(req: falcon.Request, found: Current) -> Actor:
+    """The actor behind a signed-in session: the account's rights, without the admin's
+    while :func:`missing_second_factor` (pages, the tokens page and session API calls
+    alike)."""
+    assert found.user is not None
+    actor = Actor.user(found.user)
+    if missing_second_factor(req, found):
+        return Actor(actor.kind, actor.id, is_admin=False)
+    return actor
 
 
 class SessionMiddleware:
@@ -54,6 +81,7 @@ class SessionMiddleware:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Attach the session behind the cookie (or None) to the request."""
         req.context.current = None
+        req.context.admin_totp_required = self.ctx.core.settings.require_admin_totp
         if req.path.startswith("/static/"):
             return
         values = req.get_cookie_values(cookie_name(self.ctx)) or []

@@ -97,6 +97,18 @@ class Sessions:
             uow.commit()
         return token, Current(session, None)
 
+    def restart(self, old: WebSession | None, data: dict[str, Any]) -> tuple[str, Current]:
+        """End ``old`` and start a fresh anonymous session carrying ``data`` (between the
+        password and the code: a new token, so one planted before sign-in learns
+        nothing; nobody is signed in yet)."""
+        token, session = self._new(None, data)
+        with self.uow_factory() as uow:
+            if old is not None:
+                uow.web_sessions.delete(old.id)
+            uow.web_sessions.create(session)
+            uow.commit()
+        return token, Current(session, None)
+
     def sign_in(
         self, old: WebSession | None, user: User, data: dict[str, Any] | None = None
     ) -> tuple[str, Current]:

@@ -21,6 +21,7 @@ from ztix_adapters_sql.repositories.observations import SqlObservationRepository
 from ztix_adapters_sql.repositories.registry import SqlNetworkFactsRepository
 from ztix_adapters_sql.repositories.requests import SqlJoinRequestRepository
 from ztix_adapters_sql.repositories.route_servers import SqlRouteServerStateRepository
+from ztix_adapters_sql.repositories.totp import SqlTotpRepository
 from ztix_adapters_sql.repositories.trail import SqlAuditRepository, SqlOutboxRepository
 from ztix_adapters_sql.repositories.web import SqlOAuthStateRepository, SqlWebSessionRepository
 
@@ -42,6 +43,7 @@ __all__ = [
     "SqlOutboxRepository",
     "SqlRecipientRepository",
     "SqlRouteServerStateRepository",
+    "SqlTotpRepository",
     "SqlUserRepository",
     "SqlWebSessionRepository",
 ]

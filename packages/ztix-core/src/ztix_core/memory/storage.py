@@ -20,7 +20,7 @@ from ztix_core.api_ports import ApiToken, IdempotencyEntry
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.memory.api_storage import InMemoryApiTokens, InMemoryIdempotency
 from ztix_core.memory.notify_storage import InMemoryNotifications, InMemoryRecipients
-from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryWebSessions
+from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryTotp, InMemoryWebSessions
 from ztix_core.notify_ports import Delivery, NotificationIntent
 from ztix_core.ports import CachedFacts, IPAddress, MaxPrefixOverride, RequestFilter
 from ztix_core.records import (
@@ -40,7 +40,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import LIVE_STATUSES, RequestStatus
 from ztix_core.values import Asn, NetworkId
-from ztix_core.web_ports import OAuthState, WebSession
+from ztix_core.web_ports import OAuthState, RecoveryCode, TotpCredential, WebSession
 
 
 @attrs.define
@@ -58,6 +58,8 @@ class _Tables:
     route_servers: dict[str, RouteServerState] = attrs.Factory(dict)
     web_sessions: dict[str, WebSession] = attrs.Factory(dict)
     oauth_states: dict[str, OAuthState] = attrs.Factory(dict)
+    totp: dict[uuid.UUID, TotpCredential] = attrs.Factory(dict)
+    totp_recovery: dict[tuple[uuid.UUID, int], RecoveryCode] = attrs.Factory(dict)
     rs_observations: dict[str, RouteServerObservation] = attrs.Factory(dict)
     session_observations: dict[str, tuple[SessionObservation, ...]] = attrs.Factory(dict)
     controller_observation: dict[str, ControllerObservation] = attrs.Factory(dict)
@@ -465,6 +467,7 @@ class InMemoryUnitOfWork:
         self.network_facts = _NetworkFacts(self)
         self.web_sessions = InMemoryWebSessions(self)
         self.oauth_states = InMemoryOAuthStates(self)
+        self.totp = InMemoryTotp(self)
         self.api_tokens = InMemoryApiTokens(self)
         self.idempotency = InMemoryIdempotency(self)
         self.notifications = InMemoryNotifications(self)

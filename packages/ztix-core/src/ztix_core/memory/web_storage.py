@@ -1,17 +1,19 @@
-"""In-memory web storage: sessions and OAuth states (see :mod:`ztix_core.web_ports`)."""
+"""In-memory web storage: sessions, OAuth states and TOTP credentials (see
+:mod:`ztix_core.web_ports`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
 
 from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound
 from ztix_core.records import User
-from ztix_core.web_ports import OAuthState, WebSession
+from ztix_core.web_ports import OAuthState, RecoveryCode, TotpCredential, WebSession
 
 
 class _WebTables(Protocol):
@@ -23,6 +25,17 @@ class _WebTables(Protocol):
 class _HasTables(Protocol):
     @property
     def tables(self) -> _WebTables: ...
+
+
+class _TotpTables(Protocol):
+    users: dict[uuid.UUID, Any]
+    totp: dict[uuid.UUID, TotpCredential]
+    totp_recovery: dict[tuple[uuid.UUID, int], RecoveryCode]
+
+
+class _HasTotpTables(Protocol):
+    @property
+    def tables(self) -> _TotpTables: ...
 
 
 def _require_json(data: Any, field: str) -> None:
@@ -122,3 +135,57 @@ def _copy(session: WebSession) -> WebSession:
     # database would (a round trip through JSON).
     data: dict[str, Any] = json.loads(json.dumps(session.data))
     return attrs.evolve(session, data=data)
+
+
+class InMemoryTotp:
+    """TOTP credentials and recovery codes of one in-memory unit of work."""
+
+    def __init__(self, uow: _HasTotpTables) -> None:
+        self._uow = uow
+
+    def get(self, user_id: uuid.UUID) -> TotpCredential | None:
+        return self._uow.tables.totp.get(user_id)
+
+    def put(self, credential: TotpCredential) -> None:
+        if not credential.secret:
+            raise InvalidValue("secret", "must not be empty")
+        tables = self._uow.tables
+        if credential.user_id not in tables.users:
+            raise NotFound(f"user {credential.user_id} not found")
+        tables.totp[credential.user_id] = credential
+
+    def accept_step(self, user_id: uuid.UUID, step: int) -> bool:
+        found = self._uow.tables.totp.get(user_id)
+        if found is None or (found.last_step is not None and step <= found.last_step):
+            return False
+        self._uow.tables.totp[user_id] = attrs.evolve(found, last_step=step)
+        return True
+
+    def delete(self, user_id: uuid.UUID) -> bool:
+        tables = self._uow.tables
+        for key in [k for k in tables.totp_recovery if k[0] == user_id]:
+            del tables.totp_recovery[key]
+        return tables.totp.pop(user_id, None) is not None
+
+    def set_recovery_codes(self, user_id: uuid.UUID, code_hashes: Sequence[str]) -> None:
+        tables = self._uow.tables
+        if user_id not in tables.totp:
+            raise NotFound(f"user {user_id} has no TOTP credential")
+        if any(not h for h in code_hashes):
+            raise InvalidValue("code_hash", "must not be empty")
+        for key in [k for k in tables.totp_recovery if k[0] == user_id]:
+            del tables.totp_recovery[key]
+        for index, code_hash in enumerate(code_hashes):
+            tables.totp_recovery[(user_id, index)] = RecoveryCode(user_id, index, code_hash)
+
+    def recovery_codes(self, user_id: uuid.UUID) -> list[RecoveryCode]:
+        codes = self._uow.tables.totp_recovery
+        return [codes[k] for k in sorted(k for k in codes if k[0] == user_id)]
+
+    def use_recovery_code(self, user_id: uuid.UUID, index: int, at: dt.datetime) -> bool:
+        codes = self._uow.tables.totp_recovery
+        found = codes.get((user_id, index))
+        if found is None or found.used_at is not None:
+            return False
+        codes[(user_id, index)] = attrs.evolve(found, used_at=at)
+        return True

@@ -1,4 +1,5 @@
-"""The web storage contract: sessions and OAuth states, as every storage backend keeps them.
+"""The web storage contract: sessions, OAuth states and TOTP credentials, as every storage
+backend keeps them.
 
 Use it from an adapter's test module::
 
@@ -17,12 +18,16 @@ import pytest
 from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound
 from ztix_core.ports import UnitOfWorkFactory
 from ztix_core.testing import builders as b
-from ztix_core.web_ports import OAuthState, WebSession
+from ztix_core.web_ports import OAuthState, RecoveryCode, TotpCredential, WebSession
 
 __all__ = [
     "test_expired_oauth_state_is_refused_and_purged",
     "test_oauth_state_is_taken_once",
     "test_sessions_purge_and_sign_out",
+    "test_totp_bad_input_is_refused",
+    "test_totp_credential_lifecycle",
+    "test_totp_recovery_codes_are_used_once",
+    "test_totp_step_is_accepted_once",
     "test_web_session_bad_input_is_refused",
     "test_web_session_data_is_a_copy",
     "test_web_sessions",
@@ -138,3 +143,97 @@ def test_sessions_purge_and_sign_out(uow_factory: UnitOfWorkFactory) -> None:
     with uow_factory() as uow:
         assert uow.web_sessions.get("b", T0) is None
         assert uow.web_sessions.get("a", T0) is None
+
+
+def _totp_user(uow_factory: UnitOfWorkFactory) -> TotpCredential:
+    user = b.user()
+    with uow_factory() as uow:
+        uow.users.add(user)
+        uow.commit()
+    return TotpCredential(user.id, "JBSWY3DPEHPK3PXP", T0)
+
+
+def test_totp_credential_lifecycle(uow_factory: UnitOfWorkFactory) -> None:
+    pending = _totp_user(uow_factory)
+    with uow_factory() as uow:
+        assert uow.totp.get(pending.user_id) is None
+        uow.totp.put(pending)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.get(pending.user_id) == pending
+        assert not pending.active
+        confirmed = attrs.evolve(pending, confirmed_at=LATER, last_step=7)
+        uow.totp.put(confirmed)  # replaces
+        uow.totp.set_recovery_codes(pending.user_id, ["h0", "h1"])
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.totp.get(pending.user_id)
+        assert found == confirmed and found.active
+        uow.totp.put(attrs.evolve(confirmed, last_step=8))
+        assert len(uow.totp.recovery_codes(pending.user_id)) == 2  # put keeps the codes
+        assert uow.totp.delete(pending.user_id) is True
+        assert uow.totp.delete(pending.user_id) is False
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.get(pending.user_id) is None
+        assert uow.totp.recovery_codes(pending.user_id) == []
+
+
+def test_totp_step_is_accepted_once(uow_factory: UnitOfWorkFactory) -> None:
+    cred = _totp_user(uow_factory)
+    with uow_factory() as uow:
+        assert uow.totp.accept_step(cred.user_id, 100) is False  # no credential yet
+        uow.totp.put(cred)
+        assert uow.totp.accept_step(cred.user_id, 100) is True
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.accept_step(cred.user_id, 100) is False  # replay
+        assert uow.totp.accept_step(cred.user_id, 99) is False  # older
+        found = uow.totp.get(cred.user_id)
+        assert found is not None and found.last_step == 100
+        assert uow.totp.accept_step(cred.user_id, 101) is True
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.totp.get(cred.user_id)
+        assert found is not None and found.last_step == 101
+
+
+def test_totp_recovery_codes_are_used_once(uow_factory: UnitOfWorkFactory) -> None:
+    cred = _totp_user(uow_factory)
+    with uow_factory() as uow:
+        uow.totp.put(cred)
+        uow.totp.set_recovery_codes(cred.user_id, ["h0", "h1", "h2"])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.use_recovery_code(cred.user_id, 1, LATER) is True
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.use_recovery_code(cred.user_id, 1, LATER) is False
+        assert uow.totp.use_recovery_code(cred.user_id, 9, LATER) is False
+        assert uow.totp.recovery_codes(cred.user_id) == [
+            RecoveryCode(cred.user_id, 0, "h0"),
+            RecoveryCode(cred.user_id, 1, "h1", used_at=LATER),
+            RecoveryCode(cred.user_id, 2, "h2"),
+        ]
+        uow.totp.set_recovery_codes(cred.user_id, ["n0"])  # a new set replaces the old
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.recovery_codes(cred.user_id) == [RecoveryCode(cred.user_id, 0, "n0")]
+
+
+def test_totp_bad_input_is_refused(uow_factory: UnitOfWorkFactory) -> None:
+    cred = _totp_user(uow_factory)
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.totp.put(attrs.evolve(cred, user_id=b.user().id))
+        with pytest.raises(InvalidValue):
+            uow.totp.put(attrs.evolve(cred, secret=""))
+        with pytest.raises(NotFound):
+            uow.totp.set_recovery_codes(cred.user_id, ["h0"])  # no credential
+        uow.totp.put(cred)
+        with pytest.raises(InvalidValue):
+            uow.totp.set_recovery_codes(cred.user_id, ["h0", ""])
+        assert uow.totp.recovery_codes(cred.user_id) == []
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.totp.get(cred.user_id) == cred

@@ -1,25 +1,29 @@
 """Local accounts: create, update, disable/enable, ASN links, network access, passwords,
-and the password check behind a local sign-in.
+the password check behind a local sign-in, and its second factor (TOTP).
 
 Every change is one unit of work with its audit event (``account.*``, target ``user``);
-every refusal raises a typed error before anything is written. Passwords go through the
-:class:`~ztix_core.ports.PasswordHasher` port and never reach the audit trail.
+every refusal raises a typed error before anything is written. Passwords and recovery
+codes go through the :class:`~ztix_core.ports.PasswordHasher` port and never reach the
+audit trail; neither do TOTP secrets or codes.
 """
 
 from __future__ import annotations
 
 import builtins
+import enum
 import re
 import uuid
 from typing import Any
 
 import attrs
 
-from ztix_core.errors import DuplicateRecord, InvalidValue, NotFound, PermissionDenied
+from ztix_core import totp
+from ztix_core.errors import Conflict, DuplicateRecord, InvalidValue, NotFound, PermissionDenied
 from ztix_core.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from ztix_core.records import Actor, AsnLink, JsonDict, LinkSource, NetworkAccess, User, new_id
 from ztix_core.usecases._common import audit
 from ztix_core.values import Asn, NetworkId
+from ztix_core.web_ports import TotpCredential
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,149}")
 MIN_PASSWORD = 12
@@ -33,6 +37,38 @@ PEERINGDB_PREFIX = "pdb-"
 #: Hashed once per process and verified for unknown usernames, so that answering "no such
 #: user" costs as much as answering "wrong password".
 _DUMMY_PASSWORD = "ztix-dummy-password-for-unknown-users"
+#: Recovery codes made when TOTP is confirmed; each works once.
+RECOVERY_CODES = 10
+#: The name authenticator apps show next to the account (``otpauth`` issuer).
+TOTP_ISSUER = "ztix"
+#: The longest second-factor answer read (a code or a recovery code, with separators).
+MAX_CODE = 64
+
+
+class SecondFactor(enum.Enum):
+    """How a sign-in's second step was passed."""
+
+    TOTP = "totp"
+    RECOVERY_CODE = "recovery_code"
+
+
+@attrs.frozen
+class TotpStatus:
+    """A user's two-factor state: ``active`` (sign-in asks for a code), ``pending`` (a
+    secret waits for its first code), and how many recovery codes are left unused."""
+
+    active: bool
+    pending: bool
+    recovery_codes_left: int
+
+
+@attrs.frozen
+class TotpEnrolment:
+    """A secret waiting for its first code: the base32 ``secret`` (to type in) and its
+    ``otpauth://`` ``uri`` (for the QR code)."""
+
+    secret: str
+    uri: str = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -323,6 +359,128 @@ class Accounts:
                 self._audit(uow, Actor.user(user), "password_rehashed", user)
                 uow.commit()
             return user
+
+    # ---------------------------------------------------------------- second factor
+
+    def _owner(self, actor: Actor, user_id: uuid.UUID) -> None:
+        if actor.kind != "user" or actor.id != str(user_id):
+            raise PermissionDenied("only the account's owner may set up its two-factor sign-in")
+
+    def totp_status(self, user_id: uuid.UUID) -> TotpStatus:
+        """The user's two-factor state (the sign-in form and the enrolment page ask)."""
+        with self.uow_factory() as uow:
+            found = uow.totp.get(user_id)
+            if found is None:
+                return TotpStatus(active=False, pending=False, recovery_codes_left=0)
+            left = sum(1 for c in uow.totp.recovery_codes(user_id) if c.used_at is None)
+            return TotpStatus(found.active, not found.active, left)
+
+    def start_totp(
+        self, actor: Actor, user_id: uuid.UUID, issuer: str = TOTP_ISSUER
+    ) -> TotpEnrolment:
+        """A secret for the owner's authenticator app, pending until :meth:`confirm_totp`.
+
+        A pending secret is returned again (a reloaded page shows the same QR code).
+        Conflict when TOTP is already active (an admin resets it first), NotFound for an
+        unknown user, PermissionDenied for anyone but the owner. A pending secret does not
+        guard sign-in, so nothing is audited until the confirmation."""
+        self._owner(actor, user_id)
+        with self.uow_factory() as uow:
+            user = uow.users.get(user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} not found")
+            found = uow.totp.get(user_id)
+            if found is not None and found.active:
+                raise Conflict("two-factor sign-in is already on for this account")
+            if found is None:
+                found = TotpCredential(user_id, totp.new_secret(), self.clock.now())
+                uow.totp.put(found)
+                uow.commit()
+            account = user.username or user.display_name
+            return TotpEnrolment(found.secret, totp.provisioning_uri(found.secret, account, issuer))
+
+    def confirm_totp(self, actor: Actor, user_id: uuid.UUID, code: str) -> builtins.list[str]:
+        """Turn the pending secret on with a first valid code (this step or one either
+        side); the ten recovery codes, in clear, which are shown once and stored hashed.
+
+        InvalidValue (field ``code``) for a wrong code and Conflict when no secret is
+        pending; both change nothing. The accepted step is remembered, so the same code
+        cannot then sign in. Audited as ``account.totp_enabled``."""
+        self._owner(actor, user_id)
+        text = code.strip() if isinstance(code, str) else ""
+        with self.uow_factory() as uow:
+            user = uow.users.get(user_id)
+            found = uow.totp.get(user_id)
+            if user is None or found is None or found.active:
+                raise Conflict("no two-factor set-up is waiting for a code: start again")
+            step = totp.matching_step(found.secret, text[:MAX_CODE], self.clock.now())
+            if step is None:
+                raise InvalidValue("code", "is not the code your app shows now: try the next one")
+            codes = [totp.new_recovery_code() for _ in range(RECOVERY_CODES)]
+            hashes = [self.hasher.hash(totp.normal_recovery_code(c)) for c in codes]
+            uow.totp.put(attrs.evolve(found, confirmed_at=self.clock.now(), last_step=step))
+            uow.totp.set_recovery_codes(user_id, hashes)
+            self._audit(uow, actor, "totp_enabled", user, recovery_codes=len(codes))
+            uow.commit()
+            return codes
+
+    def verify_second_factor(self, user_id: uuid.UUID, code: str) -> SecondFactor | None:
+        """The sign-in's second step: how ``code`` passed, or None when it did not.
+
+        Six digits are a TOTP code: valid in this step or one either side, and newer than
+        the last one accepted (a replayed code is refused even within its 90 seconds).
+        Anything else is tried as a recovery code; a matching one is used up at once
+        (audited as ``account.totp_recovery_code_used`` with the number left). A user
+        without active TOTP never passes. Throttling is the caller's: this only answers."""
+        if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
+            return None
+        text = code.strip()
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            found = uow.totp.get(user_id)
+            user = uow.users.get(user_id)
+            if found is None or not found.active or user is None:
+                return None
+            if totp.looks_like_code(text):
+                step = totp.matching_step(found.secret, text, now)
+                if step is None or not uow.totp.accept_step(user_id, step):
+                    return None
+                uow.commit()
+                return SecondFactor.TOTP
+            given = totp.normal_recovery_code(text)
+            unused = [c for c in uow.totp.recovery_codes(user_id) if c.used_at is None]
+            for candidate in unused:
+                if self.hasher.verify(candidate.code_hash, given):
+                    if not uow.totp.use_recovery_code(user_id, candidate.index, now):
+                        return None
+                    self._audit(
+                        uow,
+                        Actor.user(user),
+                        "totp_recovery_code_used",
+                        user,
+                        recovery_codes_left=len(unused) - 1,
+                    )
+                    uow.commit()
+                    return SecondFactor.RECOVERY_CODE
+            return None
+
+    def reset_totp(self, actor: Actor, username: str) -> None:
+        """Switch the account's two-factor sign-in off (an admin or ops, for a lost
+        device): the secret and recovery codes are deleted and the account's web sessions
+        end. The user signs in with the password alone and may enrol again. NotFound when
+        the account is unknown or has no TOTP; audited as ``account.totp_reset``."""
+        _require_admin(actor)
+        with self.uow_factory() as uow:
+            user = _load(uow, username)
+            found = uow.totp.get(user.id)
+            if found is None:
+                raise NotFound(f"{username!r} has no two-factor sign-in to reset")
+            uow.totp.delete(user.id)
+            ended = uow.web_sessions.delete_for_user(user.id)
+            self._audit(
+                uow, actor, "totp_reset", user, was_active=found.active, sessions_ended=ended
+            )
+            uow.commit()
 
     def _verify_dummy(self, password: str) -> None:
         if self._dummy_hash is None:

@@ -92,7 +92,9 @@ class ApiTokens:
     ) -> NewToken:
         """Make a token for ``user_id``; the secret is returned once and stored hashed.
 
-        ``admin`` scope only for an admin's account; ``expires_at`` must be in the future;
+        ``admin`` scope only for an admin's account, made by an actor with admin rights
+        (not by an admin's session that acts as an operator, such as one that still owes
+        its TOTP code); ``expires_at`` must be in the future;
         ``name`` 1-100 characters. Audited as ``token.created`` (the prefix, never the
         secret)."""
         self._may_manage(actor, user_id)
@@ -114,6 +116,8 @@ class ApiTokens:
                 raise PermissionDenied("a disabled account cannot hold API tokens")
             if scope is TokenScope.ADMIN and not user.is_admin:
                 raise InvalidValue("scope", "admin scope needs an admin account")
+            if scope is TokenScope.ADMIN and not actor.is_admin:
+                raise PermissionDenied("admin scope needs an actor with admin rights")
             secret = SECRET_PREFIX + secrets.token_urlsafe(32)
             token = ApiToken(
                 new_id(),

@@ -15,7 +15,7 @@ import falcon
 from ztix_core.records import Actor, User
 from ztix_core.usecases.tokens import ApiTokens, TokenRefused
 from ztix_web.api.envelopes import ApiError
-from ztix_web.middleware import current
+from ztix_web.middleware import current, session_actor
 
 
 @attrs.frozen
@@ -58,5 +58,5 @@ def identify(tokens: ApiTokens, req: falcon.Request) -> Caller | None:
         return Caller(bearer.user, bearer.actor, str(bearer.token.id))
     found = current(req)
     if found is not None and found.user is not None:
-        return Caller(found.user, Actor.user(found.user))
+        return Caller(found.user, session_actor(req, found))
     return None

@@ -8,6 +8,7 @@ from ztix_web.context import WebContext
 from ztix_web.login import LoginRefused
 from ztix_web.middleware import clear_session_cookie, current, set_session_cookie
 from ztix_web.security import safe_next
+from ztix_web.views import totp
 from ztix_web.views.common import ensure_session, form, render
 
 
@@ -24,7 +25,8 @@ class Landing:
 
 class Login:
     """``/login``: the local sign-in form (unless ``web.local_login`` is off) and the
-    extensions' sign-in buttons; ``next`` may only be a path on this site."""
+    extensions' sign-in buttons; ``next`` may only be a path on this site. An account
+    with TOTP goes on to ``/login/code`` still signed out (:mod:`ztix_web.views.totp`)."""
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
@@ -64,7 +66,7 @@ class Login:
             )
             return
         try:
-            user = self.ctx.gate.attempt(username, password, req.remote_addr or "unknown")
+            passed = self.ctx.gate.attempt(username, password, req.remote_addr or "unknown")
         except LoginRefused as refused:
             if refused.retry_after is not None:
                 resp.set_header("Retry-After", str(refused.retry_after))
@@ -80,7 +82,14 @@ class Login:
             )
             return
         found = current(req)
-        token, fresh = self.ctx.sessions.sign_in(found.session if found else None, user)
+        old = found.session if found else None
+        if passed.needs_code:
+            data = totp.pending_data(passed.user, target, self.ctx.core.clock.now())
+            token, fresh = self.ctx.sessions.restart(old, data)
+            set_session_cookie(self.ctx, resp, token)
+            req.context.current = fresh
+            raise falcon.HTTPSeeOther("/login/code")
+        token, fresh = self.ctx.sessions.sign_in(old, passed.user)
         set_session_cookie(self.ctx, resp, token)
         req.context.current = fresh
         raise falcon.HTTPSeeOther(target)

@@ -18,7 +18,12 @@ from ztix_core.errors import (
 )
 from ztix_core.records import Actor
 from ztix_web.context import WebContext
-from ztix_web.middleware import current, set_session_cookie
+from ztix_web.middleware import (
+    current,
+    missing_second_factor,
+    session_actor,
+    set_session_cookie,
+)
 from ztix_web.sessions import Current
 
 #: The longest form field the app reads; anything longer is a 400 (notes and reasons have
@@ -76,16 +81,27 @@ def require_user(req: falcon.Request) -> tuple[Current, Actor]:
                 title="Signed out", headers={"HX-Redirect": login_url(req)}
             )
         raise falcon.HTTPSeeOther(login_url(req))
-    return found, Actor.user(found.user)
+    return found, session_actor(req, found)
 
 
 def require_admin(req: falcon.Request) -> tuple[Current, Actor]:
-    """Like :func:`require_user`, and the user must be an admin (403 otherwise)."""
+    """Like :func:`require_user`, and the user must be an admin (403 otherwise). With
+    ``require_admin_totp`` on, the session must also have passed a TOTP code: otherwise
+    off to ``/account/totp`` (to set it up, or to enter a code) and back here after;
+    until then :func:`require_user` gives the admin an operator's actor."""
     found, actor = require_user(req)
-    if not actor.is_admin:
+    assert found.user is not None
+    if not found.user.is_admin:
         raise falcon.HTTPForbidden(
             title="Admins only", description="This page is for exchange admins.", code="admin"
         )
+    if missing_second_factor(req, found):
+        where = "/account/totp?" + urllib.parse.urlencode({"next": req.relative_uri})
+        if req.get_header("HX-Request"):
+            raise falcon.HTTPForbidden(
+                title="Two-factor sign-in needed", headers={"HX-Redirect": where}
+            )
+        raise falcon.HTTPSeeOther(where)
     return found, actor
 
 
