@@ -1,0 +1,149 @@
+"""The router configuration of an active member: what to paste into their own router.
+
+:class:`RouterConfigQuery` gathers what a member's router needs (its peering-LAN addresses,
+the exchange network's prefixes, the max-prefix the route servers apply to it, and a
+max-prefix suggestion for its own side) and asks the fleet's
+:class:`~ztix_core.ports.RouterConfigs` for one snippet per router flavour. It reads the
+database only: the web serves it without the route servers' SSH key.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+
+from ztix_core.errors import Conflict, InvalidValue, NotFound, PermissionDenied
+from ztix_core.max_prefix import effective_max_prefix
+from ztix_core.ports import (
+    ROUTER_FLAVOURS,
+    MemberRouter,
+    RouterConfigs,
+    RouterSnippet,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from ztix_core.records import Actor, JoinRequest, Membership
+from ztix_core.status import RequestStatus
+from ztix_core.usecases.provisioning import ACTIVE_CONFIG, ProvisioningSettings
+from ztix_core.values import Asn
+
+#: The suggestion is this many times what the route servers could send today …
+SUGGESTION_HEADROOM = 2
+#: … and never less than these (a young exchange grows; a pasted limit stays).
+SUGGESTION_FLOOR_V4 = 1000
+SUGGESTION_FLOOR_V6 = 500
+
+#: What pages say when the fleet writes no snippet.
+NO_SNIPPETS = (
+    "This exchange has no route servers, so there is nothing to configure for them: "
+    "peer bilaterally with the other members."
+)
+
+
+@attrs.frozen
+class RouterConfig:
+    """An active request's router configuration: the member's facts and one snippet per
+    flavour (none when the exchange has no route servers; ``note`` says why)."""
+
+    request_id: uuid.UUID
+    member: MemberRouter
+    snippets: tuple[RouterSnippet, ...]
+    note: str = ""
+
+    def snippet(self, flavour: str) -> RouterSnippet:
+        """The snippet of ``flavour``: InvalidValue for an unknown flavour, NotFound when
+        the fleet wrote none for it."""
+        if flavour not in ROUTER_FLAVOURS:
+            raise InvalidValue("flavour", f"{flavour!r} is not one of {', '.join(ROUTER_FLAVOURS)}")
+        for snippet in self.snippets:
+            if snippet.flavour == flavour:
+                return snippet
+        raise NotFound(self.note or f"no {flavour} configuration for this request")
+
+
+def suggested_limit(total: int, floor: int) -> int:
+    """``total`` with :data:`SUGGESTION_HEADROOM`, rounded up to a hundred, at least
+    ``floor``."""
+    wanted = total * SUGGESTION_HEADROOM
+    return max(floor, -(-wanted // 100) * 100)
+
+
+class RouterConfigQuery:
+    """The router configuration of one active request, for its owner or an admin."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        configs: RouterConfigs,
+        settings: ProvisioningSettings | None = None,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.configs = configs
+        self.settings = settings or ProvisioningSettings()
+
+    def for_request(self, actor: Actor, request_id: uuid.UUID) -> RouterConfig:
+        """Snippets for the request's member. NotFound for an unknown request,
+        PermissionDenied for another user's, Conflict unless it is active (an active
+        request has its addresses and sessions); InvalidValue when the fleet cannot write
+        a snippet for this member. Reads only; changes nothing."""
+        with self.uow_factory() as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                raise NotFound(f"request {request_id} not found")
+            if not actor.is_admin and str(request.user_id) != actor.id:
+                raise PermissionDenied("this request belongs to another user")
+            if request.status is not RequestStatus.ACTIVE:
+                raise Conflict(
+                    f"router configuration is for active requests; this one is "
+                    f"{request.status.value}"
+                )
+            membership = uow.memberships.get_for_request(request_id)
+            if membership is None or not membership.authorized:
+                raise Conflict("this request's member is not authorized on the network")
+            member = self._member(uow, request, membership)
+        snippets = tuple(self.configs.router_snippets(member))
+        return RouterConfig(request_id, member, snippets, "" if snippets else NO_SNIPPETS)
+
+    def _member(self, uow: UnitOfWork, request: JoinRequest, own: Membership) -> MemberRouter:
+        memberships = uow.memberships.list()
+        requests = uow.requests.get_many([m.request_id for m in memberships])
+        live = [
+            m
+            for m in memberships
+            if m.authorized
+            and m.request_id in requests
+            and requests[m.request_id].status in ACTIVE_CONFIG
+        ]
+        asns = {m.asn for m in live} | {own.asn}
+        cached = uow.network_facts.get_many(asns)
+        overrides = uow.network_facts.overrides(asns)
+        s = self.settings
+
+        def limit(asn: Asn) -> tuple[int, int]:
+            found = effective_max_prefix(
+                cached.get(asn),
+                overrides.get(asn),
+                s.default_max_prefix_v4,
+                s.default_max_prefix_v6,
+            )
+            return found.v4, found.v6
+
+        accepted = limit(own.asn)
+        others = [limit(m.asn) for m in live if m.asn != own.asn]
+        network = uow.networks.get(own.network_id)
+        entry = cached.get(own.asn)
+        name = entry.facts.name if entry is not None and entry.facts is not None else ""
+        return MemberRouter(
+            asn=own.asn,
+            name=name or f"AS{own.asn.value}",
+            network_id=own.network_id,
+            ipv4=own.ipv4,
+            ipv6=own.ipv6,
+            lan_v4=network.ipv4_prefix if network is not None else None,
+            lan_v6=network.ipv6_prefix if network is not None else None,
+            accepted_v4=accepted[0],
+            accepted_v6=accepted[1],
+            suggested_v4=suggested_limit(sum(v4 for v4, _ in others), SUGGESTION_FLOOR_V4),
+            suggested_v6=suggested_limit(sum(v6 for _, v6 in others), SUGGESTION_FLOOR_V6),
+        )
