@@ -96,7 +96,9 @@ class RouterConfigQuery:
             if request.status is not RequestStatus.ACTIVE:
                 raise Conflict(
                     f"router configuration is for active requests; this one is "
-                    f"{request.status.value}"
+                    f"{request.status.value}",
+                    request_id=str(request_id),
+                    current_status=request.status.value,
                 )
             membership = uow.memberships.get_for_request(request_id)
             if membership is None or not membership.authorized:

@@ -22,6 +22,7 @@ from ztix_web.pages import (
     server_views,
 )
 from ztix_web.views.common import form, parse_uuid, render, require_user, status_for
+from ztix_web.views.router_config import router_config_values
 
 
 class Onboarding:
@@ -156,6 +157,7 @@ def detail_values(ctx: WebContext, actor: Actor, detail: RequestDetail) -> dict[
         "sessions": sessions,
         "observe_every_s": ctx.observe_every_s,
         "peeringdb": ctx.core.facts.for_request(actor, detail.request.id),
+        **router_config_values(ctx, actor, detail),
     }
 
 
