@@ -49,7 +49,9 @@ def _active(site: Site) -> str:
 
 def _expected(site: Site, request_id: str, flavour: str) -> str:
     admin = Actor("user", str(site.users["admin"].id), is_admin=True)
-    return site.core.router_config.for_request(admin, uuid.UUID(request_id)).snippet(flavour).text
+    config = site.core.router_config.for_request(admin, uuid.UUID(request_id))
+    text: str = config.snippet(flavour).text
+    return text
 
 
 def test_an_active_request_shows_both_snippets_to_owner_and_admin(site: Site) -> None:
