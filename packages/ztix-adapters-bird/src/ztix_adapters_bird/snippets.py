@@ -96,7 +96,7 @@ _STANDARD = re.compile(r"\(standard form ``([^`]+)``\)")
 def _enum_words(name: str) -> str:
     found = getattr(policy, name, None)
     if isinstance(found, type) and issubclass(found, enum.IntEnum):
-        return "n: " + ", ".join(f"{int(m)} {m.name.lower().replace('_', ' ')}" for m in found)
+        return "n: " + ", ".join(f"{int(m)} {_words(m.name)}" for m in found)
     return name
 
 
@@ -297,7 +297,6 @@ def render_snippets(
     context: dict[str, Any] = {
         "asn": asn,
         "name": comment_text(member.name, 80),
-        "bird_name": bird_string(member.name, 80),
         "network": comment_text(str(member.network_id)),
         "ipv4": member.ipv4,
         "ipv6": member.ipv6,
