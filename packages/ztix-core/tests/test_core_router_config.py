@@ -28,8 +28,8 @@ from ztix_core.usecases.router_config import (
 from ztix_core.values import Asn
 
 
-def _active(w: World, asn: int, node: str) -> uuid.UUID:
-    rid = w.workflow.submit(w.user.id, asn, w.network.id, node).id
+def _active(w: World, asn: int, node: str, user: uuid.UUID | None = None) -> uuid.UUID:
+    rid = w.workflow.submit(user or w.user.id, asn, w.network.id, node).id
     w.workflow.approve(ADMIN, rid)
     assert w.provisioner.provision(rid) is S.ACTIVE
     return rid
@@ -80,6 +80,14 @@ def test_the_suggestion_is_what_the_others_may_announce_with_headroom(world: Wor
     assert (member.suggested_v4, member.suggested_v6) == (8000, 2500)
     assert (member.accepted_v4, member.accepted_v6) == (7, 8)
     assert suggested_limit(0, 10) == 10 and suggested_limit(1001, 10) == 2100
+    # a member on its way out no longer counts once the servers drop it
+    other = query.for_request(ADMIN, rid)
+    leaving = _active(world, 64510, "abcdef0125", world.add_user("bob", 64510).id)
+    _override(world, 64510, 1000, 1000)
+    assert query.for_request(ADMIN, rid).member.suggested_v4 == 10000
+    world.workflow.leave(ADMIN, leaving)
+    world.provisioner.sync_route_servers()
+    assert query.for_request(ADMIN, rid) == other
 
 
 @pytest.mark.parametrize("stage", ["pending", "approved", "leaving"])

@@ -668,7 +668,7 @@ class MemberRouter:
     ``accepted_v4``/``accepted_v6`` are the member's effective max-prefix: how many
     prefixes the route servers accept *from* the member. ``suggested_v4``/``suggested_v6``
     are a max-prefix for the member's side: how many prefixes the route servers could send
-    today (every other active member's limit, summed), with headroom.
+    today (the limits of every other member they carry, summed), with headroom.
     """
 
     asn: Asn

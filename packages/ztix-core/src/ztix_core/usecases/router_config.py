@@ -23,9 +23,9 @@ from ztix_core.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from ztix_core.records import Actor, JoinRequest, Membership
+from ztix_core.records import Actor, Membership
 from ztix_core.status import RequestStatus
-from ztix_core.usecases.provisioning import ACTIVE_CONFIG, ProvisioningSettings
+from ztix_core.usecases.provisioning import ProvisioningSettings
 from ztix_core.values import Asn
 
 #: The suggestion is this many times what the route servers could send today …
@@ -103,20 +103,16 @@ class RouterConfigQuery:
             membership = uow.memberships.get_for_request(request_id)
             if membership is None or not membership.authorized:
                 raise Conflict("this request's member is not authorized on the network")
-            member = self._member(uow, request, membership)
+            member = self._member(uow, membership)
         snippets = tuple(self.configs.router_snippets(member))
         return RouterConfig(request_id, member, snippets, "" if snippets else NO_SNIPPETS)
 
-    def _member(self, uow: UnitOfWork, request: JoinRequest, own: Membership) -> MemberRouter:
-        memberships = uow.memberships.list()
-        requests = uow.requests.get_many([m.request_id for m in memberships])
-        live = [
-            m
-            for m in memberships
-            if m.authorized
-            and m.request_id in requests
-            and requests[m.request_id].status in ACTIVE_CONFIG
-        ]
+    def _member(self, uow: UnitOfWork, own: Membership) -> MemberRouter:
+        # Every authorized member not on its way out: what the route servers carry (or
+        # will after the next sync). Read from the memberships alone (no request rows):
+        # the request pages compute this on every view, and an upper bound is all a
+        # suggestion needs.
+        live = [m for m in uow.memberships.list() if m.authorized and m.removal_generation is None]
         asns = {m.asn for m in live} | {own.asn}
         cached = uow.network_facts.get_many(asns)
         overrides = uow.network_facts.overrides(asns)

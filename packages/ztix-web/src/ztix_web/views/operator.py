@@ -157,7 +157,6 @@ def detail_values(ctx: WebContext, actor: Actor, detail: RequestDetail) -> dict[
         "sessions": sessions,
         "observe_every_s": ctx.observe_every_s,
         "peeringdb": ctx.core.facts.for_request(actor, detail.request.id),
-        **router_config_values(ctx, actor, detail),
     }
 
 
@@ -187,7 +186,15 @@ class RequestPage:
         """Render the page (GET)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
-        render(self.ctx, req, resp, "request.html", **detail_values(self.ctx, actor, detail))
+        render(
+            self.ctx,
+            req,
+            resp,
+            "request.html",
+            **detail_values(self.ctx, actor, detail),
+            # the full page only: the live part's polls never compute snippets
+            **router_config_values(self.ctx, actor, detail),
+        )
 
 
 class RequestStatus:
