@@ -14,7 +14,7 @@ from ztix_core.hookspecs import hookimpl
 from ztix_core.memory import InMemoryFleet, InMemoryProvider
 from ztix_core.plugins import Plugins, Registration, build_plugin_manager
 from ztix_core.ports import MaxPrefixOverride
-from ztix_core.records import Actor
+from ztix_core.records import Actor, RouteServerObservation, SessionObservation
 from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus as S
 from ztix_core.testing.world import ADMIN, World
@@ -28,8 +28,8 @@ from ztix_core.usecases.router_config import (
 from ztix_core.values import Asn
 
 
-def _active(w: World, asn: int, node: str, user: uuid.UUID | None = None) -> uuid.UUID:
-    rid = w.workflow.submit(user or w.user.id, asn, w.network.id, node).id
+def _active(w: World, asn: int, node: str) -> uuid.UUID:
+    rid = w.workflow.submit(w.user.id, asn, w.network.id, node).id
     w.workflow.approve(ADMIN, rid)
     assert w.provisioner.provision(rid) is S.ACTIVE
     return rid
@@ -68,26 +68,32 @@ def test_an_active_member_gets_a_snippet_per_flavour(world: World) -> None:
     assert query.for_request(ADMIN, rid) == config
 
 
-def test_the_suggestion_is_what_the_others_may_announce_with_headroom(world: World) -> None:
+def _observe(w: World, server: str, sent: dict[str, int]) -> None:
+    """``server`` read by the worker: AS64500's sessions, exporting ``sent`` routes."""
+    at = w.clock.now()
+    sessions = [
+        SessionObservation(server, Asn(64500), f"AS64500_{fam}", "Established", at, exported=n)
+        for fam, n in sent.items()
+    ]
+    with w.store() as uow:
+        uow.observations.record_route_server(
+            RouteServerObservation(server, True, at, sessions_total=len(sessions)), sessions
+        )
+        uow.commit()
+
+
+def test_the_suggestion_is_twice_what_one_route_server_sends(world: World) -> None:
     rid = _active(world, 64500, "abcdef0123")
-    _active(world, 64501, "abcdef0124")
     query = RouterConfigQuery(world.store, world.fleet)
-    small = query.for_request(_owner(world), rid).member
-    assert (small.suggested_v4, small.suggested_v6) == (SUGGESTION_FLOOR_V4, SUGGESTION_FLOOR_V6)
-    _override(world, 64501, 4000, 1234)
-    _override(world, 64500, 7, 8)  # the member's own limit is not part of what it receives
+    fresh = query.for_request(_owner(world), rid).member  # nothing observed yet
+    assert (fresh.suggested_v4, fresh.suggested_v6) == (SUGGESTION_FLOOR_V4, SUGGESTION_FLOOR_V6)
+    _observe(world, "rs1", {"v4": 4000, "v6": 1234})
+    _observe(world, "rs2", {"v4": 3999, "v6": 10})
+    _override(world, 64500, 7, 8)  # what it may send is apart from what it receives
     member = query.for_request(_owner(world), rid).member
     assert (member.suggested_v4, member.suggested_v6) == (8000, 2500)
     assert (member.accepted_v4, member.accepted_v6) == (7, 8)
     assert suggested_limit(0, 10) == 10 and suggested_limit(1001, 10) == 2100
-    # a member on its way out no longer counts once the servers drop it
-    other = query.for_request(ADMIN, rid)
-    leaving = _active(world, 64510, "abcdef0125", world.add_user("bob", 64510).id)
-    _override(world, 64510, 1000, 1000)
-    assert query.for_request(ADMIN, rid).member.suggested_v4 == 10000
-    world.workflow.leave(ADMIN, leaving)
-    world.provisioner.sync_route_servers()
-    assert query.for_request(ADMIN, rid) == other
 
 
 @pytest.mark.parametrize("stage", ["pending", "approved", "leaving"])

@@ -667,8 +667,8 @@ class MemberRouter:
     ``lan_v4``/``lan_v6`` the exchange network's prefixes (None when unknown).
     ``accepted_v4``/``accepted_v6`` are the member's effective max-prefix: how many
     prefixes the route servers accept *from* the member. ``suggested_v4``/``suggested_v6``
-    are a max-prefix for the member's side: how many prefixes the route servers could send
-    today (the limits of every other member they carry, summed), with headroom.
+    are a max-prefix for the member's side: the most routes one route server sends the
+    member today (as last observed), with headroom.
     """
 
     asn: Asn

@@ -2,7 +2,8 @@
 
 :class:`RouterConfigQuery` gathers what a member's router needs (its peering-LAN addresses,
 the exchange network's prefixes, the max-prefix the route servers apply to it, and a
-max-prefix suggestion for its own side) and asks the fleet's
+max-prefix suggestion for its own side: twice the most routes one route server exports to
+it, as the worker last observed its sessions, and at least a floor) and asks the fleet's
 :class:`~ztix_core.ports.RouterConfigs` for one snippet per router flavour. It reads the
 database only: the web serves it without the route servers' SSH key.
 """
@@ -25,10 +26,10 @@ from ztix_core.ports import (
 )
 from ztix_core.records import Actor, Membership
 from ztix_core.status import RequestStatus
+from ztix_core.usecases.oversight import address_family
 from ztix_core.usecases.provisioning import ProvisioningSettings
-from ztix_core.values import Asn
 
-#: The suggestion is this many times what the route servers could send today …
+#: The suggestion is this many times the most routes one route server sends today …
 SUGGESTION_HEADROOM = 2
 #: … and never less than these (a young exchange grows; a pasted limit stays).
 SUGGESTION_FLOOR_V4 = 1000
@@ -63,7 +64,7 @@ class RouterConfig:
 
 
 def suggested_limit(total: int, floor: int) -> int:
-    """``total`` with :data:`SUGGESTION_HEADROOM`, rounded up to a hundred, at least
+    """``total`` times :data:`SUGGESTION_HEADROOM`, rounded up to a hundred, at least
     ``floor``."""
     wanted = total * SUGGESTION_HEADROOM
     return max(floor, -(-wanted // 100) * 100)
@@ -108,29 +109,24 @@ class RouterConfigQuery:
         return RouterConfig(request_id, member, snippets, "" if snippets else NO_SNIPPETS)
 
     def _member(self, uow: UnitOfWork, own: Membership) -> MemberRouter:
-        # Every authorized member not on its way out: what the route servers carry (or
-        # will after the next sync). Read from the memberships alone (no request rows):
-        # the request pages compute this on every view, and an upper bound is all a
-        # suggestion needs.
-        live = [m for m in uow.memberships.list() if m.authorized and m.removal_generation is None]
-        asns = {m.asn for m in live} | {own.asn}
-        cached = uow.network_facts.get_many(asns)
-        overrides = uow.network_facts.overrides(asns)
-        s = self.settings
+        # A few indexed reads, whatever the member count: the request pages compute this
+        # on every view.
+        entry = uow.network_facts.get_many([own.asn]).get(own.asn)
+        found = effective_max_prefix(
+            entry,
+            uow.network_facts.overrides([own.asn]).get(own.asn),
+            self.settings.default_max_prefix_v4,
+            self.settings.default_max_prefix_v6,
+        )
+        sessions = uow.observations.sessions_for_asn(own.asn)
 
-        def limit(asn: Asn) -> tuple[int, int]:
-            found = effective_max_prefix(
-                cached.get(asn),
-                overrides.get(asn),
-                s.default_max_prefix_v4,
-                s.default_max_prefix_v6,
+        def most_sent(family: str) -> int:
+            return max(
+                (s.exported for s in sessions if address_family(s.protocol) == family),
+                default=0,
             )
-            return found.v4, found.v6
 
-        accepted = limit(own.asn)
-        others = [limit(m.asn) for m in live if m.asn != own.asn]
         network = uow.networks.get(own.network_id)
-        entry = cached.get(own.asn)
         name = entry.facts.name if entry is not None and entry.facts is not None else ""
         return MemberRouter(
             asn=own.asn,
@@ -140,8 +136,8 @@ class RouterConfigQuery:
             ipv6=own.ipv6,
             lan_v4=network.ipv4_prefix if network is not None else None,
             lan_v6=network.ipv6_prefix if network is not None else None,
-            accepted_v4=accepted[0],
-            accepted_v6=accepted[1],
-            suggested_v4=suggested_limit(sum(v4 for v4, _ in others), SUGGESTION_FLOOR_V4),
-            suggested_v6=suggested_limit(sum(v6 for _, v6 in others), SUGGESTION_FLOOR_V6),
+            accepted_v4=found.v4,
+            accepted_v6=found.v6,
+            suggested_v4=suggested_limit(most_sent("IPv4"), SUGGESTION_FLOOR_V4),
+            suggested_v6=suggested_limit(most_sent("IPv6"), SUGGESTION_FLOOR_V6),
         )
