@@ -103,6 +103,12 @@ MATRIX: dict[str, tuple[str, str, dict[str, Any] | None, dict[str, int]]] = {
         {"opa": 201, "opb": 422, "admin": 422},
     ),
     "getRequest": ("GET", f"/api/v1/requests/{REQ}", None, {"opa": 200, "opb": 404, "admin": 200}),
+    "getRouterConfig": (
+        "GET",
+        f"/api/v1/requests/{REQ}/router-config?flavour=bird",
+        None,
+        {"opa": 409, "opb": 404, "admin": 409},
+    ),
     "approveRequest": (
         "POST",
         f"/api/v1/requests/{REQ}/approve",
@@ -162,7 +168,9 @@ def test_authorization_matrix(api: Api, operation: str, who: str) -> None:
             assert error["code"] == ("unauthorized" if who == "none" else "token_refused")
             assert "WWW-Authenticate" in result.headers
         if want == 409:
-            assert error["code"] == "invalid_transition"
+            # a move the state machine forbids, or a read only an active request has
+            want_code = "conflict" if operation == "getRouterConfig" else "invalid_transition"
+            assert error["code"] == want_code
             assert error["details"]["current_status"] == "pending"
         after = api.site.counts()
         # A refusal writes nothing (a token's last use is the only thing a call records).

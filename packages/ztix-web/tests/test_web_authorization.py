@@ -32,6 +32,10 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int, int]]] = 
     ("GET", f"/requests/{A}/status", {}, (303, 200, 404, 200, 303)),
     ("GET", f"/requests/{A}/status?part=sessions", {}, (303, 200, 404, 200, 303)),
     ("GET", "/requests/not-a-uuid", {}, (303, 404, 404, 404, 303)),
+    # A's request is pending: no router configuration yet (409), and none for B at all.
+    ("GET", f"/requests/{A}/router-config?flavour=bird", {}, (303, 409, 404, 409, 303)),
+    ("GET", f"/requests/{A}/router-config?flavour=frr", {}, (303, 409, 404, 409, 303)),
+    ("GET", f"/requests/{A}/router-config?flavour=ios", {}, (303, 400, 400, 400, 303)),
     ("POST", f"/requests/{A}/leave", {"confirm": "yes"}, (303, 409, 404, 409, 403)),
     (
         "POST",

@@ -14,6 +14,7 @@ from ztix_core.plugins import Registration
 
 if TYPE_CHECKING:
     from ztix_adapters_bird.fleet import BirdFleet
+    from ztix_adapters_bird.snippets import BirdRouterConfigs
     from ztix_core.settings import Settings
 
 
@@ -32,6 +33,16 @@ def make_fleet(settings: Settings) -> BirdFleet:
             "fleet with ZTIX_ROUTE_SERVER_FLEET",
         )
     return BirdFleet(with_peering_lans(section, settings))
+
+
+def make_router_configs(settings: Settings) -> BirdRouterConfigs:
+    """The ``bird`` fleet's members' router snippets, from the ``[bird]`` section alone:
+    no connection is opened and no key is read (the web builds it). With no server
+    configured it writes no snippet."""
+    from ztix_adapters_bird.snippets import BirdRouterConfigs
+
+    section = settings.section("bird", BirdSettings)
+    return BirdRouterConfigs(with_peering_lans(section, settings))
 
 
 def with_peering_lans(section: BirdSettings, settings: Settings) -> BirdSettings:
@@ -69,6 +80,7 @@ def ztix_route_server_fleets() -> list[Registration]:
             "BIRD 2 route servers: safe apply over SSH (or locally), status",
             section="bird",
             validate=validate_fleet,
+            router_configs=make_router_configs,
         )
     ]
 

@@ -5,21 +5,28 @@ Web and worker call :func:`bootstrap` and nothing else to get their wiring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
+from ztix_core.errors import SettingsError
 from ztix_core.memory.clock import SystemClock
 from ztix_core.plugins import Plugins
 from ztix_core.policies.base import ApprovalPolicy
 from ztix_core.ports import (
     Clock,
+    MemberRouter,
     MembershipProvider,
     NetworkRegistry,
+    RouterConfigs,
+    RouterSnippet,
     RouteServerFleet,
     UnitOfWorkFactory,
 )
 from ztix_core.records import ZtNetwork
 from ztix_core.settings import Settings
 from ztix_core.usecases import Provisioner, RegistryFacts, RequestQueries, RequestWorkflow
+from ztix_core.usecases.router_config import RouterConfigQuery
 
 
 @attrs.frozen
@@ -45,6 +52,52 @@ class App:
             takes_self=True,
         )
     )
+    #: Members' router snippets (reads the database and the settings only)
+    router_config: RouterConfigQuery = attrs.field(
+        default=attrs.Factory(
+            lambda self: RouterConfigQuery(
+                self.uow_factory,
+                NoRouterConfigs("this app was wired without bootstrap(): no router snippets"),
+                self.settings.provisioning,
+            ),
+            takes_self=True,
+        )
+    )
+
+
+@attrs.frozen
+class NoRouterConfigs:
+    """A :class:`RouterConfigs` that cannot write snippets; every call says why."""
+
+    reason: str
+    setting: str = "ZTIX_ROUTE_SERVER_FLEET"
+
+    def router_snippets(self, member: MemberRouter) -> Sequence[RouterSnippet]:
+        """Raises SettingsError naming the setting, with the reason."""
+        raise SettingsError(self.setting, self.reason)
+
+
+def router_configs(settings: Settings, plugins: Plugins) -> RouterConfigs:
+    """The selected fleet's :class:`RouterConfigs`, built from the settings alone (its
+    registration's ``router_configs``). Never raises: a fleet that is not installed here
+    or writes no snippets gives one that says so when asked."""
+    name = settings.route_server_fleet
+    try:
+        reg = plugins.select("route_server_fleets", name, "ZTIX_ROUTE_SERVER_FLEET")
+    except SettingsError as exc:
+        return _unavailable(exc)
+    if reg.router_configs is None:
+        return NoRouterConfigs(f"the route-server fleet {name!r} writes no router configuration")
+    try:
+        configs: RouterConfigs = reg.router_configs(settings)
+    except SettingsError as exc:
+        return _unavailable(exc)
+    return configs
+
+
+def _unavailable(exc: SettingsError) -> NoRouterConfigs:
+    setting = str(exc.details.get("setting", "")) or "ZTIX_ROUTE_SERVER_FLEET"
+    return NoRouterConfigs(exc.message.removeprefix(f"setting {setting}: "), setting)
 
 
 def configured_networks(settings: Settings) -> list[ZtNetwork]:
@@ -89,8 +142,21 @@ def bootstrap(
     queries = RequestQueries(
         uow_factory, clock, allow_documentation_asns=settings.allow_documentation_asns
     )
+    router_config = RouterConfigQuery(
+        uow_factory, router_configs(settings, plugins), settings.provisioning
+    )
     if not with_provisioning:
-        return App(settings, uow_factory, clock, policy, registry, workflow, queries, facts=facts)
+        return App(
+            settings,
+            uow_factory,
+            clock,
+            policy,
+            registry,
+            workflow,
+            queries,
+            facts=facts,
+            router_config=router_config,
+        )
     provider: MembershipProvider = plugins.select(
         "membership_providers", settings.zt_provider, "ZT_PROVIDER"
     ).factory(settings)
@@ -110,4 +176,5 @@ def bootstrap(
         fleet,
         provisioner,
         facts=facts,
+        router_config=router_config,
     )

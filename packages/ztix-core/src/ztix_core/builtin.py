@@ -44,9 +44,19 @@ def ztix_route_server_fleets() -> list[Registration]:
     from ztix_core.fleets import NoRouteServers
 
     return [
-        Registration("memory", _memory_fleet, None, "in-memory route servers, for tests"),
         Registration(
-            "none", lambda s: NoRouteServers(), None, "no route servers: bilateral peering only"
+            "memory",
+            _memory_fleet,
+            None,
+            "in-memory route servers, for tests",
+            router_configs=_memory_fleet,
+        ),
+        Registration(
+            "none",
+            lambda s: NoRouteServers(),
+            None,
+            "no route servers: bilateral peering only",
+            router_configs=lambda s: NoRouteServers(),
         ),
     ]
 

@@ -51,6 +51,9 @@ class Registration:
     * ``validate(settings)``: raises SettingsError for every setting the plugin would refuse
       when in use (when selected; for a command, always). It must not touch the network
       or leave anything behind; ``ztix settings`` calls it.
+    * ``router_configs(settings)``: route-server fleets only: builds the
+      :class:`~ztix_core.ports.RouterConfigs` that writes members' router snippets, from
+      the settings alone (no connection, no secret read: the web process calls it).
     * ``ready(settings)``: raises NotReady (with a remediation) when something outside ztix
       that the plugin needs is not usable yet. For a storage backend: the schema is not at
       the version this code needs; long-running commands call it before starting.
@@ -63,6 +66,7 @@ class Registration:
     section: str = attrs.field(default="", kw_only=True)
     validate: Callable[[Settings], object] | None = attrs.field(default=None, kw_only=True)
     ready: Callable[[Settings], object] | None = attrs.field(default=None, kw_only=True)
+    router_configs: Callable[[Settings], Any] | None = attrs.field(default=None, kw_only=True)
 
 
 def disabled_from_env(environ: Mapping[str, str] | None = None) -> set[str]:

@@ -667,6 +667,70 @@ class RouteServerFleet(Protocol):
         differs and reconfigures a daemon whose running config is not ztix's."""
 
 
+# --------------------------------------------------------------------------- router snippets
+
+
+#: The router flavours snippets are written for, in the order pages show them.
+ROUTER_FLAVOURS: tuple[str, ...] = ("bird", "frr")
+
+
+@attrs.frozen
+class MemberRouter:
+    """What a member's own router needs to peer with every route server.
+
+    ``ipv4``/``ipv6`` are the member's peering-LAN addresses (the sessions' source);
+    ``lan_v4``/``lan_v6`` the exchange network's prefixes (None when unknown).
+    ``accepted_v4``/``accepted_v6`` are the member's effective max-prefix: how many
+    prefixes the route servers accept *from* the member. ``suggested_v4``/``suggested_v6``
+    are a max-prefix for the member's side: the most routes one route server sends the
+    member today (as last observed), with headroom.
+    """
+
+    asn: Asn
+    name: str
+    network_id: NetworkId
+    ipv4: ipaddress.IPv4Address
+    ipv6: ipaddress.IPv6Address
+    lan_v4: ipaddress.IPv4Network | None
+    lan_v6: ipaddress.IPv6Network | None
+    accepted_v4: int
+    accepted_v6: int
+    suggested_v4: int
+    suggested_v6: int
+
+
+@attrs.frozen
+class RouterSnippet:
+    """A ready-to-paste configuration for one router flavour (one of
+    :data:`ROUTER_FLAVOURS`): ``title`` for people, ``filename`` for a download,
+    ``text`` the configuration itself (its comments explain it)."""
+
+    flavour: str
+    title: str
+    filename: str
+    text: str
+
+
+class RouterConfigs(Protocol):
+    """Configuration members paste into their own routers to peer with the route servers.
+
+    Every route-server fleet offers one (the registration's ``router_configs`` factory
+    builds it from the settings alone: no connection, no secret, so the web can use it).
+    """
+
+    def router_snippets(self, member: MemberRouter) -> Sequence[RouterSnippet]:
+        """One snippet per flavour this fleet writes for (``bird``, ``frr``), each with a
+        BGP session to every route server on IPv4 and IPv6 from the member's own
+        addresses, the suggested max-prefix, and the exchange's communities explained in
+        comments. Deterministic for the same input; reads no network.
+
+        Empty when the exchange has no route server to peer with (the ``none`` fleet:
+        members peer bilaterally). Raises InvalidValue (naming the field) for a member or
+        a setting no snippet can be written for, such as an address a BGP session cannot
+        use; nothing is returned then. Free text (the member's name) is sanitised, never
+        trusted."""
+
+
 # --------------------------------------------------------------------------- PeeringDB
 
 

@@ -24,7 +24,17 @@ from ztix_web.extensions import WebExtension, load_extensions, sign_in_buttons
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
 from ztix_web.requestlog import RequestIdMiddleware
-from ztix_web.views import admin, auth, errors, health, notifications, operator, oversight, totp
+from ztix_web.views import (
+    admin,
+    auth,
+    errors,
+    health,
+    notifications,
+    operator,
+    oversight,
+    router_config,
+    totp,
+)
 
 
 def create_app(
@@ -64,6 +74,7 @@ def create_app(
     app.add_route("/requests/{request_id}/status", operator.RequestStatus(ctx))
     app.add_route("/requests/{request_id}/leave", operator.Leave(ctx))
     app.add_route(notifications.PATH, notifications.NotificationsPage(ctx))
+    app.add_route("/requests/{request_id}/router-config", router_config.RouterConfigDownload(ctx))
     admin_page = admin.AdminRequest(ctx)
     app.add_route("/admin/requests", admin.Queue(ctx))
     app.add_route("/admin/requests/{request_id}", admin_page)

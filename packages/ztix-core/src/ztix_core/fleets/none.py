@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from ztix_core.errors import InvalidValue
 from ztix_core.ports import (
     ApplyOutcome,
+    MemberRouter,
     PeerSpec,
+    RouterSnippet,
     RouteServerDrift,
     SessionReport,
     SessionStatus,
@@ -64,3 +66,8 @@ class NoRouteServers:
         if servers:
             raise InvalidValue("servers", f"{NO_ROUTE_SERVERS}; got {', '.join(servers)}")
         return []
+
+    def router_snippets(self, member: MemberRouter) -> Sequence[RouterSnippet]:
+        """None: with no route server there is no session to configure (members peer
+        bilaterally, which ztix does not configure)."""
+        return ()

@@ -9,7 +9,9 @@ import attrs
 
 from ztix_core.ports import (
     ApplyOutcome,
+    MemberRouter,
     PeerSpec,
+    RouterSnippet,
     RouteServerDrift,
     SessionReport,
     SessionStatus,
@@ -121,4 +123,26 @@ class InMemoryFleet:
                 )
             else:
                 out.append(RouteServerDrift(name))
+        return out
+
+    def router_snippets(self, member: MemberRouter) -> Sequence[RouterSnippet]:
+        """A one-line-per-session text per flavour (not a router config: for tests of the
+        pages and the API). The member's name is reduced to one line."""
+        name = " ".join(member.name.split())
+        out = []
+        for flavour, title in (("bird", "BIRD 2"), ("frr", "FRR")):
+            lines = [f"# {title} for AS{member.asn.value} ({name}), in-memory fleet"]
+            for server in self._servers:
+                for fam, own, limit in (
+                    (4, member.ipv4, member.suggested_v4),
+                    (6, member.ipv6, member.suggested_v6),
+                ):
+                    lines.append(
+                        f"session {server.name} AS{server.asn.value} ipv{fam} from {own} "
+                        f"max-prefix {limit}"
+                    )
+            text = "\n".join(lines) + "\n"
+            out.append(
+                RouterSnippet(flavour, title, f"ztix-as{member.asn.value}-{flavour}.conf", text)
+            )
         return out

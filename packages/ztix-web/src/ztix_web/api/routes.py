@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from ztix_core.errors import NotFound, PermissionDenied
+from ztix_core.ports import ROUTER_FLAVOURS
 from ztix_core.records import Actor
 from ztix_core.status import RequestStatus
 from ztix_core.usecases.queries import RequestDetail
@@ -39,6 +40,39 @@ V1 = "/api/v1"
 MAX_AGE_S = 20 * 365 * 24 * 3600
 
 REQUEST_ID = Param("request_id", "path", UUID, "the request's id")
+_LIMIT_VALUE: Schema = {"type": "integer", "minimum": 1}
+ROUTER_CONFIG: Schema = {
+    "type": "object",
+    "required": ["request_id", "flavour", "title", "filename", "text", "member"],
+    "properties": {
+        "request_id": UUID,
+        "flavour": {"type": "string", "enum": list(ROUTER_FLAVOURS)},
+        "title": {"type": "string"},
+        "filename": {"type": "string"},
+        "text": {"type": "string", "description": "the configuration; comments explain it"},
+        "member": {
+            "type": "object",
+            "required": [
+                "asn",
+                "ipv4",
+                "ipv6",
+                "accepted_v4",
+                "accepted_v6",
+                "suggested_v4",
+                "suggested_v6",
+            ],
+            "properties": {
+                "asn": ASN,
+                "ipv4": {"type": "string", "format": "ipv4"},
+                "ipv6": {"type": "string", "format": "ipv6"},
+                "accepted_v4": _LIMIT_VALUE,
+                "accepted_v6": _LIMIT_VALUE,
+                "suggested_v4": _LIMIT_VALUE,
+                "suggested_v6": _LIMIT_VALUE,
+            },
+        },
+    },
+}
 LIMIT = Param(
     "limit",
     "query",
@@ -180,6 +214,33 @@ class Routes:
     def remove(self, call: Call) -> Reply:
         detail = self._visible(call)
         return Reply(request_json(self.core.workflow.leave(_actor(call), detail.request.id)))
+
+    def router_config(self, call: Call) -> Reply:
+        rid = uuid.UUID(call.params["request_id"])
+        try:
+            config = self.core.router_config.for_request(_actor(call), rid)
+        except PermissionDenied:
+            raise NotFound(f"request {rid} not found") from None
+        snippet = config.snippet(call.params["flavour"])
+        m = config.member
+        return Reply(
+            {
+                "request_id": str(rid),
+                "flavour": snippet.flavour,
+                "title": snippet.title,
+                "filename": snippet.filename,
+                "text": snippet.text,
+                "member": {
+                    "asn": m.asn.value,
+                    "ipv4": str(m.ipv4),
+                    "ipv6": str(m.ipv6),
+                    "accepted_v4": m.accepted_v4,
+                    "accepted_v6": m.accepted_v6,
+                    "suggested_v4": m.suggested_v4,
+                    "suggested_v6": m.suggested_v6,
+                },
+            }
+        )
 
     # ---------------------------------------------------------------- oversight
 
@@ -337,6 +398,33 @@ class Routes:
                 params=(REQUEST_ID,),
                 errors=("not_found",),
                 tag="requests",
+            ),
+            Operation(
+                "GET",
+                f"{V1}/requests/{{request_id}}/router-config",
+                "getRouterConfig",
+                "An active request's router configuration for one flavour (BIRD 2 or FRR)",
+                "user",
+                self.router_config,
+                ROUTER_CONFIG,
+                params=(
+                    REQUEST_ID,
+                    Param(
+                        "flavour",
+                        "query",
+                        {"type": "string", "enum": list(ROUTER_FLAVOURS)},
+                        "the router software: bird or frr",
+                        required=True,
+                    ),
+                ),
+                errors=("not_found", "conflict"),
+                tag="requests",
+                description="The snippet the member pastes into its own router: a session "
+                "to every route server on IPv4 and IPv6 from its own peering-LAN addresses, "
+                "the suggested max-prefix and the exchange's communities in comments. "
+                "`conflict` unless the request is active (details.current_status); "
+                "`not_found` also when the exchange has no route servers (nothing to "
+                "configure).",
             ),
             Operation(
                 "POST",

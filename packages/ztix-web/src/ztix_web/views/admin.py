@@ -18,6 +18,7 @@ from ztix_web.context import WebContext
 from ztix_web.pages import network_names
 from ztix_web.views.common import form, parse_uuid, render, require_admin, status_for
 from ztix_web.views.operator import detail_values, load_detail
+from ztix_web.views.router_config import router_config_values
 
 PAGE_SIZE = 50
 AGES = {
@@ -158,6 +159,7 @@ class AdminRequest:
             checks=_policy_checks(detail.timeline),
             error=error,
             **detail_values(self.ctx, actor, detail),
+            **router_config_values(self.ctx, actor, detail),
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:

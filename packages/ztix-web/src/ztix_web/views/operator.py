@@ -22,6 +22,7 @@ from ztix_web.pages import (
     server_views,
 )
 from ztix_web.views.common import form, parse_uuid, render, require_user, status_for
+from ztix_web.views.router_config import router_config_values
 
 
 class Onboarding:
@@ -185,7 +186,15 @@ class RequestPage:
         """Render the page (GET)."""
         _, actor = require_user(req)
         detail = load_detail(self.ctx, actor, request_id)
-        render(self.ctx, req, resp, "request.html", **detail_values(self.ctx, actor, detail))
+        render(
+            self.ctx,
+            req,
+            resp,
+            "request.html",
+            **detail_values(self.ctx, actor, detail),
+            # the full page only: the live part's polls never compute snippets
+            **router_config_values(self.ctx, actor, detail),
+        )
 
 
 class RequestStatus:
