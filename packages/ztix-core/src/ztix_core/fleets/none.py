@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ztix_core.errors import InvalidValue
+from ztix_core.looking_glass import LookingGlassReport
 from ztix_core.ports import (
     ApplyOutcome,
     PeerSpec,
@@ -64,3 +65,7 @@ class NoRouteServers:
         if servers:
             raise InvalidValue("servers", f"{NO_ROUTE_SERVERS}; got {', '.join(servers)}")
         return []
+
+    def looking_glass(self, asn: Asn) -> LookingGlassReport:
+        """No server to ask: a report with no servers (the pages say why)."""
+        return LookingGlassReport(asn, ())
