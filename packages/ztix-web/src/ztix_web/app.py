@@ -23,7 +23,7 @@ from ztix_web.context import STATIC_DIR, WebContext
 from ztix_web.extensions import WebExtension, load_extensions, sign_in_buttons
 from ztix_web.middleware import CsrfMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from ztix_web.passwords import Argon2Hasher
-from ztix_web.views import admin, auth, errors, health, operator, oversight
+from ztix_web.views import admin, auth, errors, health, looking_glass, operator, oversight
 
 
 def create_app(
@@ -55,6 +55,7 @@ def create_app(
     app.add_route("/requests/{request_id}", operator.RequestPage(ctx))
     app.add_route("/requests/{request_id}/status", operator.RequestStatus(ctx))
     app.add_route("/requests/{request_id}/leave", operator.Leave(ctx))
+    app.add_route("/requests/{request_id}/looking-glass", looking_glass.LookingGlassPage(ctx))
     admin_page = admin.AdminRequest(ctx)
     app.add_route("/admin/requests", admin.Queue(ctx))
     app.add_route("/admin/requests/{request_id}", admin_page)
