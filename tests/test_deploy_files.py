@@ -1,4 +1,5 @@
-"""The deployment files say only what the real CLI and settings accept.
+"""The deployment files and the documentation say only what the real CLI and settings
+accept.
 
 compose.yaml and the systemd units cannot be started here (no container images, no systemd
 as PID 1), so every command they run is checked against ``ztix <command> --help``, every
@@ -8,7 +9,9 @@ units with ``systemd-analyze verify`` (on a copy pointing at this checkout's ``z
 
 from __future__ import annotations
 
+import argparse
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,6 +23,8 @@ import attrs
 import pytest
 import yaml
 
+from ztix_core.cli import build_parser
+from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.settings import CONFIG_ENV, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,16 +33,21 @@ ZTIX = shutil.which("ztix") or str(Path(sys.executable).parent / "ztix")
 
 
 @cache
+def _parser() -> argparse.ArgumentParser:
+    """ztix's real argument parser with every installed command configured (what
+    ``ztix … --help`` prints, without a process per question)."""
+    parser, _ = build_parser(Plugins(build_plugin_manager()))
+    return parser
+
+
+@cache
 def _help(*command: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "ztix_core.cli", *command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"ztix {' '.join(command)}: {done.stderr}"
-    return done.stdout
+    parser = _parser()
+    for word in command:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        assert actions and word in actions[0].choices, f"ztix has no command {command}"
+        parser = actions[0].choices[word]
+    return parser.format_help()
 
 
 def check_ztix_command(argv: list[str]) -> None:
@@ -146,3 +156,52 @@ def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0 and "Unknown" not in done.stderr, done.stderr
+
+
+# ------------------------------------------------------------------ documentation
+# The guides are tried as a new user would: each ``ztix …`` line in a shell block, and each
+# inline ``ztix …`` in the text, of README.md and docs/*.md is checked against the real
+# ``ztix <command> --help``, like the deployment files above.
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```(?:sh|bash|console|shell)\n(.*?)^```", re.M | re.S)
+INLINE = re.compile(r"`(ztix [^`]+)`")
+
+
+def commands(text: str) -> list[str]:
+    """The ``ztix`` command lines of a Markdown page (continuations joined, comments,
+    prompts and placeholders' ellipses removed)."""
+    found: list[str] = []
+    for block in BLOCK.findall(text):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for raw in joined.splitlines():
+            line = re.sub(r"\s+#.*$", "", re.sub(r"^\$ ", "", raw.strip()))
+            for piece in re.split(r"\s*(?:&&|\||;)\s*", line):
+                part = re.sub(r"^uv run ", "", piece.strip())
+                if part.startswith("ztix "):
+                    found.append(part)
+    found += INLINE.findall(text)
+    return [c for c in found if "…" not in c.split()[1]]
+
+
+def _argv(command: str) -> list[str]:
+    words = shlex.split(command.replace("…", ""), comments=False)
+    words = [w for w in words[1:] if not w.startswith(("<", ">", "$"))]
+    # global options come before the command
+    while words and words[0] in ("--config", "--debug"):
+        words = words[2:] if words[0] == "--config" else words[1:]
+    return words
+
+
+CASES = [(page, command) for page in DOC_PAGES for command in commands(page.read_text())]
+
+
+def test_the_docs_show_commands() -> None:
+    assert len(CASES) > 40, "the extraction found almost nothing: is the pattern broken?"
+
+
+@pytest.mark.parametrize(("page", "command"), CASES, ids=[f"{p.name}:{c}" for p, c in CASES])
+def test_documented_command_exists(page: Path, command: str) -> None:
+    argv = _argv(command)
+    if not argv:
+        return  # `ztix --help`, `ztix --config …` alone
+    check_ztix_command(argv)

@@ -104,9 +104,10 @@ def test_settings_checks_the_worker_table(
     err = capsys.readouterr().err.splitlines()
     assert err == [
         "ztix: error: setting ZTIX_WORKER_MAX_RETRIES: 'lots' is not a number",
+        "ztix: error: setting worker.threads: must be positive, got 0",
         "ztix: error: setting [wroker]: unknown table: no installed plugin reads it "
         "(did you mean `[worker]`?)",
-        "ztix: the settings have 2 errors; nothing was started",
+        "ztix: the settings have 3 errors; nothing was started",
     ]
     monkeypatch.delenv("ZTIX_WORKER_MAX_RETRIES")
     assert main(["--config", str(config), "settings"], plugins=_plugins()) == 2

@@ -34,12 +34,20 @@ from ztix_core.values import Asn
 class SshTarget:
     """How to reach a route server over SSH. Host keys are pinned in ``known_hosts``."""
 
+    #: The route server's SSH address.
     host: str
+    #: The route server's SSH port.
     port: int = 22
+    #: The SSH user; it owns ``paths.config_dir`` and may run ``birdc`` (see docs/route-
+    #: servers.md).
     user: str = "ztix"
+    #: The private key file ztix signs in with (key-only; no passwords).
     private_key: str = ""
+    #: A known_hosts file pinning the server's host key (required: unknown hosts are refused).
     known_hosts: str = ""
+    #: Seconds to wait for the SSH connection.
     connect_timeout_s: float = 10.0
+    #: Seconds one remote command may take.
     command_timeout_s: float = 60.0
 
 
@@ -47,12 +55,19 @@ class SshTarget:
 class RemotePaths:
     """Where things live on the route server."""
 
+    #: The directory ztix owns on the route server (its generated files and manifest).
     config_dir: str = "/etc/bird/ztix"
+    #: BIRD's main configuration file, which ztix writes (it includes the generated files).
     main_config: str = "/etc/bird/bird.conf"
+    #: The ``bird`` binary on the server (used for ``bird -p`` parse checks).
     bird: str = "/usr/sbin/bird"
+    #: The ``birdc`` binary on the server.
     birdc: str = "/usr/sbin/birdc"
+    #: BIRD's control socket.
     control_socket: str = "/run/bird/bird.ctl"
-    staging_dir: str = ""  # default: <config_dir>/.staging
+    #: Where a new configuration is uploaded and checked before the swap; empty:
+    #: ``<config_dir>/.staging``.
+    staging_dir: str = ""
     #: BIRD's log file; empty means ``log syslog all``.
     log_file: str = ""
 
@@ -61,7 +76,9 @@ class RemotePaths:
 class RpkiSource:
     """RTR servers (``host:port``) or a static VRP file (rpki-client JSON); one of them."""
 
+    #: RPKI-to-Router caches, ``host:port`` each (e.g. a local stayrtr or routinator).
     rtr_servers: tuple[str, ...] = ()
+    #: Or: a static VRP file (rpki-client JSON), for labs and offline route servers.
     vrp_file: str = ""
 
 
@@ -69,19 +86,28 @@ class RpkiSource:
 class PolicyKnobs:
     """Import-policy bounds."""
 
+    #: Shortest IPv4 prefix accepted from a member.
     ipv4_min_len: int = 8
+    #: Longest IPv4 prefix accepted from a member (blackhole routes excepted).
     ipv4_max_len: int = 24
+    #: Shortest IPv6 prefix accepted from a member.
     ipv6_min_len: int = 16
+    #: Longest IPv6 prefix accepted from a member (blackhole routes excepted).
     ipv6_max_len: int = 48
+    #: Longest AS path accepted.
     max_as_path_len: int = 64
+    #: IPv4 max-prefix limit of a member with no figure of its own.
     default_max_prefix_v4: int = 100
+    #: IPv6 max-prefix limit of a member with no figure of its own.
     default_max_prefix_v6: int = 50
+    #: Seconds BIRD waits for ``configure confirm`` before rolling a new configuration back.
     confirm_timeout_s: int = 60
     #: Test-only: accept documentation prefixes/ASNs (labs announce them). Never in production.
     allow_documentation_ranges: bool = False
     #: The exchange's own peering-LAN prefixes: never accepted from a member (nor anything
     #: inside them). Default: the prefixes of the configured networks.
     peering_lan_v4: tuple[ipaddress.IPv4Network, ...] = ()
+    #: The IPv6 peering-LAN prefixes, likewise.
     peering_lan_v6: tuple[ipaddress.IPv6Network, ...] = ()
 
 
@@ -89,11 +115,18 @@ class PolicyKnobs:
 class RouteServerSettings:
     """One route server."""
 
+    #: The route server's name (unique; used in file names, pages and audit).
     name: str
+    #: The route server's ASN (members peer with it; it does not prepend itself).
     asn: Asn
+    #: BIRD's router id.
     router_id: ipaddress.IPv4Address
+    #: The route server's IPv4 address on the peering LAN (members' IPv4 sessions go here).
     ipv4: ipaddress.IPv4Address | None = None
+    #: The route server's IPv6 address on the peering LAN.
     ipv6: ipaddress.IPv6Address | None = None
+    #: How ztix reaches the server: ``ssh`` (``ssh`` table) or ``local`` (the same host, e.g.
+    #: the demo).
     transport: str = "ssh"  # "ssh" | "local"
     ssh: SshTarget | None = None
     paths: RemotePaths = RemotePaths()
@@ -111,6 +144,7 @@ class BirdSettings:
     retry_for_s: float = 180.0
     #: The first pause between attempts; each later one doubles, up to the maximum.
     retry_initial_backoff_s: float = 0.5
+    #: The longest pause between two attempts.
     retry_max_backoff_s: float = 10.0
     #: The looking glass reads at most this many filtered routes of a member per server
     #: (the server's count says how many more there are).

@@ -70,6 +70,7 @@ class PeeringDbSettings:
     base_url: str = "https://www.peeringdb.com/api"
     #: seconds for one HTTP call to answer (connect, read)
     timeout_s: float = 10.0
+    #: seconds to wait for a connection
     connect_timeout_s: float = 5.0
     #: ASNs per call (``asn__in``); PeeringDB allows at most 150
     batch_size: int = MAX_BATCH
@@ -85,7 +86,9 @@ class PeeringDbSettings:
     refresh_interval_s: float = 6 * 3600.0
     #: route-server max-prefix = PeeringDB's count + headroom, at least the floor
     max_prefix_headroom_percent: int = 25
+    #: the smallest IPv4 max-prefix a registry figure may give
     max_prefix_floor_v4: int = 10
+    #: the smallest IPv6 max-prefix a registry figure may give
     max_prefix_floor_v6: int = 10
 
     def __attrs_post_init__(self) -> None:

@@ -3,6 +3,8 @@ current revision, head revision, and the start-up check long-running commands ru
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from ztix_adapters_sql.engine import create_engine_for, normalise_url, safe_url
 from ztix_core.errors import NotReady
 
+log = logging.getLogger(__name__)
 SCRIPT_LOCATION = str(Path(__file__).with_name("migrations"))
 
 
@@ -68,11 +71,13 @@ def _reachable(url: str, *, create: bool = False) -> Iterator[Engine]:
         engine.dispose()
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic config pointing at the packaged migrations."""
+def alembic_config(connection: Connection | None = None, *, per_migration: bool = False) -> Config:
+    """An Alembic config pointing at the packaged migrations; ``per_migration``: commit
+    after each migration (``connection`` must not be in a transaction)."""
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     cfg.attributes["connection"] = connection
+    cfg.attributes["per_migration"] = per_migration
     return cfg
 
 
@@ -100,14 +105,63 @@ def _make_sqlite_directory(url: str) -> None:
         ) from None
 
 
+#: How long one migration statement may wait for a table lock on PostgreSQL. A migration
+#: that queued behind a long transaction of the running web or worker would make every
+#: later statement on that table queue behind it: better give up soon and try again.
+LOCK_TIMEOUT_MS = 5_000
+#: How often a migration that met a lock timeout or a deadlock is tried again.
+LOCK_ATTEMPTS = 12
+#: PostgreSQL's codes for "lock not available" (lock_timeout) and "deadlock detected".
+_LOCK_CONTENTION = frozenset({"55P03", "40P01"})
+
+
+def _lock_contention(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _LOCK_CONTENTION
+
+
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the database at ``url``; returns (revision before, revision after). The only
-    way a SQLite database (and its directory) is created."""
+    way a SQLite database (and its directory) is created.
+
+    On PostgreSQL the upgrade is safe while the previous release still runs (the
+    migrations are additive; a test holds them to it): each migration commits on its own,
+    so it holds one table's lock at a time and cannot deadlock with the running code's
+    transactions, and waits at most :data:`LOCK_TIMEOUT_MS` for a lock; a migration that
+    gave up (or lost a deadlock) is tried again after a pause, from where it stopped.
+    SQLite upgrades in one transaction (one host, no concurrent release to protect)."""
     _make_sqlite_directory(url)
-    with _reachable(url, create=True) as engine, engine.begin() as conn:
-        before = MigrationContext.configure(conn).get_current_revision()
-        command.upgrade(alembic_config(conn), revision)
-        after = MigrationContext.configure(conn).get_current_revision()
+    with _reachable(url, create=True) as engine:
+        if engine.dialect.name != "postgresql":
+            with engine.begin() as conn:
+                before = MigrationContext.configure(conn).get_current_revision()
+                command.upgrade(alembic_config(conn), revision)
+                after = MigrationContext.configure(conn).get_current_revision()
+            return before, after
+        with engine.connect() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
+        for attempt in range(1, LOCK_ATTEMPTS + 1):
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+                    conn.commit()
+                    command.upgrade(alembic_config(conn, per_migration=True), revision)
+                    conn.commit()
+                break
+            except OperationalError as exc:
+                if not _lock_contention(exc) or attempt == LOCK_ATTEMPTS:
+                    raise
+                pause = min(0.5 * 2**attempt, 10.0)
+                log.warning(
+                    "a migration waited too long for a lock held by running ztix processes "
+                    "(%s); trying again in %.1f s (attempt %d of %d)",
+                    str(exc.orig).splitlines()[0],
+                    pause,
+                    attempt + 1,
+                    LOCK_ATTEMPTS,
+                )
+                time.sleep(pause)
+        with engine.connect() as conn:
+            after = MigrationContext.configure(conn).get_current_revision()
     return before, after
 
 

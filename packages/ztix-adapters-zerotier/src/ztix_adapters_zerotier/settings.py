@@ -53,10 +53,15 @@ class RetryPolicy:
 class ZeroTierSettings:
     """The ``[zerotier]`` table: HTTP behaviour of both providers."""
 
+    #: Seconds one call to the controller or Central may take.
     timeout_s: float = attrs.field(default=10.0, validator=_positive)
+    #: Tries per call on a timeout, a refused connection, a 429 or a 5xx (1 = no retry).
     retry_attempts: int = 3
+    #: The first pause after a failure; doubles per retry.
     backoff_s: float = attrs.field(default=0.2, validator=_non_negative)
+    #: The longest pause between retries.
     backoff_max_s: float = attrs.field(default=2.0, validator=_non_negative)
+    #: The longest ``Retry-After`` honoured.
     max_retry_wait_s: float = attrs.field(default=30.0, validator=_non_negative)
     #: the zerotier-one the restore drill starts on a copy ("" = look on PATH)
     controller_binary: str = ""

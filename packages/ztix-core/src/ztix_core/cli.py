@@ -72,10 +72,20 @@ class SettingsCommand:
     exit 2."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        pass
+        parser.add_argument(
+            "--reference",
+            action="store_true",
+            help="print the reference of every setting (Markdown) instead of checking",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from ztix_core.settings_check import check_settings
+
+        if args.reference:
+            from ztix_core.settings_reference import reference
+
+            print(reference(args.plugins), end="")
+            return 0
 
         settings, errors = check_settings(args.config, args.plugins)
         if errors:

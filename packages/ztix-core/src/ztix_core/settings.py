@@ -104,10 +104,15 @@ def default_database_url(environ: Mapping[str, str] | None = None) -> str:
 class NetworkSettings:
     """An exchange network as configured: id, name and its peering prefixes."""
 
+    #: The ZeroTier network id (16 hex digits: the controller's address and a 6-digit number).
     id: NetworkId
+    #: The network's name, shown to members and in the controller.
     name: str
+    #: The IPv4 peering LAN; members get fixed addresses from it.
     ipv4_prefix: ipaddress.IPv4Network
+    #: The IPv6 peering LAN; members get fixed addresses from it.
     ipv6_prefix: ipaddress.IPv6Network
+    #: Free text shown to members choosing a network.
     description: str = ""
 
 
@@ -129,36 +134,71 @@ def _env(env: str, default: Any, *, file_env: bool = False) -> Any:
 class Settings:
     """Every setting ztix reads. Adapters read their own sections via :meth:`section`."""
 
-    #: Default: ``sqlite:///<data dir>/ztix.db`` (see :func:`data_dir`).
+    #: The database (SQLAlchemy URL): ``postgresql+psycopg://user@host/db`` in production,
+    #: SQLite for one host. Default: ``ztix.db`` in the data directory (``$ZTIX_DATA_DIR``,
+    #: else ``$XDG_DATA_HOME/ztix``, else ``~/.local/share/ztix``).
     database_url: str = attrs.field(
-        factory=default_database_url, metadata={"env": "DATABASE_URL", "file_env": True}
+        factory=default_database_url,
+        metadata={
+            "env": "DATABASE_URL",
+            "file_env": True,
+            "default_doc": "`sqlite:///<data dir>/ztix.db`",
+        },
     )
+    #: Redis for the worker's queue, locks and leases (``redis://host:6379/0``); needed by
+    #: ``ztix worker``, not by the embedded demo worker.
     redis_url: str | None = _env("REDIS_URL", None, file_env=True)
+    #: The storage plugin (``ztix plugins`` lists them): ``sql`` (SQLite or PostgreSQL) or
+    #: ``memory`` (tests).
     storage: str = _env("ZTIX_STORAGE", "sql")
+    #: How members are authorized on ZeroTier: ``self_hosted_controller`` (your zerotier-one),
+    #: ``central`` (ZeroTier Central's API) or ``memory`` (tests).
     zt_provider: str = _env("ZT_PROVIDER", "self_hosted_controller")
+    #: The self-hosted controller's local API, e.g. ``http://127.0.0.1:9993``.
     zt_controller_base_url: str | None = _env("ZT_CONTROLLER_BASE_URL", None)
+    #: The controller's API token (its ``authtoken.secret``); prefer
+    #: ``zt_controller_auth_token_file``.
     zt_controller_auth_token: str | None = _secret(
         # its file is a setting of its own (zt_controller_auth_token_file): the file wins,
         # with a warning, and a token reload re-reads it
         "ZT_CONTROLLER_AUTH_TOKEN",
         file_env=False,
     )
+    #: A file holding the controller's token (usually the controller's own
+    #: ``authtoken.secret``); it wins over the variable, with a warning, and the worker re-reads
+    #: it on SIGHUP.
     zt_controller_auth_token_file: str | None = _env("ZT_CONTROLLER_AUTH_TOKEN_FILE", None)
+    #: ZeroTier Central's API root (with ``zt_provider = "central"``).
     zt_central_base_url: str = _env("ZT_CENTRAL_BASE_URL", "https://api.zerotier.com/api/v1")
+    #: ZeroTier Central's API token (with ``zt_provider = "central"``).
     zt_central_api_token: str | None = _secret("ZT_CENTRAL_API_TOKEN")
+    #: Networks the controller must serve before the worker provisions anything (the readiness
+    #: gate); default: the configured ``[[networks]]``.
     zt_controller_required_network_ids: tuple[str, ...] = _env(
         "ZT_CONTROLLER_REQUIRED_NETWORK_IDS", ()
     )
+    #: The controller's home directory (identity, ``controller.d``), for backups, drills and
+    #: restores.
     zt_controller_home: str | None = _env("ZT_CONTROLLER_HOME", None)
+    #: Where ``ztix controller backup`` writes its archives.
     zt_controller_backup_dir: str | None = _env("ZT_CONTROLLER_BACKUP_DIR", None)
+    #: How many backup archives are kept; older ones are deleted after a successful backup.
     zt_controller_backup_retention_count: int = _env("ZT_CONTROLLER_BACKUP_RETENTION_COUNT", 7)
+    #: A PeeringDB API key for the registry lookups (higher rate limits; optional).
     peeringdb_api_key: str | None = _secret("PEERINGDB_API_KEY")
     #: The OAuth client secret of Sign in with PeeringDB (client id: ``[peeringdb_login]``).
     peeringdb_client_secret: str | None = _secret("PEERINGDB_CLIENT_SECRET")
+    #: Who approves join requests: ``manual_admin`` (an admin decides) or ``policy_auto``
+    #: (approved at once when every guardrail of ``[auto_policy]`` holds; otherwise an admin
+    #: decides).
     approval_policy: str = _env("ZTIX_APPROVAL_POLICY", "manual_admin")
     #: Admit RFC 5398 documentation ASNs as members (labs and demos; never production).
     allow_documentation_asns: bool = _env("ZTIX_ALLOW_DOCUMENTATION_ASNS", False)
+    #: The route servers: ``bird`` (BIRD 2 over SSH or locally, ``[bird]``) or ``none``
+    #: (bilateral-only exchange).
     route_server_fleet: str = _env("ZTIX_ROUTE_SERVER_FLEET", "bird")
+    #: Where facts about a member's network come from: ``peeringdb`` (``[peeringdb]``) or
+    #: ``memory`` (none; defaults apply).
     network_registry: str = _env("ZTIX_NETWORK_REGISTRY", "memory")
     networks: tuple[NetworkSettings, ...] = ()
     provisioning: ProvisioningSettings = attrs.field(factory=ProvisioningSettings)

@@ -74,7 +74,10 @@ def plugin_errors(settings: Settings, plugins: Plugins) -> list[SettingsError]:
         kinds = [reg.settings_type for reg in owners[name] if reg.settings_type is not None]
         if kinds:  # even when a validate read it: that one may have stopped earlier
             errors.extend(_errors_of(_section_check(name, kinds[0]), settings, f"[{name}]"))
-    return errors
+    unique: dict[str, SettingsError] = {}  # a validate and the table check may agree
+    for error in errors:
+        unique.setdefault(str(error), error)
+    return list(unique.values())
 
 
 def check_settings(

@@ -17,7 +17,10 @@ from ztix_core.settings import Settings
 class WebSettings:
     """Sessions, sign-in throttling and origin settings of the web app."""
 
+    #: Development only: cookies without ``Secure`` so plain http works on localhost.
     dev: bool = False
+    #: The site's public origin (``https://ix.example.net``) behind a proxy; sign-in redirects
+    #: and the CSRF origin check use it.
     public_origin: str | None = None
     #: A session unused for this long is dead.
     session_idle_s: int = 30 * 60
@@ -27,6 +30,7 @@ class WebSettings:
     max_failures_per_account: int = 5
     #: Failed sign-ins per client address, within ``throttle_window_s``.
     max_failures_per_address: int = 20
+    #: The window over which failed sign-ins are counted.
     throttle_window_s: int = 15 * 60
     #: How often a status page asks for news while a request is moving.
     poll_interval_s: int = 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ztix_core.hookspecs import hookimpl
 from ztix_core.plugins import Registration
 from ztix_core.settings import Settings
+from ztix_worker.settings import WorkerSettings
 
 
 def _worker_command() -> object:
@@ -31,7 +32,7 @@ def ztix_cli_commands() -> list[Registration]:
         Registration(
             "worker",
             _worker_command,
-            None,
+            WorkerSettings,
             "run the provisioning worker (outbox relay, actors, reconciler)",
             section="worker",
             validate=_validate,

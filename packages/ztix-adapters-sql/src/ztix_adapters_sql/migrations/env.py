@@ -19,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        transaction_per_migration=bool(config.attributes.get("per_migration", False)),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -17,8 +17,12 @@ class AutoPolicySettings:
     auto-approved; at most ``max_per_hour`` auto-approvals happen in any hour.
     """
 
+    #: Inclusive ranges of non-public ASNs that may still be auto-approved, e.g. ``[[4200000000,
+    #: 4200000100]]``.
     allow_ranges: tuple[tuple[int, int], ...] = ()
+    #: ASNs never auto-approved (an admin decides).
     deny_asns: frozenset[int] = frozenset()
+    #: At most this many auto-approvals in any hour; beyond it an admin decides.
     max_per_hour: int = 10
 
 

@@ -37,6 +37,7 @@ class ExchangeSettings:
 
     #: Short name, as PeeringDB shows it.
     shortname: str = "ztix"
+    #: The exchange's full name.
     name: str = "ztix virtual Internet Exchange"
     #: The exchange's id in the IX-F database (0 until it has one).
     ixf_id: int = 0
@@ -44,9 +45,13 @@ class ExchangeSettings:
     ixp_id: int = 1
     #: ISO 3166 alpha-2 country code (``ZZ``: none).
     country: str = "ZZ"
+    #: The exchange's web site.
     url: str | None = None
+    #: The exchange's PeeringDB ``ix`` id.
     peeringdb_id: int | None = None
+    #: Where members write for help.
     support_email: str | None = None
+    #: Where members write in an emergency (a NOC).
     emergency_email: str | None = None
     #: The exchange's peering policy words (``peering_policy_list``).
     peering_policy_list: tuple[str, ...] = ("open",)

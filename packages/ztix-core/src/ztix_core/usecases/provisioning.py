@@ -67,10 +67,16 @@ def peers_digest(peers: Sequence[PeerSpec]) -> str:
 class ProvisioningSettings:
     """Knobs of provisioning."""
 
+    #: How IPv6 addresses are chosen: ``sequential`` (the next free) or ``asn_embedded`` (the
+    #: ASN written into the address, as many IXPs do).
     ipv6_scheme: Ipv6Scheme = Ipv6Scheme.SEQUENTIAL
+    #: IPv4 max-prefix limit of a member with no override and no registry figure.
     default_max_prefix_v4: int = 100
+    #: IPv6 max-prefix limit of a member with no override and no registry figure.
     default_max_prefix_v6: int = 50
+    #: Deauthorize and delete the ZeroTier member when a member leaves (off: only deauthorize).
     remove_member_on_leave: bool = True
+    #: Provision only while the controller passes its readiness checks (off: try anyway).
     readiness_gate: bool = True
 
 
