@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from ztix_adapters_bird.lab import (
 from ztix_adapters_bird.looking_glass import RouteCap, argv, commands
 from ztix_adapters_bird.render import render_server
 from ztix_adapters_bird.settings import BirdSettings, RemotePaths, RouteServerSettings, RpkiSource
+from ztix_adapters_bird.testing import TEST_USER, SshServer, bird_lab, route_server
 from ztix_adapters_bird.transport import LocalTransport
 from ztix_core.looking_glass import LookingGlassServer
 from ztix_core.ports import PeerSpec
@@ -256,3 +258,40 @@ def test_an_unreachable_server_is_an_error_entry(env: Env, tmp_path: Path) -> No
     finally:
         fleet.close()
     assert server.error and server.sessions == ()
+
+
+def test_over_ssh_the_channel_is_closed_at_the_cap(sshd: SshServer) -> None:
+    """A member session holding 20,000 filtered routes (a static protocol with the member's
+    name and the reject community; about 2.5 MB of listing, more than an SSH window),
+    read over SSH with a cap of 5: the remote birdc must not be left running."""
+    total = 20_000
+    routes = "".join(f"route 10.{i // 256}.{i % 256}.0/24 blackhole;\n" for i in range(total))
+    conf = (
+        "router id 10.0.0.1;\nprotocol device {}\n"
+        "protocol static AS64500_v4 { ipv4 { import keep filtered on; import filter {\n"
+        f"  bgp_large_community.add(({RS}, 1101, 3)); reject;\n}}; }};\n{routes}}}\n"
+    )
+    with bird_lab() as lab:
+        daemon = lab.daemon("sshlg", {"bird.conf": conf.encode()}, config_owner=TEST_USER)
+        server = route_server(daemon, sshd, asn=RS)
+        fleet = BirdFleet(BirdSettings((server,), looking_glass_max_routes=CAP))
+        try:
+            wait_until(
+                lambda: fleet.looking_glass(Asn(64500)).servers[0].filtered_total == total,
+                60,
+                "BIRD to hold the routes",
+            )
+            answer = fleet.looking_glass(Asn(64500)).servers[0]
+            wait_until(lambda: not _birdc_running(daemon.socket), 30, "the remote birdc to end")
+        finally:
+            fleet.close()
+    assert not answer.error and not answer.note
+    assert len(answer.filtered_routes) == CAP and answer.not_shown == total - CAP
+    assert {r.reasons for r in answer.filtered_routes} == {("bogon prefix",)}
+
+
+def _birdc_running(socket: Path) -> bool:
+    found = subprocess.run(
+        ["pgrep", "-f", f"birdc -r -v -s {socket}"], capture_output=True, check=False
+    )
+    return found.returncode == 0

@@ -168,10 +168,24 @@ def test_a_cap_the_output_never_reaches() -> None:
 
 def _stream(script: str, sink: RouteCap, timeout: float) -> str:
     transport = LocalTransport()
-    result = asyncio.run(
-        transport.stream_lines([sys.executable, "-c", script], sink, timeout=timeout)
-    )
+    run = transport.stream_lines([sys.executable, "-c", script], sink, timeout=timeout)
+    # a generous bound of our own: a transport that hangs fails here instead of hanging
+    result = asyncio.run(asyncio.wait_for(run, timeout + 60))
     return result.ended
+
+
+def test_streaming_stops_a_flood_faster_than_it_is_read() -> None:
+    # birdc writes a big listing in large chunks: the reader's buffer fills and pauses,
+    # and the killed process's pipe must still be drained for it to be reaped
+    flood = (
+        "import sys\n"
+        "block = ''.join(f' 10.0.{i % 256}.0/24 unicast [AS100_v4 x]\\n' for i in range(5000))\n"
+        "while True:\n"
+        "    sys.stdout.write(block)\n"
+    )
+    cap = RouteCap(frozenset({"AS100_v4"}), 50)
+    assert _stream(flood, cap, 30) == "stopped"
+    assert cap.routes == 50
 
 
 def test_streaming_stops_a_command_that_never_ends() -> None:

@@ -174,8 +174,13 @@ class LocalTransport:
             proc.stdin.write(stdin or b"")
             proc.stdin.close()
         ended, lines = await _pump(proc.stdout.readline, sink, timeout)
-        if ended != "eof" and proc.returncode is None:
-            proc.kill()
+        if ended != "eof":
+            if proc.returncode is None:
+                proc.kill()
+            # asyncio's wait() returns only once the pipes are closed: drain what the dead
+            # process left in the pipe (at most one pipe buffer), or wait() never returns
+            with contextlib.suppress(TimeoutError, ValueError):
+                await asyncio.wait_for(proc.stdout.read(), 10)
         status = await proc.wait()
         return StreamResult(
             args, ended, lines, status if ended == "eof" else None, time.perf_counter() - started
