@@ -80,8 +80,11 @@ def test_refreshes_are_coalesced(world: World) -> None:
     world.clock.advance(seconds=30)
     again = lg.refresh(ADMIN, rid)  # still pending: nothing written
     assert not again.queued and again.pending and _counts(world) == counts
-    world.clock.advance(seconds=31)  # pending for longer than pending_for: asked again
-    assert lg.refresh(ADMIN, rid).queued
+    world.clock.advance(seconds=31)  # pending for longer than pending_for: a lost message
+    lost = lg.view(ADMIN, rid)
+    assert not lost.pending and lost.unanswered  # the pages stop waiting
+    assert lg.refresh(ADMIN, rid).queued  # and Refresh asks again
+    assert lg.view(ADMIN, rid).pending
     lg.run(Asn(64500))
     counts = _counts(world)
     world.clock.advance(seconds=5)

@@ -202,3 +202,17 @@ def test_the_workers_reading_through_the_use_case(site: Site) -> None:
     page = browser.get(f"/requests/{rid}/looking-glass").text
     assert "Refreshing" not in page and "rs1" in page
     assert "No session for this member on this server" in page
+
+
+def test_a_refresh_never_answered_stops_the_polling(site: Site) -> None:
+    rid = _active(site)
+    browser = site.signed_in("opa")
+    browser.get("/")
+    browser.post(f"/requests/{rid}/looking-glass", {})
+    assert "hx-trigger" in browser.get(f"/requests/{rid}/looking-glass").text
+    later(site, 600)  # the worker never answered (its message was lost)
+    page = browser.get(f"/requests/{rid}/looking-glass").text
+    assert "hx-trigger" not in page and "never answered" in page
+    assert "disabled" not in page
+    browser.post(f"/requests/{rid}/looking-glass", {})
+    assert len(_messages(site)) == 2  # asked again

@@ -53,6 +53,10 @@ class LookingGlassView:
     request: JoinRequest
     snapshot: LookingGlassSnapshot | None
     queued: bool = False
+    #: A refresh was asked for and its answer is still expected (False once it is older
+    #: than the use case's ``pending_for_s``: then its message was lost, and the pages
+    #: stop waiting and offer Refresh again).
+    waiting: bool = False
 
     @property
     def asn(self) -> Asn:
@@ -65,8 +69,13 @@ class LookingGlassView:
 
     @property
     def pending(self) -> bool:
-        """A newer reading was asked for and has not landed yet."""
-        return self.snapshot is not None and self.snapshot.pending
+        """A newer reading was asked for, has not landed yet and is still expected."""
+        return self.waiting and self.snapshot is not None and self.snapshot.pending
+
+    @property
+    def unanswered(self) -> bool:
+        """A refresh was asked for long ago and never answered (is the worker running?)."""
+        return self.snapshot is not None and self.snapshot.pending and not self.waiting
 
     @property
     def available(self) -> bool:
@@ -105,7 +114,13 @@ class LookingGlass:
         (PermissionDenied for anyone else, NotFound for an unknown id)."""
         with self.uow_factory() as uow:
             request = self._request(uow, actor, request_id)
-            return LookingGlassView(request, uow.observations.looking_glass(request.asn))
+            snapshot = uow.observations.looking_glass(request.asn)
+        return LookingGlassView(request, snapshot, waiting=self._waiting(snapshot))
+
+    def _waiting(self, snapshot: LookingGlassSnapshot | None) -> bool:
+        if snapshot is None or not snapshot.pending or snapshot.requested_at is None:
+            return False
+        return self.clock.now() - snapshot.requested_at < self.pending_for
 
     def refresh(self, actor: Actor, request_id: uuid.UUID) -> LookingGlassView:
         """Ask the worker for a fresh reading of the request's member (owner or admin).
@@ -126,7 +141,7 @@ class LookingGlass:
             now = self.clock.now()
             snapshot = uow.observations.looking_glass(request.asn)
             if snapshot is not None and not self._due(snapshot, now):
-                return LookingGlassView(request, snapshot)
+                return LookingGlassView(request, snapshot, waiting=self._waiting(snapshot))
             asked = attrs.evolve(snapshot or LookingGlassSnapshot(request.asn), requested_at=now)
             uow.observations.put_looking_glass(asked)
             audit(
@@ -148,7 +163,7 @@ class LookingGlass:
                 )
             )
             uow.commit()
-        return LookingGlassView(request, asked, queued=True)
+        return LookingGlassView(request, asked, queued=True, waiting=True)
 
     def _due(self, snapshot: LookingGlassSnapshot, now: dt.datetime) -> bool:
         if snapshot.pending and snapshot.requested_at is not None:
