@@ -39,7 +39,13 @@ from ztix_adapters_bird.testing import (
     read_files,
     simple_config,
 )
-from ztix_adapters_bird.transport import CommandResult, Transport, TransportError
+from ztix_adapters_bird.transport import (
+    CommandResult,
+    LineSink,
+    StreamResult,
+    Transport,
+    TransportError,
+)
 from ztix_core.errors import InvalidValue, SettingsError
 from ztix_core.ports import PeerSpec
 from ztix_core.values import Asn, NetworkId
@@ -500,6 +506,11 @@ class DiesAfterConfigure:
                 raise TransportError("connection lost", kind="lost")
             self.dead = False
         return await self.inner.run(argv, stdin=stdin, timeout=timeout)
+
+    async def stream_lines(
+        self, argv: Sequence[str], sink: LineSink, *, stdin: bytes | None = None, timeout: float
+    ) -> StreamResult:
+        return await self.inner.stream_lines(argv, sink, stdin=stdin, timeout=timeout)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -267,9 +268,12 @@ def test_permanent_failures_are_not_retried(lab: BirdLab, own_sshd: SshServer) -
         ({"retry_for_s": -1.0}, "bird.retry_for_s"),
         ({"retry_initial_backoff_s": 0.0}, "bird.retry_initial_backoff_s"),
         ({"retry_initial_backoff_s": 5.0, "retry_max_backoff_s": 1.0}, "bird.retry_max_backoff_s"),
+        ({"looking_glass_max_routes": 0}, "bird.looking_glass_max_routes"),
+        ({"looking_glass_max_routes": 10_001}, "bird.looking_glass_max_routes"),
+        ({"looking_glass_timeout_s": 0.5}, "bird.looking_glass_timeout_s"),
     ],
 )
-def test_bad_retry_settings_name_the_key(values: dict[str, float], key: str) -> None:
+def test_bad_retry_settings_name_the_key(values: dict[str, Any], key: str) -> None:
     with pytest.raises(SettingsError) as err:
         BirdFleet(BirdSettings((), **values))
     assert err.value.setting == key

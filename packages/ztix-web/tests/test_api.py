@@ -133,6 +133,18 @@ MATRIX: dict[str, tuple[str, str, dict[str, Any] | None, dict[str, int]]] = {
         None,
         {"opa": 409, "opb": 404, "admin": 409},
     ),
+    "getLookingGlass": (
+        "GET",
+        f"/api/v1/requests/{REQ}/looking-glass",
+        None,
+        {"opa": 200, "opb": 404, "admin": 200},
+    ),
+    "refreshLookingGlass": (  # a pending request's member is on no route server
+        "POST",
+        f"/api/v1/requests/{REQ}/looking-glass",
+        None,
+        {"opa": 409, "opb": 404, "admin": 409},
+    ),
     "listRouteServers": (
         "GET",
         "/api/v1/route-servers",
@@ -168,9 +180,10 @@ def test_authorization_matrix(api: Api, operation: str, who: str) -> None:
             assert error["code"] == ("unauthorized" if who == "none" else "token_refused")
             assert "WWW-Authenticate" in result.headers
         if want == 409:
-            # a move the state machine forbids, or a read only an active request has
-            want_code = "conflict" if operation == "getRouterConfig" else "invalid_transition"
-            assert error["code"] == want_code
+            # a move the state machine forbids, or a read only an active request has, or a
+            # looking glass of a member on no route server
+            conflict = operation == "getRouterConfig" or "looking-glass" in path
+            assert error["code"] == ("conflict" if conflict else "invalid_transition")
             assert error["details"]["current_status"] == "pending"
         after = api.site.counts()
         # A refusal writes nothing (a token's last use is the only thing a call records).

@@ -36,6 +36,11 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int, int]]] = 
     ("GET", f"/requests/{A}/router-config?flavour=bird", {}, (303, 409, 404, 409, 303)),
     ("GET", f"/requests/{A}/router-config?flavour=frr", {}, (303, 409, 404, 409, 303)),
     ("GET", f"/requests/{A}/router-config?flavour=ios", {}, (303, 400, 400, 400, 303)),
+    ("GET", f"/requests/{A}/looking-glass", {}, (303, 200, 404, 200, 303)),
+    ("GET", f"/requests/{A}/looking-glass?part=snapshot", {}, (303, 200, 404, 200, 303)),
+    ("GET", "/requests/not-a-uuid/looking-glass", {}, (303, 404, 404, 404, 303)),
+    # a pending request's member is on no route server: nothing to refresh
+    ("POST", f"/requests/{A}/looking-glass", {}, (303, 409, 404, 409, 403)),
     ("POST", f"/requests/{A}/leave", {"confirm": "yes"}, (303, 409, 404, 409, 403)),
     (
         "POST",
@@ -91,7 +96,11 @@ def test_matrix(
 def test_operator_b_never_sees_a_request_of_a(site: Site) -> None:
     request_id = submit(site, "opa", 64500)
     browser = site.signed_in("opb")
-    for url in (f"/requests/{request_id}", f"/requests/{request_id}/status"):
+    for url in (
+        f"/requests/{request_id}",
+        f"/requests/{request_id}/status",
+        f"/requests/{request_id}/looking-glass",
+    ):
         page = browser.get(url)
         assert page.status_code == 404 and "AS64500" not in page.text
     assert "AS64500" not in browser.get("/dashboard").text

@@ -27,6 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from ztix_core.bootstrap import App, bootstrap
+from ztix_core.looking_glass import FilteredRoute
 from ztix_core.memory import InMemoryFleet, InMemoryProvider
 from ztix_core.plugins import Plugins, build_plugin_manager
 from ztix_core.records import (
@@ -42,7 +43,7 @@ from ztix_core.records import (
 from ztix_core.settings import Settings
 from ztix_core.status import RequestStatus
 from ztix_core.testing import builders as b
-from ztix_core.usecases import Provisioner
+from ztix_core.usecases import LookingGlass, Provisioner
 from ztix_core.values import Asn
 from ztix_web.app import create_app
 from ztix_web.config import WebSettings
@@ -108,6 +109,7 @@ class Exchange:
         provider = InMemoryProvider()
         provider.ensure_network(network)
         fleet = InMemoryFleet([RouteServer("rs1", Asn(64999)), RouteServer("rs2", Asn(64999))])
+        self.fleet = fleet
         self.provisioner = Provisioner(
             self.core.uow_factory, self.core.clock, provider, fleet, self.core.registry
         )
@@ -310,3 +312,38 @@ def test_live_state_pages(exchange: Exchange, chromium: Browser) -> None:
     check_page(admin, "admin-request-sessions")
     operator.close()
     admin_context.close()
+
+
+def test_looking_glass_refresh_polls_until_the_reading_lands(
+    exchange: Exchange, chromium: Browser
+) -> None:
+    url = exchange.url
+    with exchange.core.uow_factory() as uow:
+        alice = uow.users.get_by_username("alice")
+        admin_user = uow.users.get_by_username("admin")
+    assert alice is not None and admin_user is not None
+    request = exchange.core.workflow.submit(alice.id, 64500, b.network(1).id, "c1b2c3d4e5")
+    exchange.core.workflow.approve(Actor.user(admin_user), request.id)
+    assert exchange.work(str(request.id)) is RequestStatus.ACTIVE
+
+    context = chromium.new_context()
+    page = sign_in(context, url, "alice")
+    page.goto(f"{url}/requests/{request.id}/looking-glass")
+    glass = page.locator("#looking-glass")
+    expect(glass).to_contain_text("No reading yet")
+    check_page(page, "looking-glass-empty")
+    page.get_by_role("button", name="Refresh").click()  # HTMX, with the CSRF header
+    expect(glass).to_contain_text("Reading the route servers")
+    expect(page.get_by_role("button", name="Refresh")).to_be_disabled()
+    exchange.fleet.filtered[64500] = (
+        FilteredRoute("45.66.0.0/24", "AS64500_v4", ("RPKI invalid",), (13,), "invalid", "64500"),
+        FilteredRoute("10.10.0.0/16", "AS64500_v4", ("bogon prefix",), (3,), "", "64500"),
+    )
+    # the worker's part: the reading lands, and the page picks it up by itself
+    LookingGlass(exchange.core.uow_factory, exchange.core.clock, exchange.fleet).run(Asn(64500))
+    expect(glass).to_contain_text("RPKI invalid", timeout=20_000)
+    expect(glass).to_contain_text("bogon prefix")
+    expect(glass).to_contain_text("As of")
+    expect(page.get_by_role("button", name="Refresh")).to_be_enabled()
+    check_page(page, "looking-glass")
+    context.close()

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
-from ztix_adapters_bird.transport import CommandResult, Transport
+from ztix_adapters_bird.transport import CommandResult, LineSink, StreamResult, Transport
 
 POINTS = ("swap", "configure", "delivery")
 REACHED = "ztix-fault: reached"
@@ -74,6 +74,11 @@ class InterruptingTransport:
             print(REACHED, flush=True)
             while True:  # nothing of this apply may run any more: wait to be killed
                 time.sleep(3600)
+
+    async def stream_lines(
+        self, argv: Sequence[str], sink: LineSink, *, stdin: bytes | None = None, timeout: float
+    ) -> StreamResult:
+        return await self.inner.stream_lines(argv, sink, stdin=stdin, timeout=timeout)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ztix_adapters_bird import drift
+from ztix_adapters_bird import looking_glass as lg
 from ztix_adapters_bird.apply import ApplyOptions, RemoteState, SafeApply, validate_paths
 from ztix_adapters_bird.render import check_policy
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
@@ -33,6 +34,7 @@ from ztix_adapters_bird.transport import (
     TransportError,
 )
 from ztix_core.errors import InvalidValue, SettingsError
+from ztix_core.looking_glass import LookingGlassReport, LookingGlassServer
 from ztix_core.ports import (
     ApplyOutcome,
     PeerSpec,
@@ -63,6 +65,10 @@ def check_settings(settings: BirdSettings) -> None:
             "bird.retry_max_backoff_s",
             "must be at least retry_initial_backoff_s and at most 600 s",
         )
+    if not 1 <= settings.looking_glass_max_routes <= 10_000:
+        raise SettingsError("bird.looking_glass_max_routes", "must be between 1 and 10000")
+    if not 1 <= settings.looking_glass_timeout_s <= 300:
+        raise SettingsError("bird.looking_glass_timeout_s", "must be between 1 and 300 s")
     seen: set[str] = set()
     for i, server in enumerate(settings.servers):
         key = f"bird.servers[{i}]"
@@ -494,3 +500,44 @@ class BirdFleet:
         if not sessions and "8003" not in output and (asn is not None or "0001" not in output):
             return [], output.strip()[:300] or f"birdc exited with {result.exit_status}"
         return sessions, None
+
+    def looking_glass(self, asn: Asn) -> LookingGlassReport:
+        """The member on every server (see :mod:`.looking_glass`): one restricted birdc
+        per server, all in parallel, each reading at most ``looking_glass_max_routes``
+        filtered routes and ended after ``looking_glass_timeout_s``."""
+        lg.member_protocols(asn)  # InvalidValue before anything runs
+        return self._run(self._looking_glass_all(asn))
+
+    async def looking_glass_async(self, asn: Asn) -> LookingGlassReport:
+        """``looking_glass`` for async callers (runs on the fleet's loop)."""
+        lg.member_protocols(asn)
+        return await self._on_loop(self._looking_glass_all(asn))
+
+    async def _looking_glass_all(self, asn: Asn) -> LookingGlassReport:
+        servers = sorted(self._by_name.values(), key=lambda s: s.name)
+        found = await asyncio.gather(*(self._looking_glass_one(s, asn) for s in servers))
+        return LookingGlassReport(asn, tuple(found))
+
+    async def _looking_glass_one(self, server: RouteServerSettings, asn: Asn) -> LookingGlassServer:
+        limit = self.settings.looking_glass_max_routes
+        timeout = self.settings.looking_glass_timeout_s
+        cap = lg.RouteCap(frozenset(lg.member_protocols(asn)), limit)
+        stdin = "".join(f"{c}\n" for c in lg.commands(asn)).encode()
+        try:
+            transport = self._transport(server)
+            result = await transport.stream_lines(
+                lg.argv(server.paths.birdc, server.paths.control_socket),
+                cap,
+                stdin=stdin,
+                timeout=timeout,
+            )
+        except (TransportError, SettingsError) as exc:
+            return LookingGlassServer(server.name, error=str(exc))
+        found = lg.parse_member(
+            server.name, server.asn.value, asn, cap.lines, truncated=result.ended != "eof"
+        )
+        if result.ended == "timeout":
+            return attrs.evolve(
+                found, note=f"the query was ended after {timeout:g} s: what it read is shown"
+            )
+        return found

@@ -161,3 +161,8 @@ class BirdSettings:
     retry_initial_backoff_s: float = 0.5
     #: The longest pause between two attempts.
     retry_max_backoff_s: float = 10.0
+    #: The looking glass reads at most this many filtered routes of a member per server
+    #: (the server's count says how many more there are).
+    looking_glass_max_routes: int = 200
+    #: One server's looking-glass query is ended after this many seconds.
+    looking_glass_timeout_s: float = 20.0

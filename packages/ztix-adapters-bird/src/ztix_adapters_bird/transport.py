@@ -3,14 +3,19 @@
 Both transports run the same argv lists, so the apply pipeline is one piece of code. The
 SSH transport refuses to connect without a known_hosts file and refuses unknown or changed
 host keys during the handshake, before any command runs.
+
+``run`` collects a command's whole output; ``stream_lines`` hands it over line by line and
+stops the command as soon as the caller has read enough (or a deadline passes), so a
+reply of unknown size (a member's routes) costs no more than what is read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -60,6 +65,21 @@ class CommandResult:
 
 #: Called with (transport description, argv) before each command runs (tests record these).
 CommandHook = Callable[[str, tuple[str, ...]], None]
+#: Called with each output line (without its newline); returns False to stop reading.
+LineSink = Callable[[str], bool]
+
+
+@attrs.frozen
+class StreamResult:
+    """How a streamed command ended: ``eof`` (it finished; ``exit_status`` is set),
+    ``stopped`` (the caller had read enough; the command was ended) or ``timeout`` (the
+    deadline passed; the command was ended). ``lines`` is how many lines were handed over."""
+
+    argv: tuple[str, ...]
+    ended: str
+    lines: int
+    exit_status: int | None = None
+    duration_s: float = 0.0
 
 
 class Transport(Protocol):
@@ -72,6 +92,14 @@ class Transport(Protocol):
     ) -> CommandResult:
         """Run ``argv`` (no shell unless argv names one), feeding ``stdin``; never raises
         for a non-zero exit status, raises TransportError when the command cannot run."""
+
+    async def stream_lines(
+        self, argv: Sequence[str], sink: LineSink, *, stdin: bytes | None = None, timeout: float
+    ) -> StreamResult:
+        """Run ``argv`` (stdout and stderr merged), feeding ``stdin``, and hand each output
+        line to ``sink`` as it arrives; end the command once ``sink`` returns False or
+        ``timeout`` seconds have passed. Raises TransportError only when the command
+        cannot be started."""
 
     async def close(self) -> None:
         """Release the connection, if any."""
@@ -125,8 +153,64 @@ class LocalTransport:
             time.perf_counter() - started,
         )
 
+    async def stream_lines(
+        self, argv: Sequence[str], sink: LineSink, *, stdin: bytes | None = None, timeout: float
+    ) -> StreamResult:
+        args = tuple(argv)
+        if self.hook is not None:
+            self.hook(self.description, args)
+        started = time.perf_counter()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        except OSError as exc:
+            raise TransportError(f"cannot run {args[0]}: {exc.strerror}", kind="config") from None
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(OSError):
+            proc.stdin.write(stdin or b"")
+            proc.stdin.close()
+        ended, lines = await _pump(proc.stdout.readline, sink, timeout)
+        if ended != "eof":
+            if proc.returncode is None:
+                proc.kill()
+            # asyncio's wait() returns only once the pipes are closed: drain what the dead
+            # process left in the pipe (at most one pipe buffer), or wait() never returns
+            with contextlib.suppress(TimeoutError, ValueError):
+                await asyncio.wait_for(proc.stdout.read(), 10)
+        status = await proc.wait()
+        return StreamResult(
+            args, ended, lines, status if ended == "eof" else None, time.perf_counter() - started
+        )
+
     async def close(self) -> None:
         return None
+
+
+async def _pump(
+    readline: Callable[[], Awaitable[bytes]], sink: LineSink, timeout: float
+) -> tuple[str, int]:
+    """Read lines into ``sink`` until EOF, ``sink`` says stop, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    lines = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout", lines
+        try:
+            raw = await asyncio.wait_for(readline(), left)
+        except TimeoutError:
+            return "timeout", lines
+        except ValueError:  # one line longer than the reader's buffer: nothing we want
+            return "stopped", lines
+        if not raw:
+            return "eof", lines
+        lines += 1
+        if not sink(_decode(raw).rstrip("\r\n")):
+            return "stopped", lines
 
 
 class SshTransport:
@@ -240,6 +324,37 @@ class SshTransport:
             _decode(result.stderr),
             time.perf_counter() - started,
         )
+
+    async def stream_lines(
+        self, argv: Sequence[str], sink: LineSink, *, stdin: bytes | None = None, timeout: float
+    ) -> StreamResult:
+        args = tuple(argv)
+        conn = await self.connect()
+        if self.hook is not None:
+            self.hook(self.description, args)
+        started = time.perf_counter()
+        try:
+            process = await conn.create_process(
+                shlex.join(args), encoding=None, stderr=asyncssh.STDOUT
+            )
+        except (asyncssh.Error, OSError) as exc:
+            self._conn = None
+            raise TransportError(
+                f"{self.description}: connection lost: {exc}", kind="lost"
+            ) from None
+        try:
+            process.stdin.write(stdin or b"")
+            process.stdin.write_eof()
+            ended, lines = await _pump(process.stdout.readline, sink, timeout)
+        except (asyncssh.Error, OSError) as exc:
+            process.close()
+            raise TransportError(
+                f"{self.description}: connection lost: {exc}", kind="lost"
+            ) from None
+        # Closing the channel ends the remote command (its output has nowhere to go).
+        status = process.exit_status if ended == "eof" else None
+        process.close()
+        return StreamResult(args, ended, lines, status, time.perf_counter() - started)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -349,6 +349,19 @@ class ControllerObservationRow(Base):
     checks: Mapped[Any] = mapped_column(json_type())
 
 
+class LookingGlassRow(Base):
+    """A member's looking glass: its last reading (every server's answer, as JSON) and
+    when a fresh one was last asked for."""
+
+    __tablename__ = "looking_glass"
+    __table_args__ = (CheckConstraint(_asn_check("asn"), name="asn_range"),)
+
+    asn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    observed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    servers: Mapped[Any] = mapped_column(json_type())
+
+
 class NetworkFactsRow(Base):
     """The PeeringDB cache: one row per ASN asked about. ``facts`` is the record (NULL when
     PeeringDB has no network, or never answered: then ``fetched_at`` is NULL too)."""

@@ -17,6 +17,7 @@ from typing import Protocol
 import attrs
 
 from ztix_core.api_ports import ApiTokenRepository, IdempotencyRepository
+from ztix_core.looking_glass import LookingGlassReport, LookingGlassSnapshot
 from ztix_core.notify_ports import NotificationRepository, RecipientRepository
 from ztix_core.records import (
     AsnLink,
@@ -296,6 +297,13 @@ class ObservationRepository(Protocol):
 
     def controller(self) -> ControllerObservation | None:
         """The controller's last readiness reading, or None before the first."""
+
+    def looking_glass(self, asn: Asn) -> LookingGlassSnapshot | None:
+        """The member's stored looking glass (last reading and last refresh asked for),
+        or None when nobody ever asked."""
+
+    def put_looking_glass(self, snapshot: LookingGlassSnapshot) -> None:
+        """Replace the member's stored looking glass with ``snapshot`` (all of it)."""
 
 
 class UnitOfWork(Protocol):
@@ -665,6 +673,18 @@ class RouteServerFleet(Protocol):
         round trip per server, all servers in parallel; never raises for one server's
         failure. Drift is repaired by an ordinary apply, which re-uploads every file that
         differs and reconfigures a daemon whose running config is not ztix's."""
+
+    def looking_glass(self, asn: Asn) -> LookingGlassReport:
+        """One member on every configured server: each of its BGP sessions (state, since
+        when, routes received / accepted / filtered / exported) and the routes the import
+        filter dropped, each with its decoded reject reasons and RPKI state.
+
+        Read-only and bounded: one query per server, all servers in parallel, each
+        reading at most the fleet's cap of filtered routes (the server's own count says
+        how many more there are) and given up after the fleet's timeout, so a member with
+        half a million routes stalls neither a route server nor the caller. A server
+        that cannot be asked is an entry with ``error`` set; never raises for one
+        server's failure. Unknown reject codes are reported as such, never refused."""
 
 
 # --------------------------------------------------------------------------- router snippets

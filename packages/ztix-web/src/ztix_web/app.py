@@ -29,6 +29,7 @@ from ztix_web.views import (
     auth,
     errors,
     health,
+    looking_glass,
     notifications,
     operator,
     oversight,
@@ -75,6 +76,7 @@ def create_app(
     app.add_route("/requests/{request_id}/leave", operator.Leave(ctx))
     app.add_route(notifications.PATH, notifications.NotificationsPage(ctx))
     app.add_route("/requests/{request_id}/router-config", router_config.RouterConfigDownload(ctx))
+    app.add_route("/requests/{request_id}/looking-glass", looking_glass.LookingGlassPage(ctx))
     admin_page = admin.AdminRequest(ctx)
     app.add_route("/admin/requests", admin.Queue(ctx))
     app.add_route("/admin/requests/{request_id}", admin_page)

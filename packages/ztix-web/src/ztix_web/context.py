@@ -12,6 +12,7 @@ import jinja2
 from ztix_core.bootstrap import App
 from ztix_core.ports import PasswordHasher
 from ztix_core.usecases.accounts import Accounts
+from ztix_core.usecases.looking_glass import LookingGlass
 from ztix_core.usecases.oversight import Oversight
 from ztix_web.config import WebSettings
 from ztix_web.extensions import SignInButton
@@ -49,6 +50,12 @@ class WebContext:
     observe_every_s: float
     #: Sign-in methods of the web extensions, shown on the sign-in page.
     sign_in_buttons: tuple[SignInButton, ...] = ()
+    #: The looking glass: snapshots the worker recorded, refreshes through the outbox.
+    looking_glass: LookingGlass = attrs.field(
+        default=attrs.Factory(
+            lambda self: LookingGlass(self.core.uow_factory, self.core.clock), takes_self=True
+        )
+    )
 
     @classmethod
     def build(

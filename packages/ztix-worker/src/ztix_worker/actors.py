@@ -1,4 +1,5 @@
-"""The Dramatiq actors: provision_request, deprovision_request, sync_route_servers.
+"""The Dramatiq actors: provision_request, deprovision_request, sync_route_servers,
+looking_glass.
 
 Actors are declared per broker (not on dramatiq's global broker), so the Redis worker,
 embedded mode and tests each get their own set over the same functions. Every actor runs
@@ -17,9 +18,15 @@ import attrs
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from ztix_core.errors import ProviderError
+from ztix_core.errors import InvalidValue, ProviderError
 from ztix_core.status import RequestStatus
-from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, TOPIC_SYNC
+from ztix_core.usecases._common import (
+    TOPIC_DEPROVISION,
+    TOPIC_LOOKING_GLASS,
+    TOPIC_PROVISION,
+    TOPIC_SYNC,
+)
+from ztix_core.values import Asn
 from ztix_worker.logs import current_request_id, log_context
 
 if TYPE_CHECKING:
@@ -35,6 +42,7 @@ class Actors:
     provision: dramatiq.Actor[..., None]
     deprovision: dramatiq.Actor[..., None]
     sync: dramatiq.Actor[..., None]
+    looking_glass: dramatiq.Actor[..., None]
 
     def for_topic(self, topic: str) -> dramatiq.Actor[..., None] | None:
         """The actor that handles an outbox topic, or None."""
@@ -42,6 +50,7 @@ class Actors:
             TOPIC_PROVISION: self.provision,
             TOPIC_DEPROVISION: self.deprovision,
             TOPIC_SYNC: self.sync,
+            TOPIC_LOOKING_GLASS: self.looking_glass,
         }.get(topic)
 
 
@@ -142,9 +151,32 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 },
             )
 
+    def looking_glass(asn: Any, request_id: str = "", correlation_id: str = "") -> None:
+        """Read one member on every route server and store it as its looking glass.
+
+        Not retried: a server that cannot be asked is recorded with the reason, and the
+        member's Refresh button asks again."""
+        with _job_context(correlation_id or request_id or None):
+            try:
+                member = Asn.parse(str(asn))
+            except InvalidValue:
+                log.error("looking_glass message carries a bad ASN %r; dropped", asn)
+                return
+            snapshot = runtime.looking_glass.run(member)
+            log.info(
+                "looking glass of %s: %s",
+                member,
+                ", ".join(
+                    f"{s.server}={'error' if s.error else f'{len(s.sessions)} sessions'}"
+                    for s in snapshot.servers
+                )
+                or "no route servers",
+            )
+
     def declare(fn: Any, queue: str, **extra: Any) -> dramatiq.Actor[..., None]:
+        options = {**retry_opts, **extra}
         decorate = dramatiq.actor(
-            broker=broker, actor_name=fn.__name__, queue_name=queue, **retry_opts, **extra
+            broker=broker, actor_name=fn.__name__, queue_name=queue, **options
         )
         actor: dramatiq.Actor[..., None] = decorate(fn)
         return actor
@@ -153,6 +185,8 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
         provision=declare(provision_request, ws.queue),
         deprovision=declare(deprovision_request, ws.queue),
         sync=declare(sync_route_servers, f"{ws.queue}_sync"),
+        # its own queue: a slow route server never holds provisioning up, nor the reverse
+        looking_glass=declare(looking_glass, f"{ws.queue}_lg", max_retries=0),
     )
 
 

@@ -27,7 +27,14 @@ from ztix_core.bootstrap import App, configured_networks
 from ztix_core.notifications import CONTROLLER_NOT_READY, notify
 from ztix_core.ports import ProvisioningEvents, ReadinessReport
 from ztix_core.records import JsonDict, ZtNetwork
-from ztix_core.usecases import DriftCheck, Observer, check_route_servers, sync_networks
+from ztix_core.usecases import (
+    DriftCheck,
+    LookingGlass,
+    Observer,
+    check_route_servers,
+    sync_networks,
+)
+from ztix_core.usecases._common import TOPIC_LOOKING_GLASS
 from ztix_core.usecases.notify import NotificationDeliveries
 from ztix_worker.actors import Actors, declare_actors, sync_kwargs
 from ztix_worker.audit import audit
@@ -193,6 +200,7 @@ class WorkerRuntime:
                 default=10.0,
             ),
         )
+        self.looking_glass = LookingGlass(app.uow_factory, app.clock, app.fleet)
         self.worker: dramatiq.Worker | None = None
         self._threads: list[threading.Thread] = []
         redis_url = app.settings.redis_url or ""
@@ -257,7 +265,9 @@ class WorkerRuntime:
             raise UnknownTopic(topic)
         message = actor.send_with_options(kwargs={**payload, "correlation_id": correlation_id})
         request_id = payload.get("request_id")
-        if isinstance(request_id, str):
+        # the reconciler's evidence is the request's last provisioning message; a
+        # looking-glass read must not stand in for it
+        if isinstance(request_id, str) and topic != TOPIC_LOOKING_GLASS:
             # before the relay marks the row sent: the reconciler never sees neither
             self.delivery.record(request_id, message)
 

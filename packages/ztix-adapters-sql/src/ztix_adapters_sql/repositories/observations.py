@@ -9,10 +9,12 @@ from sqlalchemy import delete, insert, select
 
 from ztix_adapters_sql.models import (
     ControllerObservationRow,
+    LookingGlassRow,
     RouteServerObservationRow,
     SessionObservationRow,
 )
 from ztix_adapters_sql.repositories._base import SqlRepository, require_json, upsert
+from ztix_core.looking_glass import LookingGlassSnapshot, servers_from_json, servers_to_json
 from ztix_core.records import (
     ControllerObservation,
     ObservedCheck,
@@ -135,3 +137,25 @@ class SqlObservationRepository(SqlRepository):
                 for c in row.checks
             ),
         )
+
+    def looking_glass(self, asn: Asn) -> LookingGlassSnapshot | None:
+        row = self._get(LookingGlassRow, asn.value)
+        if row is None:
+            return None
+        return LookingGlassSnapshot(
+            asn=Asn(row.asn),
+            observed_at=row.observed_at,
+            requested_at=row.requested_at,
+            servers=servers_from_json(row.servers),
+        )
+
+    def put_looking_glass(self, snapshot: LookingGlassSnapshot) -> None:
+        servers = servers_to_json(snapshot.servers)
+        require_json(servers, "servers")
+        values = {
+            "asn": snapshot.asn.value,
+            "observed_at": snapshot.observed_at,
+            "requested_at": snapshot.requested_at,
+            "servers": servers,
+        }
+        self.session.execute(upsert(self.dialect, LookingGlassRow, values, ["asn"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ztix_core.errors import InvalidValue
+from ztix_core.looking_glass import LookingGlassReport
 from ztix_core.ports import (
     ApplyOutcome,
     MemberRouter,
@@ -71,3 +72,7 @@ class NoRouteServers:
         """None: with no route server there is no session to configure (members peer
         bilaterally, which ztix does not configure)."""
         return ()
+
+    def looking_glass(self, asn: Asn) -> LookingGlassReport:
+        """No server to ask: a report with no servers (the pages say why)."""
+        return LookingGlassReport(asn, ())

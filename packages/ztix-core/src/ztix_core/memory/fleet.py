@@ -7,6 +7,12 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from ztix_core.looking_glass import (
+    FilteredRoute,
+    LookingGlassReport,
+    LookingGlassServer,
+    LookingGlassSession,
+)
 from ztix_core.ports import (
     ApplyOutcome,
     MemberRouter,
@@ -25,7 +31,9 @@ class InMemoryFleet:
     ``down`` to make its applies fail at stage ``connect``; put an ASN in ``refuse`` (with
     the reason) to make the fleet refuse that member; put a :class:`RouteServerDrift` in
     ``drift`` to make a server differ from what was applied (a hand edit): ``check_drift``
-    reports it and the next apply to that server repairs it (even with an unchanged digest)."""
+    reports it and the next apply to that server repairs it (even with an unchanged digest).
+    ``filtered`` holds, per ASN, the routes every server's import filter "dropped" (what
+    ``looking_glass`` reports; nothing by default)."""
 
     def __init__(self, servers: Sequence[RouteServer]) -> None:
         self._servers = tuple(sorted(servers, key=lambda s: s.name))
@@ -35,6 +43,10 @@ class InMemoryFleet:
         self.apply_count: dict[str, int] = {s.name: 0 for s in self._servers}
         self.refuse: dict[int, str] = {}
         self.drift: dict[str, RouteServerDrift] = {}
+        self.filtered: dict[int, tuple[FilteredRoute, ...]] = {}
+        #: Filtered routes read per server at most (what the BIRD fleet caps too).
+        self.max_routes = 200
+        self.looking_glass_calls: list[Asn] = []
 
     def servers(self) -> Sequence[RouteServer]:
         return self._servers
@@ -146,3 +158,35 @@ class InMemoryFleet:
                 RouterSnippet(flavour, title, f"ztix-as{member.asn.value}-{flavour}.conf", text)
             )
         return out
+
+    def looking_glass(self, asn: Asn) -> LookingGlassReport:
+        """The member's sessions where it was applied (up, no routes unless ``filtered``
+        names some, which then count as received and filtered); a down server is an
+        error entry."""
+        self.looking_glass_calls.append(asn)
+        dropped = self.filtered.get(asn.value, ())
+        servers = []
+        for server in self._servers:
+            name = server.name
+            if name in self.down:
+                servers.append(LookingGlassServer(name, error=f"{name}: connection refused"))
+                continue
+            sessions = tuple(
+                LookingGlassSession(
+                    protocol=f"AS{asn.value}_v{fam}",
+                    state="Established",
+                    info="Established",
+                    received=n,
+                    filtered=n,
+                )
+                for fam in (4, 6)
+                for n in [sum(1 for r in dropped if (":" in r.prefix) == (fam == 6))]
+                if any(p.asn == asn for p in self.applied[name])
+            )
+            shown = dropped[: self.max_routes] if sessions else ()
+            servers.append(
+                LookingGlassServer(
+                    name, sessions, shown, filtered_total=len(dropped) if sessions else 0
+                )
+            )
+        return LookingGlassReport(asn, tuple(servers))

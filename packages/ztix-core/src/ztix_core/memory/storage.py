@@ -18,6 +18,7 @@ import attrs
 
 from ztix_core.api_ports import ApiToken, IdempotencyEntry
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.looking_glass import LookingGlassSnapshot
 from ztix_core.memory.api_storage import InMemoryApiTokens, InMemoryIdempotency
 from ztix_core.memory.notify_storage import InMemoryNotifications, InMemoryRecipients
 from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryTotp, InMemoryWebSessions
@@ -63,6 +64,7 @@ class _Tables:
     rs_observations: dict[str, RouteServerObservation] = attrs.Factory(dict)
     session_observations: dict[str, tuple[SessionObservation, ...]] = attrs.Factory(dict)
     controller_observation: dict[str, ControllerObservation] = attrs.Factory(dict)
+    looking_glasses: dict[int, LookingGlassSnapshot] = attrs.Factory(dict)
     network_facts: dict[Asn, CachedFacts] = attrs.Factory(dict)
     max_prefix_overrides: dict[Asn, MaxPrefixOverride] = attrs.Factory(dict)
     api_tokens: dict[uuid.UUID, ApiToken] = attrs.Factory(dict)
@@ -418,6 +420,12 @@ class _Observations(_Repo):
 
     def controller(self) -> ControllerObservation | None:
         return self.t.controller_observation.get("controller")
+
+    def looking_glass(self, asn: Asn) -> LookingGlassSnapshot | None:
+        return self.t.looking_glasses.get(asn.value)
+
+    def put_looking_glass(self, snapshot: LookingGlassSnapshot) -> None:
+        self.t.looking_glasses[snapshot.asn.value] = snapshot
 
 
 class _NetworkFacts(_Repo):

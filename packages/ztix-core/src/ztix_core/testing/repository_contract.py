@@ -19,6 +19,12 @@ import attrs
 import pytest
 
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.looking_glass import (
+    FilteredRoute,
+    LookingGlassServer,
+    LookingGlassSession,
+    LookingGlassSnapshot,
+)
 from ztix_core.ports import (
     CachedFacts,
     MaxPrefixOverride,
@@ -655,6 +661,67 @@ def test_controller_observation_is_replaced(uow_factory: UnitOfWorkFactory) -> N
         got = uow.observations.controller()
         assert got == good and got.ready
     assert not ControllerObservation(b.T0).ready
+
+
+def test_looking_glass_snapshot_is_replaced_whole(uow_factory: UnitOfWorkFactory) -> None:
+    servers = (
+        LookingGlassServer(
+            "rs1",
+            (
+                LookingGlassSession(
+                    "AS64500_v4",
+                    "Established",
+                    "2026-12-01 10:00:00",
+                    "Established",
+                    "",
+                    6,
+                    2,
+                    4,
+                    9,
+                    False,
+                ),
+                LookingGlassSession("AS64500_v6", "Active", last_error="Socket: refused"),
+            ),
+            (
+                FilteredRoute(
+                    "45.66.0.0/24",
+                    "AS64500_v4",
+                    ("RPKI invalid",),
+                    (13,),
+                    "invalid",
+                    "64500",
+                    "10.0.0.11",
+                ),
+                FilteredRoute("10.10.0.0/16", "AS64500_v4", ("unknown reason 99",), (99,)),
+            ),
+            filtered_total=4000,
+            note="the query was ended after 20 s",
+        ),
+        LookingGlassServer("rs2", error="ssh: connection refused"),
+    )
+    asked = LookingGlassSnapshot(Asn(64500), requested_at=b.T0)
+    with uow_factory() as uow:
+        assert uow.observations.looking_glass(Asn(64500)) is None
+        uow.observations.put_looking_glass(asked)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.observations.looking_glass(Asn(64500)) == asked
+        assert asked.pending
+        seen = attrs.evolve(asked, observed_at=b.T0 + dt.timedelta(seconds=3), servers=servers)
+        uow.observations.put_looking_glass(seen)
+        uow.rollback()
+        assert uow.observations.looking_glass(Asn(64500)) == asked
+        uow.observations.put_looking_glass(seen)
+        uow.observations.put_looking_glass(LookingGlassSnapshot(Asn(4_200_000_000)))
+        uow.commit()
+    with uow_factory() as uow:
+        got = uow.observations.looking_glass(Asn(64500))
+        assert got == seen and not got.pending
+        assert got.servers[0].not_shown == 3998
+        assert uow.observations.looking_glass(Asn(4_200_000_000)) == LookingGlassSnapshot(
+            Asn(4_200_000_000)
+        )
+        assert uow.observations.looking_glass(Asn(64501)) is None
 
 
 # ------------------------------------------------------------------ PeeringDB facts

@@ -1,6 +1,7 @@
 """Public use cases of ztix."""
 
 from ztix_core.usecases.accounts import Accounts, AccountSummary
+from ztix_core.usecases.looking_glass import LookingGlass, LookingGlassView
 from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.observations import ObservationPass, Observer
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
@@ -15,6 +16,8 @@ __all__ = [
     "Accounts",
     "DriftCheck",
     "FactsView",
+    "LookingGlass",
+    "LookingGlassView",
     "NetworkSync",
     "ObservationPass",
     "Observer",

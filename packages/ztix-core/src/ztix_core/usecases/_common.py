@@ -16,6 +16,7 @@ from ztix_core.status import RequestStatus, can_move
 TOPIC_PROVISION = "provision_request"
 TOPIC_DEPROVISION = "deprovision_request"
 TOPIC_SYNC = "sync_route_servers"
+TOPIC_LOOKING_GLASS = "looking_glass"
 
 
 def audit(

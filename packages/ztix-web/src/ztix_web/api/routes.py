@@ -24,6 +24,7 @@ from ztix_web.api.schemas import (
     UUID,
     asn_json,
     event_json,
+    looking_glass_json,
     membership_json,
     network_json,
     ref,
@@ -241,6 +242,23 @@ class Routes:
                 },
             }
         )
+
+    # ---------------------------------------------------------------- looking glass
+
+    def looking_glass(self, call: Call) -> Reply:
+        rid = uuid.UUID(call.params["request_id"])
+        try:
+            return Reply(looking_glass_json(self.ctx.looking_glass.view(_actor(call), rid)))
+        except PermissionDenied:
+            raise NotFound(f"request {rid} not found") from None
+
+    def refresh_looking_glass(self, call: Call) -> Reply:
+        rid = uuid.UUID(call.params["request_id"])
+        try:
+            view = self.ctx.looking_glass.refresh(_actor(call), rid)
+        except PermissionDenied:
+            raise NotFound(f"request {rid} not found") from None
+        return Reply(looking_glass_json(view), 202)
 
     # ---------------------------------------------------------------- oversight
 
@@ -486,6 +504,33 @@ class Routes:
                 params=(REQUEST_ID,),
                 errors=(*action_errors, "permission_denied"),
                 tag="admin",
+            ),
+            Operation(
+                "GET",
+                f"{V1}/requests/{{request_id}}/looking-glass",
+                "getLookingGlass",
+                "The member's sessions and filtered routes on every route server, as the "
+                "worker last read them (owner or admin)",
+                "user",
+                self.looking_glass,
+                ref("LookingGlass"),
+                params=(REQUEST_ID,),
+                errors=("not_found",),
+                tag="requests",
+            ),
+            Operation(
+                "POST",
+                f"{V1}/requests/{{request_id}}/looking-glass",
+                "refreshLookingGlass",
+                "Ask the worker for a fresh looking-glass reading (owner or admin); "
+                "queued is false when one is on its way or the last is seconds old",
+                "user",
+                self.refresh_looking_glass,
+                ref("LookingGlass"),
+                params=(REQUEST_ID,),
+                status=202,
+                errors=("not_found", "conflict"),
+                tag="requests",
             ),
             Operation(
                 "GET",

@@ -8,8 +8,10 @@ import datetime as dt
 from typing import Any
 
 from ztix_core.api_ports import ApiToken
+from ztix_core.looking_glass import servers_to_json
 from ztix_core.records import AuditEvent, JoinRequest, Membership, User, ZtNetwork
 from ztix_core.status import RequestStatus
+from ztix_core.usecases.looking_glass import LookingGlassView
 from ztix_core.usecases.oversight import RouteServerOverview
 from ztix_core.usecases.queries import AsnEligibility
 from ztix_web.pages import ServerView
@@ -166,9 +168,25 @@ def token_json(t: ApiToken) -> dict[str, Any]:
     }
 
 
+def looking_glass_json(view: LookingGlassView) -> dict[str, Any]:
+    snapshot = view.snapshot
+    return {
+        "request_id": str(view.request.id),
+        "asn": view.asn.value,
+        "available": view.available,
+        "observed_at": _time(view.observed_at),
+        "requested_at": _time(snapshot.requested_at if snapshot else None),
+        "pending": view.pending,
+        "queued": view.queued,
+        "servers": servers_to_json(snapshot.servers) if snapshot and view.observed_at else [],
+    }
+
+
 _STR_OR_NULL = _nullable({"type": "string"})
 _INT_OR_NULL = _nullable({"type": "integer"})
 _TIME_OR_NULL = _nullable(TIME)
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+_STR: Schema = {"type": "string"}
 
 COMPONENTS: dict[str, Schema] = {
     "User": _obj(
@@ -280,6 +298,65 @@ COMPONENTS: dict[str, Schema] = {
             "expires_at": _TIME_OR_NULL,
             "last_used_at": _TIME_OR_NULL,
             "revoked_at": _TIME_OR_NULL,
+        }
+    ),
+    "LookingGlass": _obj(
+        {
+            "request_id": UUID,
+            "asn": ASN,
+            "available": {
+                "type": "boolean",
+                "description": "the member may be on the route servers (request status)",
+            },
+            "observed_at": _TIME_OR_NULL,
+            "requested_at": _TIME_OR_NULL,
+            "pending": {"type": "boolean", "description": "a newer reading is on its way"},
+            "queued": {"type": "boolean", "description": "this call asked for a new reading"},
+            "servers": {"type": "array", "items": ref("LookingGlassServer")},
+        }
+    ),
+    "LookingGlassServer": _obj(
+        {
+            "server": _STR,
+            "error": {"type": "string", "description": "why the server could not be asked"},
+            "note": {"type": "string", "description": "why the answer is partial"},
+            "sessions": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "protocol": _STR,
+                        "state": _STR,
+                        "established": {"type": "boolean"},
+                        "since": _STR,
+                        "info": _STR,
+                        "last_error": _STR,
+                        "received": _COUNT,
+                        "accepted": _COUNT,
+                        "filtered": _COUNT,
+                        "exported": _COUNT,
+                        "import_limit_hit": {"type": "boolean"},
+                    }
+                ),
+            },
+            "filtered_routes": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "prefix": _STR,
+                        "protocol": _STR,
+                        "reasons": {"type": "array", "items": _STR},
+                        "reason_codes": {"type": "array", "items": {"type": "integer"}},
+                        "rpki": {
+                            "type": "string",
+                            "description": "valid, invalid, unknown, or empty: not checked",
+                        },
+                        "as_path": _STR,
+                        "next_hop": _STR,
+                    }
+                ),
+            },
+            "filtered_total": _COUNT,
+            "not_shown": _COUNT,
         }
     ),
 }
