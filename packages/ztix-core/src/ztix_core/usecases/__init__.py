@@ -1,6 +1,7 @@
 """Public use cases of ztix."""
 
 from ztix_core.usecases.accounts import Accounts, AccountSummary
+from ztix_core.usecases.members import KEEP, MemberChange, MemberSettings
 from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.observations import ObservationPass, Observer
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
@@ -10,10 +11,13 @@ from ztix_core.usecases.requests import RequestWorkflow
 from ztix_core.usecases.route_server_drift import DriftCheck, check_route_servers
 
 __all__ = [
+    "KEEP",
     "AccountSummary",
     "Accounts",
     "DriftCheck",
     "FactsView",
+    "MemberChange",
+    "MemberSettings",
     "NetworkSync",
     "ObservationPass",
     "Observer",

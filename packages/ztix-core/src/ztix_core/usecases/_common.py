@@ -64,3 +64,8 @@ def move(
     meta.update(metadata or {})
     audit(uow, now, actor, f"request.{target.value}", "request", str(request.id), meta)
     return updated
+
+
+#: A member's peering-LAN addresses changed: re-authorize it on the controller with the
+#: new ones, then sync the route servers (:meth:`Provisioner.update_member`).
+TOPIC_MEMBER_UPDATE = "update_member"

@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager
 
 import attrs
 
-from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, ProviderError
-from ztix_core.ipam import Ipv6Scheme, allocate_pair
+from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, InvalidValue, ProviderError
+from ztix_core.ipam import Ipv6Scheme
 from ztix_core.max_prefix import effective_max_prefix
 from ztix_core.ports import (
     ApplyOutcome,
@@ -40,6 +40,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import audit, move
+from ztix_core.usecases.members import member_addresses
 
 WORKER = Actor.system("worker")
 ACTIVE_CONFIG = frozenset(
@@ -170,6 +171,13 @@ class Provisioner:
                 {"stage": "ipam", "remediation": "free addresses or widen the prefix"},
             )
             return RequestStatus.FAILED
+        except InvalidValue as exc:  # a fixed address a route server took since approval
+            self._fail(
+                request_id,
+                f"addressing: {exc.message}",
+                {"stage": "ipam", "remediation": "set another address, then retry"},
+            )
+            return RequestStatus.FAILED
         except DuplicateRecord as exc:
             self._fail(
                 request_id,
@@ -252,15 +260,11 @@ class Provisioner:
             network = uow.networks.get(request.network_id)
             assert network is not None
             reserved = {a for s in self.fleet.servers() for a in (s.ipv4, s.ipv6) if a is not None}
-            pair = allocate_pair(
-                network.ipv4_prefix,
-                network.ipv6_prefix,
-                request.asn,
-                uow.allocations.for_network(network.id),
-                reserved,
-                self.settings.ipv6_scheme,
+            # an admin's fixed addresses (held since approval), else the next free ones
+            pair, fresh = member_addresses(
+                uow, request, network, reserved, self.settings.ipv6_scheme
             )
-            for addr in (pair.ipv4, pair.ipv6):
+            for addr in fresh:
                 uow.allocations.reserve(IpAllocation(network.id, addr, request.id))
             now = self.clock.now()
             membership = Membership(
@@ -295,6 +299,61 @@ class Provisioner:
             self._fail_in(uow, request, error, metadata)
             uow.commit()
 
+    def update_member(
+        self, request_id: uuid.UUID, *, final_attempt: bool = True, sync: bool = True
+    ) -> bool:
+        """Carry a member's changed addresses (``update_member``) to the controller: when
+        its membership is authorized, authorize the node again with the membership's
+        addresses (the provider replaces its IP assignments), audited as
+        ``membership.readdressed``; then sync the route servers. A member not authorized
+        yet needs nothing: provisioning authorizes it with the current addresses. A
+        transient provider error is re-raised unless ``final_attempt``; any other is
+        audited (``membership.readdress_failed``) and left to the reconciler. Returns
+        True when the controller holds the new addresses."""
+        with self.uow_factory() as uow:
+            membership = uow.memberships.get_for_request(request_id)
+            request = uow.requests.get(request_id)
+        if membership is None or request is None or not membership.authorized:
+            return False
+        if request.status not in ACTIVE_CONFIG:
+            return False
+        try:
+            self.provider.authorize_member(
+                membership.network_id,
+                membership.node_id,
+                [membership.ipv4, membership.ipv6],
+                f"AS{membership.asn.value}",
+            )
+        except ProviderError as exc:
+            if exc.transient and not final_attempt:
+                raise
+            with self.uow_factory() as uow:
+                audit(
+                    uow,
+                    self.clock.now(),
+                    WORKER,
+                    "membership.readdress_failed",
+                    "request",
+                    str(request_id),
+                    {"kind": exc.kind, "message": exc.message, "remediation": exc.remediation},
+                )
+                uow.commit()
+            return False
+        with self.uow_factory() as uow:
+            audit(
+                uow,
+                self.clock.now(),
+                WORKER,
+                "membership.readdressed",
+                "request",
+                str(request_id),
+                {"ipv4": str(membership.ipv4), "ipv6": str(membership.ipv6)},
+            )
+            uow.commit()
+        if sync:
+            self.sync_route_servers()
+        return True
+
     # ------------------------------------------------------------------ route servers
 
     @staticmethod
@@ -311,25 +370,30 @@ class Provisioner:
     def _desired(
         self, uow: UnitOfWork, pairs: Sequence[tuple[Membership, JoinRequest]]
     ) -> list[tuple[Membership, PeerSpec]]:
-        """Each member's max-prefix and name come from the PeeringDB cache and the admins'
-        overrides (two queries, whatever the member count): rendering never waits on
-        PeeringDB, and the refresh requests a sync when a cached value changes."""
+        """Each member's max-prefix and name come from its own settings, the admins'
+        per-ASN overrides and the PeeringDB cache (three queries, whatever the member
+        count): rendering never waits on PeeringDB, and the refresh requests a sync when a
+        cached value changes."""
         live = [
             (m, request) for m, request in pairs if m.authorized and request.status in ACTIVE_CONFIG
         ]
         asns = {m.asn for m, _ in live}
         cached = uow.network_facts.get_many(asns) if asns else {}
         overrides = uow.network_facts.overrides(asns) if asns else {}
+        own = uow.member_facts.get_many([m.request_id for m, _ in live]) if live else {}
         out = []
         for m, _ in live:
             entry = cached.get(m.asn)
+            mine = own.get(m.request_id)
             limit = effective_max_prefix(
                 entry,
                 overrides.get(m.asn),
                 self.settings.default_max_prefix_v4,
                 self.settings.default_max_prefix_v6,
+                mine,
             )
             facts = entry.facts if entry else None
+            name = (mine.display_name if mine else None) or (facts.name if facts else None)
             out.append(
                 (
                     m,
@@ -339,7 +403,7 @@ class Provisioner:
                         m.ipv6,
                         limit.v4,
                         limit.v6,
-                        facts.name if facts else f"AS{m.asn.value}",
+                        name or f"AS{m.asn.value}",
                         m.network_id,
                     ),
                 )
