@@ -1,4 +1,5 @@
-"""The Dramatiq actors: provision_request, deprovision_request, sync_route_servers.
+"""The Dramatiq actors: provision_request, deprovision_request, sync_route_servers,
+update_member.
 
 Actors are declared per broker (not on dramatiq's global broker), so the Redis worker,
 embedded mode and tests each get their own set over the same functions. Every actor runs
@@ -17,7 +18,12 @@ from dramatiq.middleware import CurrentMessage
 
 from ztix_core.errors import ProviderError
 from ztix_core.status import RequestStatus
-from ztix_core.usecases._common import TOPIC_DEPROVISION, TOPIC_PROVISION, TOPIC_SYNC
+from ztix_core.usecases._common import (
+    TOPIC_DEPROVISION,
+    TOPIC_MEMBER_UPDATE,
+    TOPIC_PROVISION,
+    TOPIC_SYNC,
+)
 from ztix_worker.logs import current_request_id, request_context
 
 if TYPE_CHECKING:
@@ -33,6 +39,7 @@ class Actors:
     provision: dramatiq.Actor[..., None]
     deprovision: dramatiq.Actor[..., None]
     sync: dramatiq.Actor[..., None]
+    update_member: dramatiq.Actor[..., None]
 
     def for_topic(self, topic: str) -> dramatiq.Actor[..., None] | None:
         """The actor that handles an outbox topic, or None."""
@@ -40,6 +47,7 @@ class Actors:
             TOPIC_PROVISION: self.provision,
             TOPIC_DEPROVISION: self.deprovision,
             TOPIC_SYNC: self.sync,
+            TOPIC_MEMBER_UPDATE: self.update_member,
         }.get(topic)
 
 
@@ -102,6 +110,19 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
             status = runtime.provisioner.deprovision(rid)
             log.info("deprovision_request done: %s", status)
 
+    def update_member(request_id: str, correlation_id: str = "") -> None:
+        """An admin moved a member's addresses: authorize the node again with them on the
+        controller, then ask for a coalesced route-server sync. Idempotent; transient
+        controller errors are retried like provisioning's."""
+        with request_context(correlation_id or request_id):
+            rid = _parse_id(request_id)
+            if rid is None:
+                return
+            runtime.gate.wait()
+            final = _attempt() >= ws.max_retries
+            done = runtime.provisioner.update_member(rid, final_attempt=final)
+            log.info("update_member done: %s", "readdressed" if done else "nothing to do")
+
     def sync_route_servers(
         correlation_id: str = "", force: bool = False, request_id: str = ""
     ) -> None:
@@ -143,6 +164,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
         provision=declare(provision_request, ws.queue),
         deprovision=declare(deprovision_request, ws.queue),
         sync=declare(sync_route_servers, f"{ws.queue}_sync"),
+        update_member=declare(update_member, ws.queue),
     )
 
 
