@@ -99,9 +99,7 @@ REMOVED_POLICY_KEYS = {
 }
 
 
-def _removed(
-    _instance: object, attribute: attrs.Attribute[int | None], value: int | None
-) -> None:
+def _removed(_instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
     if value is not None:
         raise InvalidValue(attribute.name, REMOVED_POLICY_KEYS[attribute.name])
 
