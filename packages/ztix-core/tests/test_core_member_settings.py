@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from pathlib import Path
 
 import pytest
 
-from ztix_core.errors import Conflict, InvalidTransition, InvalidValue, PermissionDenied
+from ztix_core.errors import (
+    Conflict,
+    InvalidTransition,
+    InvalidValue,
+    PermissionDenied,
+    SettingsError,
+)
 from ztix_core.max_prefix import MAX_PREFIX_LIMIT, effective_max_prefix
 from ztix_core.ports import CachedFacts, MaxPrefixOverride, NetworkFacts, PeerSpec
 from ztix_core.records import Actor, MemberFacts
+from ztix_core.settings import load_settings
 from ztix_core.status import RequestStatus as S
 from ztix_core.testing import builders as b
 from ztix_core.testing.world import ADMIN, World
-from ztix_core.usecases import MemberSettings
+from ztix_core.usecases import MemberSettings, RegistryFacts
 from ztix_core.usecases._common import TOPIC_MEMBER_UPDATE, TOPIC_SYNC
 from ztix_core.values import Asn, NodeId
 
@@ -332,3 +340,23 @@ def test_max_prefix_precedence_is_one_chain() -> None:
     assert (got.v4, got.source_v4, got.v6, got.source_v6) == (100, "default", 50, "default")
     huge = CachedFacts(Asn(64500), NetworkFacts(Asn(64500), "X", max_prefix_v4=10**9), b.T0, b.T0)
     assert effective_max_prefix(huge, None, 100, 50).v4 == MAX_PREFIX_LIMIT
+
+
+@pytest.mark.parametrize("value", [0, -3, MAX_PREFIX_LIMIT + 1])
+def test_the_one_max_prefix_default_is_checked(tmp_path: Path, value: int) -> None:
+    config = tmp_path / "ztix.toml"
+    config.write_text(f"[provisioning]\ndefault_max_prefix_v6 = {value}\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(config, {"ZTIX_DATA_DIR": str(tmp_path)})
+    assert str(info.value) == (
+        f"setting provisioning: default_max_prefix_v6: must be 1-10000000, got {value}"
+    )
+
+
+def test_a_per_asn_override_has_the_same_bounds(world: World) -> None:
+    facts = RegistryFacts(world.store, world.clock, world.registry)
+    before = world.store.tables.copy()
+    for bad in (0, MAX_PREFIX_LIMIT + 1):
+        with pytest.raises(InvalidValue, match="must be 1-10000000"):
+            facts.set_override(ADMIN, Asn(64500), v4=bad, v6=None, reason="typo")
+    assert world.store.tables == before

@@ -17,7 +17,7 @@ import attrs
 
 from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, InvalidValue, ProviderError
 from ztix_core.ipam import Ipv6Scheme
-from ztix_core.max_prefix import effective_max_prefix
+from ztix_core.max_prefix import check_max_prefix, effective_max_prefix
 from ztix_core.ports import (
     ApplyOutcome,
     Clock,
@@ -64,17 +64,28 @@ def peers_digest(peers: Sequence[PeerSpec]) -> str:
     return hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
 
 
+def _max_prefix_default(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    try:
+        check_max_prefix(attribute.name, value)
+    except InvalidValue as exc:  # the settings name the table; the message names the key
+        raise InvalidValue(attribute.name, exc.message) from None
+
+
 @attrs.frozen
 class ProvisioningSettings:
-    """Knobs of provisioning."""
+    """Knobs of provisioning. ``default_max_prefix_v4/v6`` are the route servers' import
+    limits for a member with no limit of its own, no per-ASN override and no PeeringDB
+    count: the one default of the max-prefix chain (:mod:`ztix_core.max_prefix`)."""
 
     #: How IPv6 addresses are chosen: ``sequential`` (the next free) or ``asn_embedded`` (the
     #: ASN written into the address, as many IXPs do).
     ipv6_scheme: Ipv6Scheme = Ipv6Scheme.SEQUENTIAL
-    #: IPv4 max-prefix limit of a member with no override and no registry figure.
-    default_max_prefix_v4: int = 100
-    #: IPv6 max-prefix limit of a member with no override and no registry figure.
-    default_max_prefix_v6: int = 50
+    #: IPv4 max-prefix of a member with no limit of its own, no ASN override and no
+    #: PeeringDB figure: the last step of the one max-prefix chain (1 to 10,000,000).
+    default_max_prefix_v4: int = attrs.field(default=100, validator=_max_prefix_default)
+    #: IPv6 max-prefix of a member with no limit of its own, no ASN override and no
+    #: PeeringDB figure: the last step of the one max-prefix chain (1 to 10,000,000).
+    default_max_prefix_v6: int = attrs.field(default=50, validator=_max_prefix_default)
     #: Deauthorize and delete the ZeroTier member when a member leaves (off: only deauthorize).
     remove_member_on_leave: bool = True
     #: Provision only while the controller passes its readiness checks (off: try anyway).

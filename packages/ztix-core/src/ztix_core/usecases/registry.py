@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterable
 import attrs
 
 from ztix_core.errors import InvalidValue, NotFound, PermissionDenied
-from ztix_core.max_prefix import MaxPrefix, effective_max_prefix
+from ztix_core.max_prefix import MaxPrefix, check_max_prefix, effective_max_prefix
 from ztix_core.ports import (
     CachedFacts,
     Clock,
@@ -335,8 +335,8 @@ class RegistryFacts:
         if v4 is None and v6 is None:
             raise InvalidValue("max_prefix", "give an IPv4 or an IPv6 limit (or both)")
         for family, value in (("v4", v4), ("v6", v6)):
-            if value is not None and value < 1:
-                raise InvalidValue(f"max_prefix_{family}", f"must be >= 1, got {value}")
+            if value is not None:
+                check_max_prefix(f"max_prefix_{family}", value)
         if not reason.strip():
             raise InvalidValue("reason", "say why the override is needed")
         now = self.clock.now()
