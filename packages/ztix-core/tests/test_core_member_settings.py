@@ -360,3 +360,12 @@ def test_a_per_asn_override_has_the_same_bounds(world: World) -> None:
         with pytest.raises(InvalidValue, match="must be 1-10000000"):
             facts.set_override(ADMIN, Asn(64500), v4=bad, v6=None, reason="typo")
     assert world.store.tables == before
+
+
+def test_the_pages_show_the_members_own_limit(world: World, members: MemberSettings) -> None:
+    rid = _active(world, members)
+    facts = RegistryFacts(world.store, world.clock, world.registry)
+    members.set(ADMIN, rid, max_prefix_v6=77)
+    shown = facts.for_request(ADMIN, rid).max_prefix
+    assert (shown.v4, shown.source_v4, shown.v6, shown.source_v6) == (100, "default", 77, "member")
+    assert facts.view(Asn(64500)).max_prefix.source_v6 == "default"  # the ASN's own view

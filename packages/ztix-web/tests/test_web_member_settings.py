@@ -99,6 +99,7 @@ def test_member_settings_form(msite: Site) -> None:
     assert admin.post(f"/admin/requests/{request_id}/member", form).status_code == 303
     page = admin.get(f"/admin/requests/{request_id}")
     assert 'value="A Net &lt;Edge&gt;"' in page.text and 'value="5000"' in page.text
+    assert "IPv4 5000 (member), IPv6 50 (default)" in page.text  # what the routers get
     assert "by user:" in page.text
     facts = msite.core.members.get(uuid.UUID(request_id))
     assert (facts.display_name, facts.max_prefix_v4, facts.max_prefix_v6) == (
