@@ -18,13 +18,14 @@ from ztix_core.errors import (
     SettingsError,
 )
 from ztix_core.max_prefix import MAX_PREFIX_LIMIT, effective_max_prefix
+from ztix_core.memory import InMemoryFleet
 from ztix_core.ports import CachedFacts, MaxPrefixOverride, NetworkFacts, PeerSpec
-from ztix_core.records import Actor, MemberFacts
+from ztix_core.records import Actor, MemberFacts, RouteServer
 from ztix_core.settings import load_settings
 from ztix_core.status import RequestStatus as S
 from ztix_core.testing import builders as b
 from ztix_core.testing.world import ADMIN, World
-from ztix_core.usecases import MemberSettings, RegistryFacts
+from ztix_core.usecases import MemberSettings, Provisioner, RegistryFacts
 from ztix_core.usecases._common import TOPIC_MEMBER_UPDATE, TOPIC_SYNC
 from ztix_core.values import Asn, NodeId
 
@@ -369,3 +370,20 @@ def test_the_pages_show_the_members_own_limit(world: World, members: MemberSetti
     shown = facts.for_request(ADMIN, rid).max_prefix
     assert (shown.v4, shown.source_v4, shown.v6, shown.source_v6) == (100, "default", 77, "member")
     assert facts.view(Asn(64500)).max_prefix.source_v6 == "default"  # the ASN's own view
+
+
+def test_a_fixed_address_a_route_server_took_since_fails_provisioning_clearly(
+    world: World, members: MemberSettings
+) -> None:
+    rid = _submit(world)
+    members.approve(ADMIN, rid, ipv4="10.1.0.77")
+    moved = InMemoryFleet(
+        [RouteServer("rs9", Asn(64999), ipaddress.IPv4Address("10.1.0.77"), None)]
+    )
+    provisioner = Provisioner(world.store, world.clock, world.provider, moved, world.registry)
+    assert provisioner.provision(rid) is S.FAILED
+    with world.store() as uow:
+        request = uow.requests.get(rid)
+        assert request is not None and request.last_error is not None
+        assert "10.1.0.77 is a route server's own address" in request.last_error
+        assert uow.memberships.get_for_request(rid) is None
