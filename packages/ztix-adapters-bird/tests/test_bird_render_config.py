@@ -175,11 +175,11 @@ def test_rendering_is_deterministic(vrp_file: Path) -> None:
     assert config_digest(first) == config_digest(second)
 
 
-def test_zero_max_prefix_means_the_default() -> None:
-    peer = attrs.evolve(make_peer(0), max_prefix_v4=0, max_prefix_v6=0)
+def test_each_member_renders_its_own_limits() -> None:
+    peer = attrs.evolve(make_peer(0), max_prefix_v4=7, max_prefix_v6=10_000_000)
     text = render_server(make_server(), [peer])["peers/AS1000.conf"].decode()
-    assert "import limit 100 action restart;" in text  # PolicyKnobs defaults
-    assert "import limit 50 action restart;" in text
+    assert "import limit 7 action restart;" in text
+    assert "import limit 10000000 action restart;" in text
 
 
 def test_config_digest() -> None:

@@ -105,10 +105,11 @@ def test_documentation_asn_allowed_with_the_lab_switch() -> None:
     refused([make_peer(0, 64512)], "peers[0] (AS64512).asn", "private", policy=lab)
 
 
-@pytest.mark.parametrize("value", [-1, 10_000_001])
+@pytest.mark.parametrize("value", [-1, 0, 10_000_001])
 def test_bad_max_prefix(value: int) -> None:
+    # the core always sends the effective limit: 0 is no longer "the default"
     peer = attrs.evolve(make_peer(0), max_prefix_v6=value)
-    refused([peer], "peers[0] (AS1000).max_prefix_v6", "is not 0")
+    refused([peer], "peers[0] (AS1000).max_prefix_v6", "is not 1-10000000")
 
 
 def test_non_integer_max_prefix() -> None:
@@ -124,7 +125,6 @@ def test_non_integer_max_prefix() -> None:
         ({"ipv6_min_len": 0}, "policy.ipv6_min_len/ipv6_max_len"),
         ({"ipv6_max_len": 129}, "policy.ipv6_min_len/ipv6_max_len"),
         ({"max_as_path_len": 0}, "policy.max_as_path_len"),
-        ({"default_max_prefix_v4": 0}, "policy.default_max_prefix_v4"),
     ],
 )
 def test_bad_policy_knobs(knobs: dict[str, Any], field: str) -> None:

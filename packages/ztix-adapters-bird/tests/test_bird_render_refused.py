@@ -53,7 +53,7 @@ CASES: dict[str, tuple[Callable[[], PeerSpec], str]] = {
     ),
     "bad max-prefix": (
         lambda: attrs.evolve(make_peer(9), max_prefix_v4=-5),
-        "route server rs1: -5 is not 0 (use the default) or 1-",
+        "route server rs1: -5 is not 1-10000000",
     ),
     "unusable address": (
         lambda: attrs.evolve(make_peer(9), ipv4=ipaddress.IPv4Address("127.0.0.9")),

@@ -110,3 +110,23 @@ def test_rendering_into_an_unusable_directory_is_one_line(
     assert err.startswith("ztix: error: ") and err.count("\n") == 1
     assert str(blocker) in err and "Traceback" not in err
     assert blocker.read_text() == ""
+
+
+def test_the_removed_max_prefix_default_is_refused_naming_its_replacement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ztix.toml"
+    config.write_text(
+        SERVERS.replace('asn = "AS-nope"', "asn = 64999").replace(
+            'name = "rs1"', 'name = "rs1"\nasn = 64998'
+        )
+        + "[bird.servers.policy]\ndefault_max_prefix_v6 = 40\n"
+    )
+    assert main(["--config", str(config), "settings"], plugins=_plugins()) == 2
+    err = capsys.readouterr().err
+    assert (
+        "setting bird.servers[1].policy: default_max_prefix_v6 was removed: a member's IPv6 "
+        "max-prefix falls back to `[provisioning] default_max_prefix_v6`" in err
+    )
+    assert "unknown key" not in err and "Traceback" not in err
+    assert err.endswith("the settings have 1 error; nothing was started\n")

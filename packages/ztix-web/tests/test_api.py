@@ -115,6 +115,18 @@ MATRIX: dict[str, tuple[str, str, dict[str, Any] | None, dict[str, int]]] = {
         None,
         {"opa": 403, "opb": 403, "admin": 200},
     ),
+    "getMemberSettings": (
+        "GET",
+        f"/api/v1/requests/{REQ}/member",
+        None,
+        {"opa": 403, "opb": 403, "admin": 200},
+    ),
+    "changeMemberSettings": (
+        "PATCH",
+        f"/api/v1/requests/{REQ}/member",
+        {"display_name": "A Net", "max_prefix_v4": 5000},
+        {"opa": 403, "opb": 403, "admin": 200},
+    ),
     "rejectRequest": (
         "POST",
         f"/api/v1/requests/{REQ}/reject",

@@ -292,3 +292,37 @@ def test_observations_are_recorded_for_the_pages_even_while_the_gate_is_closed(
         assert [(o.server, o.reachable) for o in servers] == [("rs1", True), ("rs2", True)]
     finally:
         rt.stop()
+
+
+def test_member_settings_reach_the_controller_and_route_servers(
+    ex: MemoryExchange, runtime: WorkerRuntime
+) -> None:
+    from ztix_core.usecases import MemberSettings
+
+    members = MemberSettings(ex.store, ex.app.clock, ex.fleet.servers)
+    rid = ex.approved(64500)
+    runtime.drain()
+    assert ex.status(rid) is S.ACTIVE
+    members.set(ADMIN, rid, display_name="Renamed", max_prefix_v4=321)
+    runtime.drain()
+    wait_for(
+        lambda: (
+            [(p.description, p.max_prefix_v4) for p in ex.fleet.applied["rs1"]]
+            == [("Renamed", 321)]
+        ),
+        what="the new name and limit on rs1",
+    )
+    members.set(ADMIN, rid, ipv4="10.1.0.99", ipv6="fd00:1::99")
+    runtime.drain()
+    node = (ex.network.id, NodeId(f"{64500:010x}"))
+    wait_for(
+        lambda: ex.provider.members[node].ip_assignments == ("10.1.0.99", "fd00:1::99"),
+        what="the controller's member carrying the new addresses",
+    )
+    wait_for(
+        lambda: all(
+            [str(p.ipv4) for p in peers] == ["10.1.0.99"] for peers in ex.fleet.applied.values()
+        ),
+        what="every route server peering with the new address",
+    )
+    assert "membership.readdressed" in ex.actions(rid)

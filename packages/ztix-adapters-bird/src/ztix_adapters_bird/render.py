@@ -43,6 +43,7 @@ from ztix_adapters_bird.text import (
 )
 from ztix_adapters_bird.vrps import Vrp, load_vrps
 from ztix_core.errors import InvalidValue
+from ztix_core.max_prefix import MAX_PREFIX_LIMIT
 from ztix_core.ports import PeerSpec
 
 MAIN_FILE = "bird.conf"
@@ -50,7 +51,6 @@ PEER_DIR = "peers"
 KEEP_FILE = f"{PEER_DIR}/.keep"
 _KEEP_TEXT = b"# Keeps this directory in place: bird.conf includes peers/*.conf.\n"
 #: Largest import limit ztix writes (BIRD takes 32-bit values; nothing real needs more).
-MAX_PREFIX_LIMIT = 10_000_000
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _V4_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
@@ -162,10 +162,6 @@ def check_policy(policy: PolicyKnobs) -> PolicyKnobs:
             )
     if not 1 <= policy.max_as_path_len <= 255:
         raise InvalidValue("policy.max_as_path_len", f"{policy.max_as_path_len} is not 1-255")
-    for field in ("default_max_prefix_v4", "default_max_prefix_v6"):
-        value = getattr(policy, field)
-        if not 1 <= value <= MAX_PREFIX_LIMIT:
-            raise InvalidValue(f"policy.{field}", f"{value} is not 1-{MAX_PREFIX_LIMIT}")
     for field in ("transit_free_asns", "bgp_roles_strict_asns", "bgp_roles_lenient_asns"):
         _check_asn_list(getattr(policy, field), f"policy.{field}")
     for field in ("bgp_roles", "bgp_roles_strict"):
@@ -274,13 +270,13 @@ def _asn_problem(asn: int, allow_documentation: bool) -> str | None:
     return bogons.asn_bogon_reason(asn, allow_documentation=allow_documentation)
 
 
-def _limit(value: object, default: int, field: str) -> int:
+def _limit(value: object, field: str) -> int:
+    # The core sends each member's effective limit (its own setting, the ASN's override,
+    # PeeringDB's, or [provisioning]'s default): there is no second default here.
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(field, f"{value!r} is not an integer")
-    if value == 0:  # PeeringDB's "not set"
-        return default
     if not 1 <= value <= MAX_PREFIX_LIMIT:
-        raise InvalidValue(field, f"{value} is not 0 (use the default) or 1-{MAX_PREFIX_LIMIT}")
+        raise InvalidValue(field, f"{value} is not 1-{MAX_PREFIX_LIMIT}")
     return value
 
 
@@ -373,12 +369,8 @@ def _examine_peers(
                     break
             if i in problems:
                 continue
-            limit4 = _limit(
-                peer.max_prefix_v4, server.policy.default_max_prefix_v4, f"{where}.max_prefix_v4"
-            )
-            limit6 = _limit(
-                peer.max_prefix_v6, server.policy.default_max_prefix_v6, f"{where}.max_prefix_v6"
-            )
+            limit4 = _limit(peer.max_prefix_v4, f"{where}.max_prefix_v4")
+            limit6 = _limit(peer.max_prefix_v6, f"{where}.max_prefix_v6")
         except InvalidValue as exc:
             problems[i] = PeerProblem(exc, exc.message.removeprefix(f"{exc.field}: "))
             continue

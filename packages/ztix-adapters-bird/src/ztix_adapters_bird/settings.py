@@ -28,6 +28,7 @@ import ipaddress
 import attrs
 
 from ztix_adapters_bird.policy import TRANSIT_FREE_ASNS
+from ztix_core.errors import InvalidValue
 from ztix_core.values import Asn
 
 
@@ -83,6 +84,27 @@ class RpkiSource:
     vrp_file: str = ""
 
 
+#: Keys of ``[bird.servers.policy]`` that no longer exist, with what replaces each: the
+#: settings refuse them with this text rather than letting a knob with no effect stand.
+REMOVED_POLICY_KEYS = {
+    "default_max_prefix_v4": (
+        "default_max_prefix_v4 was removed: a member's IPv4 max-prefix falls back to "
+        "`[provisioning] default_max_prefix_v4` (one default for every route server); move "
+        "the value there"
+    ),
+    "default_max_prefix_v6": (
+        "default_max_prefix_v6 was removed: a member's IPv6 max-prefix falls back to "
+        "`[provisioning] default_max_prefix_v6` (one default for every route server); move "
+        "the value there"
+    ),
+}
+
+
+def _removed(_instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None:
+        raise InvalidValue(attribute.name, REMOVED_POLICY_KEYS[attribute.name])
+
+
 @attrs.frozen
 class PolicyKnobs:
     """Import-policy bounds."""
@@ -97,10 +119,19 @@ class PolicyKnobs:
     ipv6_max_len: int = 48
     #: Longest AS path accepted.
     max_as_path_len: int = 64
-    #: IPv4 max-prefix limit of a member with no figure of its own.
-    default_max_prefix_v4: int = 100
-    #: IPv6 max-prefix limit of a member with no figure of its own.
-    default_max_prefix_v6: int = 50
+    # Every member's import limit comes from the core (member setting > ASN override >
+    # PeeringDB > ``[provisioning] default_max_prefix_v4/v6``): these two keys only exist
+    # to refuse an old config that still sets them, saying what replaced them.
+    #: Removed: a member's IPv4 limit falls back to ``[provisioning] default_max_prefix_v4``;
+    #: setting it here is refused.
+    default_max_prefix_v4: int | None = attrs.field(
+        default=None, validator=_removed, repr=False, eq=False
+    )
+    #: Removed: a member's IPv6 limit falls back to ``[provisioning] default_max_prefix_v6``;
+    #: setting it here is refused.
+    default_max_prefix_v6: int | None = attrs.field(
+        default=None, validator=_removed, repr=False, eq=False
+    )
     #: Seconds BIRD waits for ``configure confirm`` before rolling a new configuration back.
     confirm_timeout_s: int = 60
     #: Test-only: accept documentation prefixes/ASNs (labs announce them). Never in production.

@@ -37,15 +37,11 @@ import attrs
 import jinja2
 
 from ztix_adapters_bird import bogons, policy
-from ztix_adapters_bird.render import (
-    MAX_PREFIX_LIMIT,
-    _check_v4,
-    _check_v6,
-    _finalize,
-)
+from ztix_adapters_bird.render import _check_v4, _check_v6, _finalize
 from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
 from ztix_adapters_bird.text import BirdToken, bird_string, comment_text
 from ztix_core.errors import InvalidValue
+from ztix_core.max_prefix import MAX_PREFIX_LIMIT
 from ztix_core.ports import MemberRouter, RouterSnippet
 
 _TEMPLATES = Path(__file__).parent / "templates"

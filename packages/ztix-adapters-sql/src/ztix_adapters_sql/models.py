@@ -400,6 +400,30 @@ class MaxPrefixOverrideRow(Base):
     set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class MemberFactsRow(Base):
+    """What an admin set for one member (one request); NULL: not set."""
+
+    __tablename__ = "member_facts"
+    __table_args__ = (
+        CheckConstraint(
+            "(max_prefix_v4 IS NULL OR max_prefix_v4 BETWEEN 1 AND 10000000) "
+            "AND (max_prefix_v6 IS NULL OR max_prefix_v6 BETWEEN 1 AND 10000000)",
+            name="max_prefix_range",
+        ),
+    )
+
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("join_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    max_prefix_v4: Mapped[int | None] = mapped_column(Integer)
+    max_prefix_v6: Mapped[int | None] = mapped_column(Integer)
+    ipv4: Mapped[str | None] = mapped_column(String(15))
+    ipv6: Mapped[str | None] = mapped_column(String(39))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
 class OAuthStateRow(Base):
     """A sign-in in flight: the OAuth ``state``, OIDC nonce and PKCE verifier, until expiry."""
 

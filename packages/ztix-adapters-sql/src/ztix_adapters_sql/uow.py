@@ -17,6 +17,7 @@ from ztix_adapters_sql.repositories import (
     SqlIdempotencyRepository,
     SqlIpAllocationRepository,
     SqlJoinRequestRepository,
+    SqlMemberFactsRepository,
     SqlMembershipRepository,
     SqlNetworkAccessRepository,
     SqlNetworkFactsRepository,
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
         self.route_servers = SqlRouteServerStateRepository(session)
         self.observations = SqlObservationRepository(session)
         self.network_facts = SqlNetworkFactsRepository(session)
+        self.member_facts = SqlMemberFactsRepository(session)
         self.oauth_states = SqlOAuthStateRepository(session)
         self.web_sessions = SqlWebSessionRepository(session)
         self.totp = SqlTotpRepository(session)

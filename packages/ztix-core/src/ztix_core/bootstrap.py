@@ -5,7 +5,7 @@ Web and worker call :func:`bootstrap` and nothing else to get their wiring.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -23,9 +23,15 @@ from ztix_core.ports import (
     RouteServerFleet,
     UnitOfWorkFactory,
 )
-from ztix_core.records import ZtNetwork
+from ztix_core.records import RouteServer, ZtNetwork
 from ztix_core.settings import Settings
-from ztix_core.usecases import Provisioner, RegistryFacts, RequestQueries, RequestWorkflow
+from ztix_core.usecases import (
+    MemberSettings,
+    Provisioner,
+    RegistryFacts,
+    RequestQueries,
+    RequestWorkflow,
+)
 from ztix_core.usecases.router_config import RouterConfigQuery
 
 
@@ -50,6 +56,12 @@ class App:
                 self.uow_factory, self.clock, self.registry, self.settings.provisioning
             ),
             takes_self=True,
+        )
+    )
+    #: admins' per-member settings (display name, max-prefix, fixed addresses)
+    members: MemberSettings = attrs.field(
+        default=attrs.Factory(
+            lambda self: MemberSettings(self.uow_factory, self.clock), takes_self=True
         )
     )
     #: Members' router snippets (reads the database and the settings only)
@@ -146,6 +158,12 @@ def bootstrap(
         uow_factory, router_configs(settings, plugins), settings.provisioning
     )
     if not with_provisioning:
+        members = MemberSettings(
+            uow_factory,
+            clock,
+            _route_servers_of(settings, plugins),
+            allow_documentation_asns=settings.allow_documentation_asns,
+        )
         return App(
             settings,
             uow_factory,
@@ -156,6 +174,7 @@ def bootstrap(
             queries,
             facts=facts,
             router_config=router_config,
+            members=members,
         )
     provider: MembershipProvider = plugins.select(
         "membership_providers", settings.zt_provider, "ZT_PROVIDER"
@@ -177,4 +196,35 @@ def bootstrap(
         provisioner,
         facts=facts,
         router_config=router_config,
+        members=MemberSettings(
+            uow_factory,
+            clock,
+            fleet.servers,
+            allow_documentation_asns=settings.allow_documentation_asns,
+        ),
     )
+
+
+def _route_servers_of(settings: Settings, plugins: Plugins) -> Callable[[], Sequence[RouteServer]]:
+    """The configured route servers, read when first needed (their addresses are reserved
+    on the peering LAN) from a fleet built for that and closed at once: building a fleet
+    opens no connection, and a process without provisioning (the web) keeps none."""
+    found: list[RouteServer] = []
+    loaded = False
+
+    def servers() -> Sequence[RouteServer]:
+        nonlocal loaded
+        if not loaded:
+            fleet = plugins.select(
+                "route_server_fleets", settings.route_server_fleet, "ZTIX_ROUTE_SERVER_FLEET"
+            ).factory(settings)
+            try:
+                found.extend(fleet.servers())
+            finally:
+                close = getattr(fleet, "close", None)
+                if callable(close):
+                    close()
+            loaded = True
+        return found
+
+    return servers

@@ -1,5 +1,5 @@
 """The core's built-in plugins: approval policies, in-memory storage/fleet/registry and the
-core CLI commands (``ztix plugins``, ``ztix settings``)."""
+core CLI commands (``ztix plugins``, ``ztix settings``, ``ztix request``, ``ztix member``)."""
 
 from __future__ import annotations
 
@@ -82,4 +82,20 @@ def ztix_cli_commands() -> list[Registration]:
             section="logging",
             validate=logging_settings,
         ),
+        Registration("request", _request_command, None, "approve a request (fixed addresses)"),
+        Registration(
+            "member", _member_command, None, "a member's display name, max-prefix, addresses"
+        ),
     ]
+
+
+def _request_command() -> object:
+    from ztix_core.cli_members import RequestCommand
+
+    return RequestCommand()
+
+
+def _member_command() -> object:
+    from ztix_core.cli_members import MemberCommand
+
+    return MemberCommand()

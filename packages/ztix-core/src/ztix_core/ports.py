@@ -26,6 +26,7 @@ from ztix_core.records import (
     IpAllocation,
     JoinRequest,
     JsonDict,
+    MemberFacts,
     Membership,
     NetworkAccess,
     OutboxMessage,
@@ -210,6 +211,23 @@ class IpAllocationRepository(Protocol):
         """Free the request's addresses; returns how many were freed."""
 
 
+class MemberFactsRepository(Protocol):
+    """What admins set per member (:class:`~ztix_core.records.MemberFacts`): one row per
+    request at most."""
+
+    def get(self, request_id: uuid.UUID) -> MemberFacts | None:
+        """The request's facts, or None when nothing was ever set."""
+
+    def get_many(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, MemberFacts]:
+        """The facts among ``request_ids``, by request id, in one round trip."""
+
+    def put(self, facts: MemberFacts) -> None:
+        """Insert or replace the request's facts; NotFound for an unknown request."""
+
+    def delete(self, request_id: uuid.UUID) -> bool:
+        """Remove the request's facts; False when there were none."""
+
+
 class AuditRepository(Protocol):
     """The append-only audit trail."""
 
@@ -352,6 +370,9 @@ class UnitOfWork(Protocol):
 
     @property
     def network_facts(self) -> NetworkFactsRepository: ...
+
+    @property
+    def member_facts(self) -> MemberFactsRepository: ...
 
     @property
     def web_sessions(self) -> WebSessionRepository: ...

@@ -271,3 +271,31 @@ class ControllerObservation:
     @property
     def ready(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+@attrs.frozen
+class MemberFacts:
+    """What an admin set for one member (one request): a display name for the route
+    servers' descriptions, max-prefix limits that win over every other source, and fixed
+    peering-LAN addresses chosen at approval. None means "not set" (the usual source
+    holds). Validated by :mod:`ztix_core.member_facts` before it is stored."""
+
+    request_id: uuid.UUID
+    display_name: str | None = None
+    max_prefix_v4: int | None = None
+    max_prefix_v6: int | None = None
+    ipv4: ipaddress.IPv4Address | None = None
+    ipv6: ipaddress.IPv6Address | None = None
+    updated_at: dt.datetime | None = None
+    updated_by: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is set."""
+        return (
+            self.display_name,
+            self.max_prefix_v4,
+            self.max_prefix_v6,
+            self.ipv4,
+            self.ipv6,
+        ) == (None,) * 5

@@ -1,5 +1,5 @@
 """The Dramatiq actors: provision_request, deprovision_request, sync_route_servers,
-looking_glass.
+looking_glass, update_member.
 
 Actors are declared per broker (not on dramatiq's global broker), so the Redis worker,
 embedded mode and tests each get their own set over the same functions. Every actor runs
@@ -23,6 +23,7 @@ from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import (
     TOPIC_DEPROVISION,
     TOPIC_LOOKING_GLASS,
+    TOPIC_MEMBER_UPDATE,
     TOPIC_PROVISION,
     TOPIC_SYNC,
 )
@@ -43,6 +44,7 @@ class Actors:
     deprovision: dramatiq.Actor[..., None]
     sync: dramatiq.Actor[..., None]
     looking_glass: dramatiq.Actor[..., None]
+    update_member: dramatiq.Actor[..., None]
 
     def for_topic(self, topic: str) -> dramatiq.Actor[..., None] | None:
         """The actor that handles an outbox topic, or None."""
@@ -51,6 +53,7 @@ class Actors:
             TOPIC_DEPROVISION: self.deprovision,
             TOPIC_SYNC: self.sync,
             TOPIC_LOOKING_GLASS: self.looking_glass,
+            TOPIC_MEMBER_UPDATE: self.update_member,
         }.get(topic)
 
 
@@ -121,6 +124,19 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
             status = runtime.provisioner.deprovision(rid)
             log.info("deprovision_request done: %s", status)
 
+    def update_member(request_id: str, correlation_id: str = "") -> None:
+        """An admin moved a member's addresses: authorize the node again with them on the
+        controller, then ask for a coalesced route-server sync. Idempotent; transient
+        controller errors are retried like provisioning's."""
+        with _job_context(correlation_id or request_id):
+            rid = _parse_id(request_id)
+            if rid is None:
+                return
+            runtime.gate.wait()
+            final = _attempt() >= ws.max_retries
+            done = runtime.provisioner.update_member(rid, final_attempt=final)
+            log.info("update_member done: %s", "readdressed" if done else "nothing to do")
+
     def sync_route_servers(
         correlation_id: str = "", force: bool = False, request_id: str = ""
     ) -> None:
@@ -187,6 +203,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
         sync=declare(sync_route_servers, f"{ws.queue}_sync"),
         # its own queue: a slow route server never holds provisioning up, nor the reverse
         looking_glass=declare(looking_glass, f"{ws.queue}_lg", max_retries=0),
+        update_member=declare(update_member, ws.queue),
     )
 
 

@@ -8,6 +8,7 @@ from ztix_adapters_sql.repositories.accounts import (
     SqlUserRepository,
 )
 from ztix_adapters_sql.repositories.api import SqlApiTokenRepository, SqlIdempotencyRepository
+from ztix_adapters_sql.repositories.member_facts import SqlMemberFactsRepository
 from ztix_adapters_sql.repositories.membership import (
     SqlIpAllocationRepository,
     SqlMembershipRepository,
@@ -33,6 +34,7 @@ __all__ = [
     "SqlIdempotencyRepository",
     "SqlIpAllocationRepository",
     "SqlJoinRequestRepository",
+    "SqlMemberFactsRepository",
     "SqlMembershipRepository",
     "SqlNetworkAccessRepository",
     "SqlNetworkFactsRepository",

@@ -30,6 +30,7 @@ from ztix_core.records import (
     ControllerObservation,
     IpAllocation,
     JoinRequest,
+    MemberFacts,
     Membership,
     NetworkAccess,
     OutboxMessage,
@@ -72,6 +73,7 @@ class _Tables:
     notifications: dict[uuid.UUID, NotificationIntent] = attrs.Factory(dict)
     deliveries: dict[uuid.UUID, Delivery] = attrs.Factory(dict)
     notify_recipients: dict[tuple[uuid.UUID, Asn], tuple[str, ...]] = attrs.Factory(dict)
+    member_facts: dict[uuid.UUID, MemberFacts] = attrs.Factory(dict)
 
     def copy(self) -> _Tables:
         return _Tables(**{f.name: _shallow(getattr(self, f.name)) for f in attrs.fields(_Tables)})
@@ -454,6 +456,23 @@ class _NetworkFacts(_Repo):
         return {a: held[a] for a in wanted}
 
 
+class _MemberFacts(_Repo):
+    def get(self, request_id: uuid.UUID) -> MemberFacts | None:
+        return self.t.member_facts.get(request_id)
+
+    def get_many(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, MemberFacts]:
+        held = self.t.member_facts
+        return {r: held[r] for r in set(request_ids) if r in held}
+
+    def put(self, facts: MemberFacts) -> None:
+        if facts.request_id not in self.t.requests:
+            raise NotFound(f"request {facts.request_id} not found")
+        self.t.member_facts[facts.request_id] = facts
+
+    def delete(self, request_id: uuid.UUID) -> bool:
+        return self.t.member_facts.pop(request_id, None) is not None
+
+
 class InMemoryUnitOfWork:
     """A unit of work over an :class:`InMemoryStore`."""
 
@@ -473,6 +492,7 @@ class InMemoryUnitOfWork:
         self.route_servers = _RouteServers(self)
         self.observations = _Observations(self)
         self.network_facts = _NetworkFacts(self)
+        self.member_facts = _MemberFacts(self)
         self.web_sessions = InMemoryWebSessions(self)
         self.oauth_states = InMemoryOAuthStates(self)
         self.totp = InMemoryTotp(self)

@@ -47,6 +47,10 @@ from ztix_core.records import (
 )
 from ztix_core.status import LIVE_STATUSES, RequestStatus
 from ztix_core.testing import builders as b
+from ztix_core.testing.member_facts_contract import (  # noqa: F401  (re-exported below)
+    test_member_facts_need_a_known_request,
+    test_member_facts_roundtrip,
+)
 from ztix_core.values import Asn, NetworkId, NodeId
 
 __all__ = [name for name in dir() if name.startswith("test_")]  # refreshed at the end

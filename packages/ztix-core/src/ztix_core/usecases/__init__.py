@@ -2,6 +2,7 @@
 
 from ztix_core.usecases.accounts import Accounts, AccountSummary
 from ztix_core.usecases.looking_glass import LookingGlass, LookingGlassView
+from ztix_core.usecases.members import KEEP, MemberChange, MemberSettings
 from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.observations import ObservationPass, Observer
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
@@ -12,12 +13,15 @@ from ztix_core.usecases.route_server_drift import DriftCheck, check_route_server
 from ztix_core.usecases.vitals import Vitals, read_vitals
 
 __all__ = [
+    "KEEP",
     "AccountSummary",
     "Accounts",
     "DriftCheck",
     "FactsView",
     "LookingGlass",
     "LookingGlassView",
+    "MemberChange",
+    "MemberSettings",
     "NetworkSync",
     "ObservationPass",
     "Observer",

@@ -93,3 +93,8 @@ def request_facts(request: JoinRequest) -> JsonDict:
         "node_id": request.node_id.value,
         "status": request.status.value,
     }
+
+
+#: A member's peering-LAN addresses changed: re-authorize it on the controller with the
+#: new ones, then sync the route servers (:meth:`Provisioner.update_member`).
+TOPIC_MEMBER_UPDATE = "update_member"

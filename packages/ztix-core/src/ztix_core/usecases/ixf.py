@@ -112,6 +112,7 @@ class IxfExport:
             asns = {m.asn for m in memberships}
             cached = uow.network_facts.get_many(asns) if asns else {}
             overrides = uow.network_facts.overrides(asns) if asns else {}
+            own = uow.member_facts.get_many(list(requests)) if requests else {}
         vlan_of = {n.id: i + 1 for i, n in enumerate(networks)}
         ex = self.exchange
         ixp: dict[str, Any] = {
@@ -167,6 +168,7 @@ class IxfExport:
                 overrides.get(m.asn),
                 self.provisioning.default_max_prefix_v4,
                 self.provisioning.default_max_prefix_v6,
+                own.get(m.request_id),
             )
             macro = {"as_macro": facts.irr_as_set} if facts and facts.irr_as_set else {}
             since = request.provisioned_at or request.decided_at or request.requested_at

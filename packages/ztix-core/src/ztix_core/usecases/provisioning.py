@@ -15,9 +15,9 @@ from contextlib import AbstractContextManager
 
 import attrs
 
-from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, ProviderError
-from ztix_core.ipam import Ipv6Scheme, allocate_pair
-from ztix_core.max_prefix import effective_max_prefix
+from ztix_core.errors import AddressPoolExhausted, DuplicateRecord, InvalidValue, ProviderError
+from ztix_core.ipam import Ipv6Scheme
+from ztix_core.max_prefix import check_max_prefix, effective_max_prefix
 from ztix_core.memory.events import NoEvents
 from ztix_core.notifications import ROUTE_SERVER_APPLY_FAILED, notify
 from ztix_core.ports import (
@@ -43,6 +43,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import audit, move
+from ztix_core.usecases.members import member_addresses
 
 WORKER = Actor.system("worker")
 ACTIVE_CONFIG = frozenset(
@@ -66,17 +67,28 @@ def peers_digest(peers: Sequence[PeerSpec]) -> str:
     return hashlib.sha256(repr([attrs.astuple(p) for p in peers]).encode()).hexdigest()
 
 
+def _max_prefix_default(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    try:
+        check_max_prefix(attribute.name, value)
+    except InvalidValue as exc:  # the settings name the table; the message names the key
+        raise InvalidValue(attribute.name, exc.message) from None
+
+
 @attrs.frozen
 class ProvisioningSettings:
-    """Knobs of provisioning."""
+    """Knobs of provisioning. ``default_max_prefix_v4/v6`` are the route servers' import
+    limits for a member with no limit of its own, no per-ASN override and no PeeringDB
+    count: the one default of the max-prefix chain (:mod:`ztix_core.max_prefix`)."""
 
     #: How IPv6 addresses are chosen: ``sequential`` (the next free) or ``asn_embedded`` (the
     #: ASN written into the address, as many IXPs do).
     ipv6_scheme: Ipv6Scheme = Ipv6Scheme.SEQUENTIAL
-    #: IPv4 max-prefix limit of a member with no override and no registry figure.
-    default_max_prefix_v4: int = 100
-    #: IPv6 max-prefix limit of a member with no override and no registry figure.
-    default_max_prefix_v6: int = 50
+    #: IPv4 max-prefix of a member with no limit of its own, no ASN override and no
+    #: PeeringDB figure: the last step of the one max-prefix chain (1 to 10,000,000).
+    default_max_prefix_v4: int = attrs.field(default=100, validator=_max_prefix_default)
+    #: IPv6 max-prefix of a member with no limit of its own, no ASN override and no
+    #: PeeringDB figure: the last step of the one max-prefix chain (1 to 10,000,000).
+    default_max_prefix_v6: int = attrs.field(default=50, validator=_max_prefix_default)
     #: Deauthorize and delete the ZeroTier member when a member leaves (off: only deauthorize).
     remove_member_on_leave: bool = True
     #: Provision only while the controller passes its readiness checks (off: try anyway).
@@ -177,6 +189,13 @@ class Provisioner:
                 {"stage": "ipam", "remediation": "free addresses or widen the prefix"},
             )
             return RequestStatus.FAILED
+        except InvalidValue as exc:  # a fixed address a route server took since approval
+            self._fail(
+                request_id,
+                f"addressing: {exc.message}",
+                {"stage": "ipam", "remediation": "set another address, then retry"},
+            )
+            return RequestStatus.FAILED
         except DuplicateRecord as exc:
             self._fail(
                 request_id,
@@ -259,15 +278,11 @@ class Provisioner:
             network = uow.networks.get(request.network_id)
             assert network is not None
             reserved = {a for s in self.fleet.servers() for a in (s.ipv4, s.ipv6) if a is not None}
-            pair = allocate_pair(
-                network.ipv4_prefix,
-                network.ipv6_prefix,
-                request.asn,
-                uow.allocations.for_network(network.id),
-                reserved,
-                self.settings.ipv6_scheme,
+            # an admin's fixed addresses (held since approval), else the next free ones
+            pair, fresh = member_addresses(
+                uow, request, network, reserved, self.settings.ipv6_scheme
             )
-            for addr in (pair.ipv4, pair.ipv6):
+            for addr in fresh:
                 uow.allocations.reserve(IpAllocation(network.id, addr, request.id))
             now = self.clock.now()
             membership = Membership(
@@ -303,6 +318,61 @@ class Provisioner:
             uow.commit()
         self.events.request_failed(request, str(metadata.get("stage", "")))
 
+    def update_member(
+        self, request_id: uuid.UUID, *, final_attempt: bool = True, sync: bool = True
+    ) -> bool:
+        """Carry a member's changed addresses (``update_member``) to the controller: when
+        its membership is authorized, authorize the node again with the membership's
+        addresses (the provider replaces its IP assignments), audited as
+        ``membership.readdressed``; then sync the route servers. A member not authorized
+        yet needs nothing: provisioning authorizes it with the current addresses. A
+        transient provider error is re-raised unless ``final_attempt``; any other is
+        audited (``membership.readdress_failed``) and left to the reconciler. Returns
+        True when the controller holds the new addresses."""
+        with self.uow_factory() as uow:
+            membership = uow.memberships.get_for_request(request_id)
+            request = uow.requests.get(request_id)
+        if membership is None or request is None or not membership.authorized:
+            return False
+        if request.status not in ACTIVE_CONFIG:
+            return False
+        try:
+            self.provider.authorize_member(
+                membership.network_id,
+                membership.node_id,
+                [membership.ipv4, membership.ipv6],
+                f"AS{membership.asn.value}",
+            )
+        except ProviderError as exc:
+            if exc.transient and not final_attempt:
+                raise
+            with self.uow_factory() as uow:
+                audit(
+                    uow,
+                    self.clock.now(),
+                    WORKER,
+                    "membership.readdress_failed",
+                    "request",
+                    str(request_id),
+                    {"kind": exc.kind, "message": exc.message, "remediation": exc.remediation},
+                )
+                uow.commit()
+            return False
+        with self.uow_factory() as uow:
+            audit(
+                uow,
+                self.clock.now(),
+                WORKER,
+                "membership.readdressed",
+                "request",
+                str(request_id),
+                {"ipv4": str(membership.ipv4), "ipv6": str(membership.ipv6)},
+            )
+            uow.commit()
+        if sync:
+            self.sync_route_servers()
+        return True
+
     # ------------------------------------------------------------------ route servers
 
     @staticmethod
@@ -319,25 +389,30 @@ class Provisioner:
     def _desired(
         self, uow: UnitOfWork, pairs: Sequence[tuple[Membership, JoinRequest]]
     ) -> list[tuple[Membership, PeerSpec]]:
-        """Each member's max-prefix and name come from the PeeringDB cache and the admins'
-        overrides (two queries, whatever the member count): rendering never waits on
-        PeeringDB, and the refresh requests a sync when a cached value changes."""
+        """Each member's max-prefix and name come from its own settings, the admins'
+        per-ASN overrides and the PeeringDB cache (three queries, whatever the member
+        count): rendering never waits on PeeringDB, and the refresh requests a sync when a
+        cached value changes."""
         live = [
             (m, request) for m, request in pairs if m.authorized and request.status in ACTIVE_CONFIG
         ]
         asns = {m.asn for m, _ in live}
         cached = uow.network_facts.get_many(asns) if asns else {}
         overrides = uow.network_facts.overrides(asns) if asns else {}
+        own = uow.member_facts.get_many([m.request_id for m, _ in live]) if live else {}
         out = []
         for m, _ in live:
             entry = cached.get(m.asn)
+            mine = own.get(m.request_id)
             limit = effective_max_prefix(
                 entry,
                 overrides.get(m.asn),
                 self.settings.default_max_prefix_v4,
                 self.settings.default_max_prefix_v6,
+                mine,
             )
             facts = entry.facts if entry else None
+            name = (mine.display_name if mine else None) or (facts.name if facts else None)
             out.append(
                 (
                     m,
@@ -347,7 +422,7 @@ class Provisioner:
                         m.ipv6,
                         limit.v4,
                         limit.v6,
-                        facts.name if facts else f"AS{m.asn.value}",
+                        name or f"AS{m.asn.value}",
                         m.network_id,
                     ),
                 )

@@ -15,8 +15,9 @@ time, so that:
   route servers through the normal sync;
 - route-server rendering reads the cache and never waits on PeeringDB.
 
-The effective max-prefix of a member, per family: the admin's override when set, else
-the registry's limit (PeeringDB's count with headroom and floor), else ztix's default.
+The effective max-prefix of a member, per family: the member's own limit (an admin's
+per-member setting), else the admin's override for the ASN, else the registry's limit
+(PeeringDB's count with headroom and floor), else ztix's default.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Collection, Iterable
 import attrs
 
 from ztix_core.errors import InvalidValue, NotFound, PermissionDenied
-from ztix_core.max_prefix import MaxPrefix, effective_max_prefix
+from ztix_core.max_prefix import MaxPrefix, check_max_prefix, effective_max_prefix
 from ztix_core.ports import (
     CachedFacts,
     Clock,
@@ -190,12 +191,14 @@ class RegistryFacts:
         with self.uow_factory() as uow:
             return uow.network_facts.get_many(asns)
 
-    def view(self, asn: Asn) -> FactsView:
+    def view(self, asn: Asn, request_id: uuid.UUID | None = None) -> FactsView:
         """The ASN's cached facts, override and effective max-prefix, for a page (reads
-        the cache only: a page never waits on PeeringDB)."""
+        the cache only: a page never waits on PeeringDB). With ``request_id``, the
+        max-prefix is that member's: its own limit, when an admin set one, comes first."""
         with self.uow_factory() as uow:
             cached = uow.network_facts.get_many([asn]).get(asn)
             override = uow.network_facts.overrides([asn]).get(asn)
+            member = uow.member_facts.get(request_id) if request_id is not None else None
         return FactsView(
             asn,
             cached,
@@ -205,13 +208,15 @@ class RegistryFacts:
                 override,
                 self.defaults.default_max_prefix_v4,
                 self.defaults.default_max_prefix_v6,
+                member,
             ),
             self.clock.now(),
         )
 
     def for_request(self, actor: Actor, request_id: uuid.UUID) -> FactsView:
         """The PeeringDB facts (with their fetch time and any error), override and
-        effective max-prefix of a request's ASN, for the request's owner or an admin
+        effective max-prefix of a request's member (its own limit first), for the
+        request's owner or an admin
         (PermissionDenied for anyone else, NotFound for an unknown id). Cache only."""
         with self.uow_factory() as uow:
             request = uow.requests.get(request_id)
@@ -219,7 +224,7 @@ class RegistryFacts:
                 raise NotFound(f"request {request_id} not found")
             if not actor.is_admin and str(request.user_id) != actor.id:
                 raise PermissionDenied("this request belongs to another user")
-        return self.view(request.asn)
+        return self.view(request.asn, request.id)
 
     # ------------------------------------------------------------------ refresh
 
@@ -329,14 +334,14 @@ class RegistryFacts:
     ) -> MaxPrefixOverride:
         """Set an admin's max-prefix for ``asn`` (either family or both), audited; a
         route-server sync is requested when the ASN is a member. Refuses a non-admin,
-        a value below 1, no value, or an empty reason (nothing written)."""
+        a value outside 1..10,000,000, no value, or an empty reason (nothing written)."""
         if not actor.is_admin:
             raise PermissionDenied("only an admin may override a max-prefix")
         if v4 is None and v6 is None:
             raise InvalidValue("max_prefix", "give an IPv4 or an IPv6 limit (or both)")
         for family, value in (("v4", v4), ("v6", v6)):
-            if value is not None and value < 1:
-                raise InvalidValue(f"max_prefix_{family}", f"must be >= 1, got {value}")
+            if value is not None:
+                check_max_prefix(f"max_prefix_{family}", value)
         if not reason.strip():
             raise InvalidValue("reason", "say why the override is needed")
         now = self.clock.now()

@@ -14,6 +14,7 @@ from ztix_core.errors import NotFound, PermissionDenied
 from ztix_core.ports import ROUTER_FLAVOURS
 from ztix_core.records import Actor
 from ztix_core.status import RequestStatus
+from ztix_core.usecases.members import KEEP
 from ztix_core.usecases.queries import RequestDetail
 from ztix_core.values import Asn, NetworkId
 from ztix_web.api.schemas import (
@@ -25,6 +26,7 @@ from ztix_web.api.schemas import (
     asn_json,
     event_json,
     looking_glass_json,
+    member_settings_json,
     membership_json,
     network_json,
     ref,
@@ -110,6 +112,10 @@ def body_fingerprint(body: Any) -> str:
     """The digest an Idempotency-Key remembers: the body's canonical JSON."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+#: A max-prefix as the core accepts it (null clears a member's own limit).
+MAX_PREFIX: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000_000}
 
 
 class Routes:
@@ -202,6 +208,31 @@ class Routes:
     def approve(self, call: Call) -> Reply:
         rid = uuid.UUID(call.params["request_id"])
         return Reply(request_json(self.core.workflow.approve(_actor(call), rid)))
+
+    def member_settings(self, call: Call) -> Reply:
+        rid = self.core.members.find(call.params["request_id"])  # NotFound when unknown
+        return Reply(member_settings_json(self.core.members.get(rid)))
+
+    def change_member_settings(self, call: Call) -> Reply:
+        rid = self.core.members.find(call.params["request_id"])
+        body: dict[str, Any] = call.body
+
+        def limit(name: str) -> Any:
+            if name not in body:
+                return KEEP
+            value = body[name]
+            return None if value is None else int(value)  # JSON Schema admits 5000.0
+
+        change = self.core.members.set(
+            _actor(call),
+            rid,
+            display_name=body.get("display_name", KEEP),
+            max_prefix_v4=limit("max_prefix_v4"),
+            max_prefix_v6=limit("max_prefix_v6"),
+            ipv4=body.get("ipv4", KEEP),
+            ipv6=body.get("ipv6", KEEP),
+        )
+        return Reply(member_settings_json(change.facts))
 
     def reject(self, call: Call) -> Reply:
         rid = uuid.UUID(call.params["request_id"])
@@ -455,6 +486,45 @@ class Routes:
                 params=(REQUEST_ID,),
                 errors=(*action_errors, "not_eligible"),
                 tag="admin",
+            ),
+            Operation(
+                "GET",
+                f"{V1}/requests/{{request_id}}/member",
+                "getMemberSettings",
+                "A member's settings: display name, max-prefix, fixed addresses (admin)",
+                "admin",
+                self.member_settings,
+                ref("MemberSettings"),
+                params=(REQUEST_ID,),
+                errors=("not_found",),
+                tag="admin",
+            ),
+            Operation(
+                "PATCH",
+                f"{V1}/requests/{{request_id}}/member",
+                "changeMemberSettings",
+                "Change a member's settings (admin); null clears a name or a limit",
+                "admin",
+                self.change_member_settings,
+                ref("MemberSettings"),
+                params=(REQUEST_ID,),
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "properties": {
+                        "display_name": {"type": ["string", "null"], "maxLength": 120},
+                        "max_prefix_v4": MAX_PREFIX,
+                        "max_prefix_v6": MAX_PREFIX,
+                        "ipv4": {"type": "string", "maxLength": 45},
+                        "ipv6": {"type": "string", "maxLength": 45},
+                    },
+                },
+                errors=("not_found", "conflict"),
+                tag="admin",
+                description="Audited as `member.settings_changed`. A name or limit change "
+                "makes the route servers follow; an address change (approved or active "
+                "members only) also re-authorizes the node on the controller.",
             ),
             Operation(
                 "POST",

@@ -9,7 +9,7 @@ from typing import Any
 
 from ztix_core.api_ports import ApiToken
 from ztix_core.looking_glass import servers_to_json
-from ztix_core.records import AuditEvent, JoinRequest, Membership, User, ZtNetwork
+from ztix_core.records import AuditEvent, JoinRequest, MemberFacts, Membership, User, ZtNetwork
 from ztix_core.status import RequestStatus
 from ztix_core.usecases.looking_glass import LookingGlassView
 from ztix_core.usecases.oversight import RouteServerOverview
@@ -155,6 +155,19 @@ def route_server_json(o: RouteServerOverview) -> dict[str, Any]:
     }
 
 
+def member_settings_json(f: MemberFacts) -> dict[str, Any]:
+    return {
+        "request_id": str(f.request_id),
+        "display_name": f.display_name,
+        "max_prefix_v4": f.max_prefix_v4,
+        "max_prefix_v6": f.max_prefix_v6,
+        "ipv4": str(f.ipv4) if f.ipv4 is not None else None,
+        "ipv6": str(f.ipv6) if f.ipv6 is not None else None,
+        "updated_at": _time(f.updated_at),
+        "updated_by": f.updated_by,
+    }
+
+
 def token_json(t: ApiToken) -> dict[str, Any]:
     return {
         "id": str(t.id),
@@ -223,6 +236,18 @@ COMPONENTS: dict[str, Schema] = {
             "ipv6": {"type": "string", "format": "ipv6"},
             "authorized": {"type": "boolean"},
             "config_generation": _INT_OR_NULL,
+        }
+    ),
+    "MemberSettings": _obj(
+        {
+            "request_id": UUID,
+            "display_name": _STR_OR_NULL,
+            "max_prefix_v4": _INT_OR_NULL,
+            "max_prefix_v6": _INT_OR_NULL,
+            "ipv4": _STR_OR_NULL,
+            "ipv6": _STR_OR_NULL,
+            "updated_at": _TIME_OR_NULL,
+            "updated_by": {"type": "string"},
         }
     ),
     "AuditEvent": _obj(

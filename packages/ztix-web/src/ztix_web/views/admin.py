@@ -1,5 +1,6 @@
 """The admin's pages: the queue (filters, paging, counts per status) and a request's page
-with approve, reject (reason required), retry and remove."""
+with approve (optionally with fixed addresses), reject (reason required), retry, remove,
+and the member's settings (display name, max-prefix)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import uuid
 import falcon
 
 from ztix_core.bootstrap import App
-from ztix_core.errors import ZtixError
+from ztix_core.errors import InvalidValue, ZtixError
 from ztix_core.records import Actor, AuditEvent
 from ztix_core.status import RequestStatus
+from ztix_core.usecases.members import CHANGEABLE
 from ztix_core.values import Asn, NetworkId
 from ztix_web.context import WebContext
 from ztix_web.pages import network_names
@@ -157,6 +159,8 @@ class AdminRequest:
             owner=owner,
             owner_links=links,
             checks=_policy_checks(detail.timeline),
+            member=self.ctx.core.members.get(detail.request.id),
+            member_editable=detail.request.status in CHANGEABLE,
             error=error,
             **detail_values(self.ctx, actor, detail),
             **router_config_values(self.ctx, actor, detail),
@@ -168,10 +172,24 @@ class AdminRequest:
         self.page(req, resp, actor, request_id)
 
 
-class AdminAction:
-    """``/admin/requests/{id}/{action}``: approve, reject, retry, remove."""
+def _max_prefix_field(fields: dict[str, str], name: str) -> int | None:
+    """A max-prefix from the form: empty clears it (the next source holds again)."""
+    text = fields.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidValue(
+            name, f"{text!r} is not a whole number (leave it empty to clear)"
+        ) from None
 
-    ACTIONS = ("approve", "reject", "retry", "remove")
+
+class AdminAction:
+    """``/admin/requests/{id}/{action}``: approve (with optional fixed addresses), reject,
+    retry, remove, and ``member`` (the member's display name and max-prefix)."""
+
+    ACTIONS = ("approve", "reject", "retry", "remove", "member")
 
     def __init__(self, ctx: WebContext, page: AdminRequest) -> None:
         self.ctx = ctx
@@ -188,10 +206,22 @@ class AdminAction:
             )
         rid: uuid.UUID = parse_uuid(request_id)
         fields = form(req)
-        workflow = self.ctx.core.workflow
+        workflow, members = self.ctx.core.workflow, self.ctx.core.members
         try:
             if action == "approve":
-                workflow.approve(actor, rid)
+                ipv4, ipv6 = fields.get("ipv4", "").strip(), fields.get("ipv6", "").strip()
+                if ipv4 or ipv6:
+                    members.approve(actor, rid, ipv4=ipv4 or None, ipv6=ipv6 or None)
+                else:
+                    workflow.approve(actor, rid)
+            elif action == "member":
+                members.set(
+                    actor,
+                    rid,
+                    display_name=fields.get("display_name", ""),
+                    max_prefix_v4=_max_prefix_field(fields, "max_prefix_v4"),
+                    max_prefix_v6=_max_prefix_field(fields, "max_prefix_v6"),
+                )
             elif action == "reject":
                 workflow.reject(actor, rid, fields.get("reason", ""))
             elif action == "retry":
