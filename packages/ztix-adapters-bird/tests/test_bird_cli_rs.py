@@ -225,18 +225,40 @@ def test_status_names_the_server_it_cannot_reach_and_fails(
 def test_render_with_no_route_server_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The bird fleet with no server is refused by the one function that builds fleets
+    (the worker gets the same refusal), before anything is read or rendered."""
+    config = tmp_path / "ztix.toml"
+    config.write_text(
+        'storage = "clitest"\nzt_provider = "clitest"\nroute_server_fleet = "bird"\n'
+        'network_registry = "memory"\n'
+    )
+    store = store_with_members(200001)
+    for argv in (("rs", "render"), ("rs", "apply"), ("rs", "status"), ("rs", "check")):
+        code, out, _ = run(config, store, capsys, *argv)
+        assert code == 2, out
+        assert out.strip() == (
+            "ztix: error: setting bird.servers: no route server is configured: add "
+            "[[bird.servers]] tables, or choose another fleet with ZTIX_ROUTE_SERVER_FLEET"
+        )
+
+
+def test_another_fleet_is_refused_naming_the_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ztix rs`` works on the fleet the worker would use; when that is not BIRD it says
+    so instead of rendering a [bird] section the worker ignores."""
     config = tmp_path / "ztix.toml"
     config.write_text(
         'storage = "clitest"\nzt_provider = "clitest"\nroute_server_fleet = "memory"\n'
         'network_registry = "memory"\n'
     )
     store = store_with_members(200001)
-    for argv in (("rs", "render"), ("rs", "apply"), ("rs", "status")):
+    for argv in (("rs", "render"), ("rs", "apply"), ("rs", "status"), ("rs", "check")):
         code, out, _ = run(config, store, capsys, *argv)
         assert code == 2, out
         assert out.strip() == (
-            "ztix: error: setting bird.servers: no route server is configured, so there is "
-            "nothing to render, apply or ask: add [[bird.servers]] tables to the settings file"
+            "ztix: error: setting ZTIX_ROUTE_SERVER_FLEET: ztix rs works on BIRD route "
+            "servers, but route_server_fleet is 'memory': set it to 'bird'"
         )
 
 

@@ -1,10 +1,15 @@
 """``ztix rs``: render, apply and inspect the BIRD route servers from the command line.
 
-``render``, ``apply`` and ``init`` take the member set from the database, exactly as the
-worker does (bootstrap → Provisioner.desired_peers), and the servers' settings as the worker
-builds them (the peering LANs filled in), so what the CLI applies is what the worker would.
-``init`` writes the first config of a local server that has none, so that its BIRD can start
-before anything was applied.
+One fleet, whoever builds it: the CLI gets its fleet from
+:func:`ztix_core.bootstrap.build_route_server_fleet`, the function :func:`bootstrap` (so
+the worker) calls, and its members from the worker's own
+``Provisioner.desired_state`` (the desired members less those the fleet refuses). Same
+settings and same database, same files, byte for byte.
+
+No action builds a ZeroTier provider (``bootstrap(..., with_controller=False)``): they
+never talk to the controller, so they need no ``[zerotier]`` settings. ``status`` does not
+open the database either. ``init`` writes the first config of a local server that has
+none, so that its BIRD can start before anything was applied.
 """
 
 from __future__ import annotations
@@ -16,48 +21,67 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+import attrs
+
 from ztix_adapters_bird.apply import MAIN_FILE
 from ztix_adapters_bird.fleet import BirdFleet
-from ztix_adapters_bird.plugin import with_peering_lans
-from ztix_adapters_bird.settings import BirdSettings, RouteServerSettings
-from ztix_core.bootstrap import bootstrap
+from ztix_adapters_bird.settings import RouteServerSettings
+from ztix_core.bootstrap import App, bootstrap, build_route_server_fleet
 from ztix_core.errors import InvalidValue, SettingsError
 from ztix_core.plugins import Plugins
-from ztix_core.ports import PeerSpec
+from ztix_core.ports import PeerSpec, RouteServerFleet
 from ztix_core.settings import Settings, load_settings
 from ztix_core.values import Asn
 
 
-def desired_peers(settings: Settings, plugins: Plugins) -> list[PeerSpec]:
-    """The members every route server should have, read through the configured storage."""
-    app = bootstrap(settings, plugins)
-    if app.provisioner is None:  # pragma: no cover - bootstrap always builds it here
-        raise SettingsError("ZTIX_ROUTE_SERVER_FLEET", "no provisioner could be built")
+def _require_bird(fleet: RouteServerFleet, settings: Settings) -> BirdFleet:
+    if isinstance(fleet, BirdFleet):
+        return fleet
+    close = getattr(fleet, "close", None)
+    if callable(close):
+        close()
+    raise SettingsError(
+        "ZTIX_ROUTE_SERVER_FLEET",
+        f"ztix rs works on BIRD route servers, but route_server_fleet is "
+        f"{settings.route_server_fleet!r}: set it to 'bird'",
+    )
+
+
+def build_fleet(settings: Settings, plugins: Plugins) -> BirdFleet:
+    """The worker's fleet (:func:`build_route_server_fleet`), which must be ``bird``:
+    SettingsError naming ``bird.servers`` when no server is configured (the bird plugin
+    refuses that for everyone), or ``ZTIX_ROUTE_SERVER_FLEET`` for another fleet."""
+    return _require_bird(build_route_server_fleet(settings, plugins), settings)
+
+
+@attrs.frozen
+class MemberSet:
+    """What a sync would configure now: the accepted members (``Provisioner.desired_state``,
+    the worker's function) and the ones the fleet refuses, with the reason."""
+
+    peers: list[PeerSpec]
+    digest: str
+    refused: list[tuple[Asn, str]]
+
+
+def wire(settings: Settings, plugins: Plugins) -> tuple[App, BirdFleet]:
+    """bootstrap without a ZeroTier provider: storage, registry, the fleet (built by
+    :func:`build_route_server_fleet`, as for the worker) and a provisioner over them."""
+    app = bootstrap(settings, plugins, with_controller=False)
+    assert app.fleet is not None and app.provisioner is not None  # with_provisioning
+    return app, _require_bird(app.fleet, settings)
+
+
+def member_set(app: App) -> MemberSet:
+    """The members a sync applies now, read through the configured storage exactly as
+    the worker reads them."""
+    assert app.provisioner is not None and app.fleet is not None
     with app.uow_factory() as uow:
-        return [peer for _, peer in app.provisioner.desired_peers(uow)]
-
-
-def applied_peers(settings: Settings, plugins: Plugins) -> list[PeerSpec]:
-    """The members a sync applies now: the desired ones less those the fleet refuses."""
-    app = bootstrap(settings, plugins)
-    if app.provisioner is None:  # pragma: no cover - bootstrap always builds it here
-        raise SettingsError("ZTIX_ROUTE_SERVER_FLEET", "no provisioner could be built")
-    with app.uow_factory() as uow:
-        peers, _ = app.provisioner.desired_state(uow)
-    return peers
-
-
-def build_fleet(settings: Settings) -> BirdFleet:
-    """A BirdFleet from the ``[bird]`` section; SettingsError when it names no server
-    (there would be nothing to render, apply or ask)."""
-    section = settings.section("bird", BirdSettings)
-    if not section.servers:
-        raise SettingsError(
-            "bird.servers",
-            "no route server is configured, so there is nothing to render, apply or ask: "
-            "add [[bird.servers]] tables to the settings file",
-        )
-    return BirdFleet(with_peering_lans(section, settings))
+        peers, digest = app.provisioner.desired_state(uow)
+        desired = [p for _, p in app.provisioner.desired_peers(uow)]
+    refused_at = app.fleet.refused_peers(desired) if len(peers) < len(desired) else {}
+    refused = [(desired[i].asn, reason) for i, reason in sorted(refused_at.items())]
+    return MemberSet(peers, digest, refused)
 
 
 class RsCommand:
@@ -102,31 +126,36 @@ class RsCommand:
             return 0
         if action == "status":
             asn = Asn.parse(args.asn) if args.asn else None
-            return self._status(settings, asn)
-        fleet = build_fleet(settings)
+            return self._status(build_fleet(settings, args.plugins), asn)
+        app, fleet = wire(settings, args.plugins)
         try:
             servers: Sequence[str] | None = args.server
             if servers:
                 for name in servers:
                     fleet.server_settings(name)  # unknown names fail before any work
             if action == "init":
-                return self._init(fleet, settings, args.plugins, servers)
+                return self._init(fleet, app, servers)
+            members = member_set(app)
             if action == "check":
-                return self._check(fleet, applied_peers(settings, args.plugins), servers)
-            peers = desired_peers(settings, args.plugins)
+                return self._check(fleet, members.peers, servers)
             if action == "render":
-                return self._render(fleet, peers, servers, args.out)
-            return self._apply(fleet, peers, servers)
+                return self._render(fleet, members, servers, args.out)
+            return self._apply(fleet, members, servers)
         finally:
             fleet.close()
+
+    def _left_out(self, members: MemberSet) -> None:
+        for asn, reason in members.refused:
+            self._print(f"AS{asn.value} left out: {reason}")
 
     def _render(
         self,
         fleet: BirdFleet,
-        peers: Sequence[PeerSpec],
+        members: MemberSet,
         servers: Sequence[str] | None,
         out: str | None,
     ) -> int:
+        peers = members.peers
         rendered = {
             name: files
             for name, files in fleet.render(peers).items()
@@ -143,12 +172,11 @@ class RsCommand:
             )
             if out:
                 self._print(f"  written to {Path(out) / name}")
+        self._left_out(members)
         return 0
 
-    def _apply(
-        self, fleet: BirdFleet, peers: Sequence[PeerSpec], servers: Sequence[str] | None
-    ) -> int:
-        outcomes = fleet.apply(peers, servers)
+    def _apply(self, fleet: BirdFleet, members: MemberSet, servers: Sequence[str] | None) -> int:
+        outcomes = fleet.apply(members.peers, servers)
         for o in outcomes:
             line = f"{o.server}: {o.result} digest {o.digest[:16] or '-'} in {o.duration_s:.3f} s"
             if not o.ok:
@@ -159,15 +187,10 @@ class RsCommand:
                 line += f"; retried after {len(o.retried)} transient failure(s), the first: "
                 line += o.retried[0]
             self._print(line)
+        self._left_out(members)
         return 0 if all(o.ok for o in outcomes) else 1
 
-    def _init(
-        self,
-        fleet: BirdFleet,
-        settings: Settings,
-        plugins: Plugins,
-        servers: Sequence[str] | None,
-    ) -> int:
+    def _init(self, fleet: BirdFleet, app: App, servers: Sequence[str] | None) -> int:
         """Write the rendered desired state into each selected local server's config dir
         that has no ``bird.conf`` yet. A server with one is left alone (``apply`` changes it
         safely); a server reached over SSH is refused when named, else skipped."""
@@ -186,13 +209,10 @@ class RsCommand:
             if s.transport == "local" and not (Path(s.paths.config_dir) / MAIN_FILE).exists()
         ]
         rendered: Mapping[str, Mapping[str, bytes]] = {}
-        refused: Mapping[int, str] = {}
-        peers: list[PeerSpec] = []
+        members = MemberSet([], "", [])
         if missing:  # the database is read only when something is to be written
-            peers = desired_peers(settings, plugins)
-            refused = fleet.refused_peers(peers)
-            accepted = [p for i, p in enumerate(peers) if i not in refused]
-            rendered = fleet.render(accepted)
+            members = member_set(app)
+            rendered = fleet.render(members.peers)
         for server in sorted(targets, key=lambda s: s.name):
             config = Path(server.paths.config_dir) / MAIN_FILE
             if server.transport != "local":
@@ -204,10 +224,9 @@ class RsCommand:
                 _write_config_dir(server, files)
                 self._print(
                     f"{server.name}: wrote {len(files)} files to {server.paths.config_dir} "
-                    f"({len(peers) - len(refused)} members, digest {fleet.digest(files)})"
+                    f"({len(members.peers)} members, digest {fleet.digest(files)})"
                 )
-        for i, reason in refused.items():
-            self._print(f"AS{peers[i].asn.value} left out: {reason}")
+        self._left_out(members)
         return 0
 
     def _check(
@@ -236,8 +255,7 @@ class RsCommand:
             return 1
         return 3 if any(d.error for d in found) else 0
 
-    def _status(self, settings: Settings, asn: Asn | None) -> int:
-        fleet = build_fleet(settings)
+    def _status(self, fleet: BirdFleet, asn: Asn | None) -> int:
         try:
             report = fleet.session_report(asn)
         finally:

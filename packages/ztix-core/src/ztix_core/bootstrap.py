@@ -9,15 +9,19 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from ztix_core.errors import SettingsError
+from ztix_core.errors import ProviderError, SettingsError
 from ztix_core.memory.clock import SystemClock
 from ztix_core.plugins import Plugins
 from ztix_core.policies.base import ApprovalPolicy
 from ztix_core.ports import (
     Clock,
+    IPAddress,
     MemberRouter,
     MembershipProvider,
+    MemberState,
+    NetworkChange,
     NetworkRegistry,
+    ReadinessReport,
     RouterConfigs,
     RouterSnippet,
     RouteServerFleet,
@@ -33,6 +37,7 @@ from ztix_core.usecases import (
     RequestWorkflow,
 )
 from ztix_core.usecases.router_config import RouterConfigQuery
+from ztix_core.values import NetworkId, NodeId
 
 
 @attrs.frozen
@@ -120,17 +125,80 @@ def configured_networks(settings: Settings) -> list[ZtNetwork]:
     ]
 
 
+def build_route_server_fleet(settings: Settings, plugins: Plugins) -> RouteServerFleet:
+    """The route-server fleet the settings name (``route_server_fleet``), built by the
+    plugin that registered it.
+
+    The one place a fleet is built: :func:`bootstrap` (so the worker) and ``ztix rs``
+    both call it, so the same settings give the same servers, the same policy (the
+    peering LANs filled in) and the same refusal of a fleet with no server. A name no
+    installed plugin registered raises SettingsError naming ``ZTIX_ROUTE_SERVER_FLEET``.
+    """
+    fleet: RouteServerFleet = plugins.select(
+        "route_server_fleets", settings.route_server_fleet, "ZTIX_ROUTE_SERVER_FLEET"
+    ).factory(settings)
+    return fleet
+
+
+class NoController:
+    """The membership provider of a process that never talks to the controller (``ztix
+    rs``: it reads the members from storage and works on the route servers only). Every
+    call raises ProviderError; nothing reads the ``[zerotier]`` settings."""
+
+    name = "none"
+
+    def _refuse(self) -> ProviderError:
+        return ProviderError(
+            "this command was built without a ZeroTier provider: it never talks to the controller",
+            kind="not_configured",
+            transient=False,
+            remediation="use the worker or `ztix controller` for controller work",
+        )
+
+    def check_readiness(self, networks: Sequence[ZtNetwork]) -> ReadinessReport:
+        raise self._refuse()
+
+    def ensure_network(self, network: ZtNetwork) -> NetworkChange:
+        raise self._refuse()
+
+    def authorize_member(
+        self,
+        network_id: NetworkId,
+        node_id: NodeId,
+        ip_assignments: Sequence[IPAddress],
+        name: str,
+    ) -> MemberState:
+        raise self._refuse()
+
+    def deauthorize_member(self, network_id: NetworkId, node_id: NodeId) -> None:
+        raise self._refuse()
+
+    def remove_member(self, network_id: NetworkId, node_id: NodeId) -> None:
+        raise self._refuse()
+
+    def read_member(self, network_id: NetworkId, node_id: NodeId) -> MemberState | None:
+        raise self._refuse()
+
+    def list_members(self, network_id: NetworkId) -> list[MemberState]:
+        raise self._refuse()
+
+
 def bootstrap(
     settings: Settings,
     plugins: Plugins,
     *,
     clock: Clock | None = None,
     with_provisioning: bool = True,
+    with_controller: bool = True,
 ) -> App:
     """Build the adapters the settings name and the use cases over them.
 
     ``with_provisioning=False`` skips provider and fleet (the web process needs neither).
-    A setting that names no installed plugin raises SettingsError naming it.
+    ``with_controller=False`` builds the fleet and a provisioner over it but no provider
+    (``App.provider`` is None; the provisioner's is :class:`NoController`): for commands
+    that read the desired route-server state and never talk to ZeroTier, so they need no
+    ``[zerotier]`` settings. A setting that names no installed plugin raises
+    SettingsError naming it.
     """
     clock = clock or SystemClock()
     uow_factory: UnitOfWorkFactory = plugins.select(
@@ -176,13 +244,20 @@ def bootstrap(
             router_config=router_config,
             members=members,
         )
-    provider: MembershipProvider = plugins.select(
-        "membership_providers", settings.zt_provider, "ZT_PROVIDER"
-    ).factory(settings)
-    fleet: RouteServerFleet = plugins.select(
-        "route_server_fleets", settings.route_server_fleet, "ZTIX_ROUTE_SERVER_FLEET"
-    ).factory(settings)
-    provisioner = Provisioner(uow_factory, clock, provider, fleet, registry, settings.provisioning)
+    provider: MembershipProvider | None = None
+    if with_controller:
+        provider = plugins.select(
+            "membership_providers", settings.zt_provider, "ZT_PROVIDER"
+        ).factory(settings)
+    fleet = build_route_server_fleet(settings, plugins)
+    provisioner = Provisioner(
+        uow_factory,
+        clock,
+        provider if provider is not None else NoController(),
+        fleet,
+        registry,
+        settings.provisioning,
+    )
     return App(
         settings,
         uow_factory,
@@ -215,9 +290,7 @@ def _route_servers_of(settings: Settings, plugins: Plugins) -> Callable[[], Sequ
     def servers() -> Sequence[RouteServer]:
         nonlocal loaded
         if not loaded:
-            fleet = plugins.select(
-                "route_server_fleets", settings.route_server_fleet, "ZTIX_ROUTE_SERVER_FLEET"
-            ).factory(settings)
+            fleet = build_route_server_fleet(settings, plugins)
             try:
                 found.extend(fleet.servers())
             finally:

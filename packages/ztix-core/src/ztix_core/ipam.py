@@ -42,7 +42,12 @@ def _sequential(
 ) -> IPAddress:
     first = int(prefix.network_address) + 1
     last = int(prefix.broadcast_address) - 1  # IPv6: keep the all-ones address free too
-    blocked = {int(a) for a in unavailable if a in prefix}
+    # integer bounds instead of ``a in prefix`` (an object comparison per address): this
+    # runs over every held address at each allocation
+    version = prefix.version
+    blocked = {
+        n for a in unavailable if a.version == version and first - 1 <= (n := int(a)) <= last + 1
+    }
     candidate = first
     while candidate <= last:
         if candidate not in blocked:

@@ -194,6 +194,10 @@ class MembershipRepository(Protocol):
     def list(self) -> list[Membership]:
         """Every membership, by (network, node)."""
 
+    def asns_among(self, asns: Collection[Asn]) -> set[Asn]:
+        """Which of ``asns`` hold at least one membership (one query, whatever the
+        member count)."""
+
 
 class IpAllocationRepository(Protocol):
     """Peering-LAN addresses held by requests: unique per (network, address)."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Executable, Select, String, insert
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -68,6 +69,19 @@ def violation_error(violation: Violation, what: str) -> ZtixError:
     return ZtixError(f"{what} was refused by the database: {violation.detail}")
 
 
+_INSERTS: dict[type[Base], tuple[Executable, dict[str, str]]] = {}
+
+
+def _insert_statement(model: type[Base]) -> tuple[Executable, dict[str, str]]:
+    """The table's INSERT, built once, and the model's attribute name → the column key
+    its parameter goes by (they differ where a column's name is not its attribute's)."""
+    found = _INSERTS.get(model)
+    if found is None:
+        keys = {prop.key: prop.columns[0].key for prop in sa_inspect(model).column_attrs}
+        found = _INSERTS[model] = (insert(Base.metadata.tables[model.__tablename__]), keys)
+    return found
+
+
 class SqlRepository:
     """Base of the repositories: they share their unit of work's session."""
 
@@ -83,14 +97,19 @@ class SqlRepository:
         stmt: Executable,
         model: type[Base] | None = None,
         values: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> tuple[CursorResult[Any] | None, Violation | None]:
         """Run a write in a savepoint; a broken rule rolls back just that write.
 
         ``model`` and ``values`` let a too-long value (PostgreSQL refuses it before any
         CHECK) be reported against its column."""
+        # The savepoint is the connection's, not the session's: a session savepoint
+        # flushes and tracks state it does not need (every write here is a plain
+        # statement), and it was the largest cost of a write.
+        conn = self.session.connection()
         try:
-            with self.session.begin_nested():
-                result = self.session.execute(stmt)
+            with conn.begin_nested():
+                result = conn.execute(stmt, params) if params is not None else conn.execute(stmt)
         except IntegrityError as exc:
             return None, classify(exc)
         except DataError as exc:
@@ -102,8 +121,14 @@ class SqlRepository:
         return result, None
 
     def _insert(self, model: type[Base], values: dict[str, Any], what: str) -> Violation | None:
-        """Insert one row; return the broken rule, or None when stored."""
-        _, violation = self._guarded(insert(model).values(**values), model, values)
+        """Insert one row; return the broken rule, or None when stored.
+
+        One INSERT statement per table, the row as its parameters: building a statement
+        with the values inside made SQLAlchemy coerce each value and compute a fresh
+        cache key at every insert."""
+        stmt, keys = _insert_statement(model)
+        params = {keys.get(k, k): v for k, v in values.items()}
+        _, violation = self._guarded(stmt, model, values, params)
         return violation
 
     def _insert_or_raise(self, model: type[Base], values: dict[str, Any], what: str) -> None:

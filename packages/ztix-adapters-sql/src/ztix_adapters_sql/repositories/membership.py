@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Collection
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -20,7 +22,7 @@ from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
 from ztix_core.errors import DuplicateRecord, NotFound
 from ztix_core.ports import IPAddress
 from ztix_core.records import IpAllocation, Membership
-from ztix_core.values import NetworkId
+from ztix_core.values import Asn, NetworkId
 
 
 class SqlMembershipRepository(SqlRepository):
@@ -88,6 +90,16 @@ class SqlMembershipRepository(SqlRepository):
         rows = self._all(select(MembershipRow))
         return sorted((membership_record(r) for r in rows), key=lambda m: (m.network_id, m.node_id))
 
+    def asns_among(self, asns: Collection[Asn]) -> set[Asn]:
+        if not asns:
+            return set()
+        found = self.session.scalars(
+            select(MembershipRow.asn)
+            .where(MembershipRow.asn.in_(sorted({a.value for a in asns})))
+            .distinct()
+        )
+        return {Asn(v) for v in found}
+
 
 class SqlIpAllocationRepository(SqlRepository):
     """Addresses held by requests."""
@@ -117,12 +129,15 @@ class SqlIpAllocationRepository(SqlRepository):
         raise violation_error(violation, what)
 
     def for_network(self, network_id: NetworkId) -> set[IPAddress]:
-        from ipaddress import ip_address
-
-        addresses = self.session.scalars(
-            select(IpAllocationRow.address).where(IpAllocationRow.network_id == network_id.value)
-        ).all()
-        return {ip_address(a) for a in addresses}
+        # Every held address is read at each allocation: plain rows and the constructor
+        # of the stored version (``ip_address`` tries IPv4 first and pays an exception
+        # for every IPv6 address).
+        rows = self.session.execute(
+            select(IpAllocationRow.address, IpAllocationRow.version).where(
+                IpAllocationRow.network_id == network_id.value
+            )
+        )
+        return {IPv4Address(a) if v == 4 else IPv6Address(a) for a, v in rows}
 
     def for_request(self, request_id: uuid.UUID) -> builtins.list[IpAllocation]:
         rows = self._all(select(IpAllocationRow).where(IpAllocationRow.request_id == request_id))

@@ -259,12 +259,9 @@ class SqlJoinRequestRepository(SqlRepository):
         return {row.id: request_record(row) for row in rows}
 
     def update(self, request: JoinRequest, *, expected_status: RequestStatus) -> None:
-        stored = self.get(request.id)
-        if stored is None:
-            raise NotFound(f"request {request.id} not found")
-        if stored.status is not expected_status:
-            raise InvalidTransition(request.id, stored.status.value, request.status.value)
-        becomes_live = request.status in LIVE_STATUSES and stored.status not in LIVE_STATUSES
+        # No read before the write: the compare-and-set below matches only a row still in
+        # ``expected_status``, and the stored row is read only to explain a miss.
+        becomes_live = request.status in LIVE_STATUSES and expected_status not in LIVE_STATUSES
         if becomes_live and (dup := self._duplicate_live(request)):
             raise dup
         values: dict[str, Any] = request_values(request)

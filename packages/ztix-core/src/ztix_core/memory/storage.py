@@ -299,6 +299,10 @@ class _Memberships(_Repo):
     def list(self) -> builtins.list[Membership]:
         return sorted(self.t.memberships.values(), key=lambda m: (m.network_id, m.node_id))
 
+    def asns_among(self, asns: Collection[Asn]) -> set[Asn]:
+        wanted = set(asns)
+        return {m.asn for m in self.t.memberships.values() if m.asn in wanted}
+
 
 class _Allocations(_Repo):
     def reserve(self, allocation: IpAllocation) -> None:

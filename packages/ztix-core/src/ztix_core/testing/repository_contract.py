@@ -450,10 +450,13 @@ def test_memberships(uow_factory: UnitOfWorkFactory) -> None:
         uow.commit()
     with uow_factory() as uow:
         assert uow.memberships.list() == [m1b]
+        assert uow.memberships.asns_among([r1.asn, r2.asn, Asn(64999)]) == {r1.asn}
+        assert uow.memberships.asns_among([]) == set()
         uow.memberships.delete(m1.id)
         uow.commit()
     with uow_factory() as uow:
         assert uow.memberships.list() == []
+        assert uow.memberships.asns_among([r1.asn]) == set()
         with pytest.raises(NotFound):
             uow.memberships.update(m1b)
 

@@ -289,7 +289,7 @@ class RegistryFacts:
     ) -> tuple[Asn, ...]:
         """Store ``entries``; audit every member whose effective max-prefix changed and,
         when one did, write one route-server sync to the outbox."""
-        members = {m.asn for m in uow.memberships.list()}
+        members = uow.memberships.asns_among({e.asn for e in entries})
         touched = [e.asn for e in entries if e.asn in members]
         overrides = uow.network_facts.overrides(touched) if touched else {}
         before = uow.network_facts.get_many(touched) if touched else {}
