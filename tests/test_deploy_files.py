@@ -204,4 +204,10 @@ def test_documented_command_exists(page: Path, command: str) -> None:
     argv = _argv(command)
     if not argv:
         return  # `ztix --help`, `ztix --config …` alone
-    check_ztix_command(argv)
+    # `ztix rs render|apply` names several commands: each must exist
+    at = next((i for i, word in enumerate(argv) if "|" in word), None)
+    if at is None:
+        check_ztix_command(argv)
+        return
+    for choice in argv[at].split("|"):
+        check_ztix_command([*argv[:at], choice, *argv[at + 1 :]])
