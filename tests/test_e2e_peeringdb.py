@@ -119,7 +119,7 @@ def test_peeringdb_max_prefix_in_the_bird_config_override_and_outage(
     assert "AS39120: v4 5000, v6 - by system:cli" in capsys.readouterr().out
     bad = ["--config", str(config), "peeringdb", "override", "set", "AS39120", "--v4", "0"]
     assert main([*bad, "--reason", "x"], plugins=_plugins()) == 2
-    assert "must be >= 1" in capsys.readouterr().err
+    assert "max_prefix_v4: must be 1-10000000, got 0" in capsys.readouterr().err
 
     # PeeringDB down: the refresh fails (exit 1), the stale facts stay with their age
     pdb.fail_next(Fault("status", 429, retry_after="3600"))

@@ -528,6 +528,19 @@ def commit_tail(
     main = shlex.quote(f'"{main_config}"')
     return f"""echo "@@configure"
 cd {c}
+# BIRD answers 0013 whether it is up and running or still reconfiguring (removed protocols
+# shutting down); only the text tells. Wait for the daemon to settle before configuring
+# (a configure during another one is queued, 0005) and before recording its times.
+settled() {{
+  n=0
+  while :; do
+    st=$({birdc_cmd} show status 2>&1) || true
+    case "$st" in *"0013 Daemon is up and running"*) return 0 ;; *"0013 "*) ;; *) return 0 ;; esac
+    n=$((n + 1)); [ "$n" -ge 300 ] && return 0
+    sleep 0.05
+  done
+}}
+settled
 out=$({birdc_cmd} configure {main} timeout {int(timeout_s)} 2>&1) || true
 printf '%s\\n' "$out"
 case "$out" in *"0003 "*|*"0004 "*) ;; *) exit 10 ;; esac
@@ -547,13 +560,7 @@ out=$({birdc_cmd} configure confirm 2>&1) || true
 printf '%s\\n' "$out"
 case "$out" in *"0018 "*) ;; *) exit 4 ;; esac
 # BIRD's times once the reconfiguration has finished (removed protocols shut down)
-n=0
-while :; do
-  st=$({birdc_cmd} show status 2>&1) || true
-  case "$st" in *"0013 "*) break ;; esac
-  n=$((n + 1)); [ "$n" -ge 100 ] && break
-  sleep 0.05
-done
+settled
 printf '%s\\n' "$st" | awk '/Last (reboot|reconfiguration) on/ {{ sub(/^[0-9]+-/, "");
   sub(/^ +/, ""); print }}' > {c}/{CONFIGURED}
 echo "@@finalize"
