@@ -188,12 +188,30 @@ def membership_record(row: MembershipRow) -> Membership:
     )
 
 
+_LOW64 = (1 << 64) - 1
+_BIAS = 1 << 63
+
+
+def low64(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    """The ``ip_allocations.low64`` key of ``address``."""
+    return (int(address) & _LOW64) - _BIAS
+
+
+def from_low64(
+    key: int, like: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address with key ``key`` in the same /64 as ``like`` (IPv4: the address)."""
+    value = (int(like) & ~_LOW64) | (key + _BIAS)
+    return ipaddress.IPv4Address(value) if like.version == 4 else ipaddress.IPv6Address(value)
+
+
 def allocation_values(a: IpAllocation) -> Values:
     return {
         "network_id": a.network_id.value,
         "address": str(a.address),
         "version": a.address.version,
         "request_id": a.request_id,
+        "low64": low64(a.address),
     }
 
 

@@ -239,8 +239,17 @@ class IpAllocationRow(Base):
     address: Mapped[str] = mapped_column(String(39), primary_key=True)
     version: Mapped[int] = mapped_column(SmallInteger)
     request_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("join_requests.id"), index=True)
+    #: The address's low 64 bits as a signed 64-bit integer (value - 2**63): consecutive
+    #: addresses inside one /64 (or an IPv4 prefix) have consecutive keys, so the lowest
+    #: free address is found by an index walk in the database (see ``addresses.py``).
+    #: NULL only for rows a release before 0013 wrote while the upgrade ran; filled in
+    #: when met.
+    low64: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
-    __table_args__ = (CheckConstraint("version IN (4, 6)", name="version"),)
+    __table_args__ = (
+        CheckConstraint("version IN (4, 6)", name="version"),
+        Index("ix_ip_allocations_low64", "network_id", "version", "low64"),
+    )
 
 
 class AuditEventRow(Base):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -36,27 +37,66 @@ class AddressPair:
     ipv6: ipaddress.IPv6Address
 
 
-def _sequential(
+@runtime_checkable
+class AddressBook(Protocol):
+    """What the allocator asks about the addresses in use (held or reserved), so that
+    storage can answer without handing every held address over."""
+
+    def lowest_free(self, first: IPAddress, last: IPAddress) -> IPAddress | None:
+        """The lowest address from ``first`` to ``last`` (one family) not in use, or None."""
+
+    def in_use_among(self, candidates: Sequence[IPAddress]) -> set[IPAddress]:
+        """Those of ``candidates`` that are in use."""
+
+
+@attrs.frozen
+class InUse:
+    """An :class:`AddressBook` over a plain collection of addresses in use."""
+
+    addresses: Collection[IPAddress]
+
+    def lowest_free(self, first: IPAddress, last: IPAddress) -> IPAddress | None:
+        lo, hi = int(first), int(last)
+        # integer bounds instead of ``a in prefix`` (an object comparison per address)
+        version = first.version
+        blocked = {n for a in self.addresses if a.version == version and lo <= (n := int(a)) <= hi}
+        candidate = lo
+        while candidate <= hi:
+            if candidate not in blocked:
+                return _address(version, candidate)
+            candidate += 1
+        return None
+
+    def in_use_among(self, candidates: Sequence[IPAddress]) -> set[IPAddress]:
+        held = set(self.addresses)
+        return {c for c in candidates if c in held}
+
+
+def _address(version: int, value: int) -> IPAddress:
+    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+
+
+def host_bounds(
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network,
-    unavailable: Collection[IPAddress],
-) -> IPAddress:
+) -> tuple[IPAddress, IPAddress]:
+    """The first and the last address handed out in ``prefix``: never the network
+    address (IPv6: the subnet-router anycast address) nor the all-ones one."""
     first = int(prefix.network_address) + 1
-    last = int(prefix.broadcast_address) - 1  # IPv6: keep the all-ones address free too
-    # integer bounds instead of ``a in prefix`` (an object comparison per address): this
-    # runs over every held address at each allocation
-    version = prefix.version
-    blocked = {
-        n for a in unavailable if a.version == version and first - 1 <= (n := int(a)) <= last + 1
-    }
-    candidate = first
-    while candidate <= last:
-        if candidate not in blocked:
-            return ipaddress.ip_address(candidate)
-        candidate += 1
-    raise AddressPoolExhausted(
-        f"no free address left in {prefix} ({len(blocked)} in use or reserved)",
-        prefix=str(prefix),
-    )
+    last = int(prefix.broadcast_address) - 1
+    return _address(prefix.version, first), _address(prefix.version, last)
+
+
+def _sequential(
+    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network, book: AddressBook
+) -> IPAddress:
+    first, last = host_bounds(prefix)
+    found = book.lowest_free(first, last) if int(first) <= int(last) else None
+    if found is None:
+        raise AddressPoolExhausted(
+            f"no free address left in {prefix} (every host address is in use or reserved)",
+            prefix=str(prefix),
+        )
+    return found
 
 
 def asn_embedded_ipv6(
@@ -74,31 +114,46 @@ def asn_embedded_ipv6(
 
 
 def allocate_ipv4(
-    prefix: ipaddress.IPv4Network, unavailable: Collection[IPAddress]
+    prefix: ipaddress.IPv4Network, unavailable: Collection[IPAddress] | AddressBook
 ) -> ipaddress.IPv4Address:
     """The lowest free host address (never network or broadcast)."""
-    addr = _sequential(prefix, unavailable)
+    addr = _sequential(prefix, _book(unavailable))
     assert isinstance(addr, ipaddress.IPv4Address)
     return addr
 
 
+#: ASN-embedded candidates asked about per round trip.
+_EMBEDDED_BATCH = 16
+
+
 def allocate_ipv6(
     prefix: ipaddress.IPv6Network,
-    unavailable: Collection[IPAddress],
+    unavailable: Collection[IPAddress] | AddressBook,
     asn: Asn,
     scheme: Ipv6Scheme = Ipv6Scheme.SEQUENTIAL,
 ) -> ipaddress.IPv6Address:
     """A free IPv6 address by ``scheme`` (never the subnet-router anycast address)."""
+    book = _book(unavailable)
     if scheme is Ipv6Scheme.ASN_EMBEDDED:
-        blocked = set(unavailable)
-        for index in range(1, 0x10000):
-            candidate = asn_embedded_ipv6(prefix, asn, index)
-            if candidate not in blocked:
-                return candidate
+        for start in range(1, 0x10000, _EMBEDDED_BATCH):
+            batch = [
+                asn_embedded_ipv6(prefix, asn, i)
+                for i in range(start, min(start + _EMBEDDED_BATCH, 0x10000))
+            ]
+            in_use = book.in_use_among(batch)
+            for candidate in batch:
+                if candidate not in in_use:
+                    return candidate
         raise AddressPoolExhausted(f"every ASN-embedded address of {asn} in {prefix} is taken")
-    addr = _sequential(prefix, unavailable)
+    addr = _sequential(prefix, book)
     assert isinstance(addr, ipaddress.IPv6Address)
     return addr
+
+
+def _book(unavailable: Collection[IPAddress] | AddressBook) -> AddressBook:
+    if isinstance(unavailable, AddressBook):
+        return unavailable
+    return InUse(unavailable)
 
 
 def allocate_pair(

@@ -18,7 +18,7 @@ another request holds) naming the field, so a refused change writes nothing.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Container
 
 from ztix_core.errors import Conflict, InvalidValue
 from ztix_core.records import RouteServer, ZtNetwork
@@ -77,7 +77,7 @@ def check_fixed_address(
     value: object,
     network: ZtNetwork,
     route_servers: Collection[RouteServer],
-    taken: Collection[IPAddress],
+    taken: Container[IPAddress],
 ) -> IPAddress:
     """A fixed peering-LAN address on ``network`` (see the module docstring), or
     InvalidValue / Conflict saying why not. ``taken`` holds the addresses other requests

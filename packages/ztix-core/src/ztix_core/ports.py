@@ -208,6 +208,21 @@ class IpAllocationRepository(Protocol):
     def for_network(self, network_id: NetworkId) -> set[IPAddress]:
         """Addresses held on the network."""
 
+    def held_among(self, network_id: NetworkId, addresses: Collection[IPAddress]) -> set[IPAddress]:
+        """Those of ``addresses`` held on the network, in one round trip."""
+
+    def lowest_free(
+        self,
+        network_id: NetworkId,
+        first: IPAddress,
+        last: IPAddress,
+        skip: Collection[IPAddress] = (),
+    ) -> IPAddress | None:
+        """The lowest address from ``first`` to ``last`` (one family, inside one of the
+        network's prefixes) that is neither held on the network nor in ``skip``; None when
+        there is none. Storage answers it without returning every held address: it runs
+        at every allocation."""
+
     def for_request(self, request_id: uuid.UUID) -> list[IpAllocation]:
         """The request's allocations."""
 

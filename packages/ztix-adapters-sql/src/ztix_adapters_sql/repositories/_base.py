@@ -1,13 +1,24 @@
-"""What every SQL repository shares: guarded writes (a savepoint per write, so a broken rule
-leaves the unit of work usable, as in the in-memory adapter) and fresh reads."""
+"""What every SQL repository shares: guarded writes (a broken rule undoes just that write
+and leaves the unit of work usable, as in the in-memory adapter: a savepoint per write on
+PostgreSQL, SQLite's own statement rollback) and fresh reads."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Select, String, insert
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    Select,
+    String,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
@@ -70,6 +81,7 @@ def violation_error(violation: Violation, what: str) -> ZtixError:
 
 
 _INSERTS: dict[type[Base], tuple[Executable, dict[str, str]]] = {}
+_UPDATES: dict[tuple[Any, ...], Executable] = {}
 
 
 def _insert_statement(model: type[Base]) -> tuple[Executable, dict[str, str]]:
@@ -108,8 +120,15 @@ class SqlRepository:
         # statement), and it was the largest cost of a write.
         conn = self.session.connection()
         try:
-            with conn.begin_nested():
+            if conn.dialect.name == "sqlite":
+                # SQLite undoes just the failing statement and keeps the transaction
+                # usable (its ABORT conflict rule): no savepoint needed.
                 result = conn.execute(stmt, params) if params is not None else conn.execute(stmt)
+            else:
+                with conn.begin_nested():
+                    result = (
+                        conn.execute(stmt, params) if params is not None else conn.execute(stmt)
+                    )
         except IntegrityError as exc:
             return None, classify(exc)
         except DataError as exc:
@@ -131,19 +150,92 @@ class SqlRepository:
         _, violation = self._guarded(stmt, model, values, params)
         return violation
 
+    @staticmethod
+    def _update_statement(
+        model: type[Base],
+        values: dict[str, Any],
+        *,
+        where: tuple[str, ...],
+        expected: dict[str, Any] | None = None,
+    ) -> tuple[Executable, dict[str, Any]]:
+        """``UPDATE table SET every other column WHERE where-columns = their values [AND
+        expected column = value]``, built once per shape (see ``_INSERTS``), and its
+        parameters: ``values`` are the row's attribute values, ``expected`` a compare-and-set
+        on a column's stored value."""
+        expected = expected or {}
+        shape = (model, tuple(sorted(values)), where, tuple(sorted(expected)))
+        found = _UPDATES.get(shape)
+        _, keys = _insert_statement(model)
+        if found is None:
+            table = Base.metadata.tables[model.__tablename__]
+            stmt = (
+                update(table)
+                .where(*(table.c[keys[k]] == bindparam(f"w_{k}") for k in where))
+                .where(*(table.c[keys[k]] == bindparam(f"x_{k}") for k in expected))
+                .values({keys[k]: bindparam(f"v_{k}") for k in values if k not in where})
+            )
+            found = _UPDATES[shape] = stmt
+        params = {f"v_{k}": v for k, v in values.items() if k not in where}
+        params.update({f"w_{k}": values[k] for k in where})
+        params.update({f"x_{k}": v for k, v in expected.items()})
+        return found, params
+
     def _insert_or_raise(self, model: type[Base], values: dict[str, Any], what: str) -> None:
         violation = self._insert(model, values, what)
         if violation is not None:
             raise violation_error(violation, what)
 
+    # Reads run as Core statements on the session's connection and return plain rows
+    # whose names are the model's attribute names (``_columns``): the mapping functions
+    # read attributes only, and the ORM's identity map and object loading cost more than
+    # the query itself (repositories never change a loaded row; writes are statements).
+
     def _first(self, stmt: Select[RowT]) -> RowT | None:
-        return self.session.scalars(stmt.execution_options(populate_existing=True)).first()
+        row = self.session.connection().execute(_plain(stmt)).first()
+        return cast("RowT | None", row)
 
     def _all(self, stmt: Select[RowT]) -> Sequence[RowT]:
-        return self.session.scalars(stmt.execution_options(populate_existing=True)).all()
+        rows = self.session.connection().execute(_plain(stmt)).all()
+        return cast("Sequence[RowT]", rows)
 
     def _get(self, model: type[RowT], key: Any) -> RowT | None:
-        return self.session.get(model, key, populate_existing=True)
+        stmt, names = _by_key(model)
+        values = key if isinstance(key, tuple) else (key,)
+        row = self.session.connection().execute(stmt, dict(zip(names, values, strict=True)))
+        return cast("RowT | None", row.first())
+
+
+_COLUMNS: dict[type[Base], tuple[ColumnElement[Any], ...]] = {}
+_BY_KEY: dict[type[Base], tuple[Select[Any], tuple[str, ...]]] = {}
+
+
+def _columns(model: type[Base]) -> tuple[ColumnElement[Any], ...]:
+    """The model's table columns, each labelled with its attribute's name."""
+    found = _COLUMNS.get(model)
+    if found is None:
+        found = _COLUMNS[model] = tuple(
+            prop.columns[0].label(prop.key) for prop in sa_inspect(model).column_attrs
+        )
+    return found
+
+
+def _plain(stmt: Select[Any]) -> Select[Any]:
+    """``select(Model)…`` as the same query over the model's labelled columns."""
+    entity = stmt.column_descriptions[0]["entity"]
+    return stmt.with_only_columns(*_columns(entity), maintain_column_froms=True)
+
+
+def _by_key(model: type[Base]) -> tuple[Select[Any], tuple[str, ...]]:
+    """``SELECT … WHERE primary key = :pk0 [AND …]``, built once per model."""
+    found = _BY_KEY.get(model)
+    if found is None:
+        keys = sa_inspect(model).primary_key
+        names = tuple(f"pk{i}" for i in range(len(keys)))
+        stmt = select(*_columns(model)).where(
+            *(col == bindparam(name) for col, name in zip(keys, names, strict=True))
+        )
+        found = _BY_KEY[model] = (stmt, names)
+    return found
 
 
 def upsert(

@@ -6,20 +6,23 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Collection
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 
 from ztix_adapters_sql.mapping import (
     allocation_record,
     allocation_values,
+    from_low64,
+    low64,
     membership_record,
     membership_values,
 )
-from ztix_adapters_sql.models import IpAllocationRow, JoinRequestRow, MembershipRow
+from ztix_adapters_sql.models import Base, IpAllocationRow, JoinRequestRow, MembershipRow
 from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
 from ztix_core.errors import DuplicateRecord, NotFound
+from ztix_core.ipam import InUse
 from ztix_core.ports import IPAddress
 from ztix_core.records import IpAllocation, Membership
 from ztix_core.values import Asn, NetworkId
@@ -35,28 +38,21 @@ class SqlMembershipRepository(SqlRepository):
         return found is not None
 
     def add(self, membership: Membership) -> None:
-        m = MembershipRow
-        if self.session.scalar(select(m.id).where(m.request_id == membership.request_id)):
-            raise DuplicateRecord(f"request {membership.request_id} already has a membership")
-        same_node = select(m.id).where(
-            m.network_id == membership.network_id.value, m.node_id == membership.node_id.value
-        )
-        if self.session.scalar(same_node):
-            raise DuplicateRecord(
-                f"node {membership.node_id} is already a member of {membership.network_id}"
-            )
-        if not self._request_exists(membership.request_id):
-            raise NotFound(f"request {membership.request_id} not found")
+        # No look before the insert: the unique rules and the keys answer.
         what = f"membership of request {membership.request_id}"
         violation = self._insert(MembershipRow, membership_values(membership), what)
         if violation is None:
             return
-        if violation.constraint == "uq_memberships_request_id":
+        if violation.constraint in ("uq_memberships_request_id", "pk_memberships"):
             raise DuplicateRecord(f"request {membership.request_id} already has a membership")
         if violation.constraint == "uq_memberships_network_node":
             raise DuplicateRecord(
                 f"node {membership.node_id} is already a member of {membership.network_id}"
             )
+        if violation.kind == "foreign_key":
+            if not self._request_exists(membership.request_id):
+                raise NotFound(f"request {membership.request_id} not found")
+            raise NotFound(f"network {membership.network_id} not found")
         raise violation_error(violation, what)
 
     def get_for_request(self, request_id: uuid.UUID) -> Membership | None:
@@ -65,14 +61,8 @@ class SqlMembershipRepository(SqlRepository):
 
     def update(self, membership: Membership) -> None:
         values: dict[str, Any] = membership_values(membership)
-        del values["id"]
-        stmt = (
-            update(MembershipRow)
-            .where(MembershipRow.id == membership.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        result, violation = self._guarded(stmt, MembershipRow, values)
+        stmt, params = self._update_statement(MembershipRow, values, where=("id",))
+        result, violation = self._guarded(stmt, MembershipRow, values, params)
         if violation is not None:
             raise violation_error(violation, f"membership {membership.id}")
         assert result is not None
@@ -101,32 +91,113 @@ class SqlMembershipRepository(SqlRepository):
         return {Asn(v) for v in found}
 
 
+#: Which of some addresses are held on a network.
+_HELD_AMONG = select(IpAllocationRow.address).where(
+    IpAllocationRow.network_id == bindparam("n"),
+    IpAllocationRow.address.in_(bindparam("addresses", expanding=True)),
+)
+
+#: The lowest key from :start to :end not held: :start itself, else the key after the
+#: first held one (from :start on) whose successor is free. With the (network, version,
+#: low64) index both walk the index and stop at the first gap. A NULL row says some rows
+#: have no key yet (written by a release before 0013 during the upgrade).
+_LOWEST_FREE = text(
+    """
+SELECT CAST(:start AS BIGINT) AS free WHERE NOT EXISTS (
+  SELECT 1 FROM ip_allocations
+  WHERE network_id = :n AND version = :v AND low64 = :start)
+UNION ALL
+SELECT free FROM (
+  SELECT a.low64 + 1 AS free FROM ip_allocations a
+  WHERE a.network_id = :n AND a.version = :v AND a.low64 >= :start AND a.low64 < :end
+    AND NOT EXISTS (
+      SELECT 1 FROM ip_allocations b
+      WHERE b.network_id = :n AND b.version = :v AND b.low64 = a.low64 + 1)
+  ORDER BY a.low64
+  LIMIT 1) AS gap
+UNION ALL
+SELECT NULL WHERE EXISTS (
+  SELECT 1 FROM ip_allocations
+  WHERE network_id = :n AND version = :v AND low64 IS NULL)
+"""
+)
+
+
 class SqlIpAllocationRepository(SqlRepository):
     """Addresses held by requests."""
 
     def reserve(self, allocation: IpAllocation) -> None:
-        a = IpAllocationRow
-        held = select(a.request_id).where(
-            a.network_id == allocation.network_id.value, a.address == str(allocation.address)
-        )
-        if self.session.scalar(held) is not None:
-            raise DuplicateRecord(
-                f"{allocation.address} is already held on {allocation.network_id}",
-                field="address",
-            )
-        req = allocation.request_id
-        if self.session.scalar(select(JoinRequestRow.id).where(JoinRequestRow.id == req)) is None:
-            raise NotFound(f"request {allocation.request_id} not found")
+        # No look before the insert: the primary key and the foreign keys answer, in the
+        # same statement.
         what = f"address {allocation.address} on {allocation.network_id}"
         violation = self._insert(IpAllocationRow, allocation_values(allocation), what)
         if violation is None:
             return
-        if violation.constraint == "pk_ip_allocations":
+        if violation.kind == "unique":  # the primary key is the table's only unique rule
             raise DuplicateRecord(
                 f"{allocation.address} is already held on {allocation.network_id}",
                 field="address",
             )
+        if violation.kind == "foreign_key":
+            raise NotFound(
+                f"request {allocation.request_id} or network {allocation.network_id} not found"
+            )
         raise violation_error(violation, what)
+
+    def held_among(self, network_id: NetworkId, addresses: Collection[IPAddress]) -> set[IPAddress]:
+        wanted = {str(a): a for a in addresses}
+        if not wanted:
+            return set()
+        found = self.session.scalars(
+            _HELD_AMONG, {"n": network_id.value, "addresses": sorted(wanted)}
+        )
+        return {wanted[a] for a in found}
+
+    def lowest_free(
+        self,
+        network_id: NetworkId,
+        first: IPAddress,
+        last: IPAddress,
+        skip: Collection[IPAddress] = (),
+    ) -> IPAddress | None:
+        if int(first) >> 64 != int(last) >> 64:
+            # wider than a /64 (keys repeat in every /64): every held address, in Python
+            return InUse(self.for_network(network_id) | set(skip)).lowest_free(first, last)
+        skipped = {low64(a) for a in skip if a.version == first.version}
+        start, end = low64(first), low64(last)
+        params = {"n": network_id.value, "v": first.version, "end": end}
+        while start <= end:
+            if start in skipped:  # the route servers' own, usually the first few
+                start += 1
+                continue
+            found = self.session.scalars(_LOWEST_FREE, {**params, "start": start}).all()
+            if None in found:  # unkeyed rows: key them, then ask again
+                self._fill_keys(network_id, first.version)
+                continue
+            if not found:
+                return None
+            key = min(found)
+            if key not in skipped or from_low64(key, first) not in skip:
+                return from_low64(key, first)
+            start = key + 1
+        return None
+
+    def _fill_keys(self, network_id: NetworkId, version: int) -> None:
+        """Key the rows a release before 0013 wrote while the upgrade ran."""
+        a = IpAllocationRow
+        missing = self.session.scalars(
+            select(a.address).where(
+                a.network_id == network_id.value, a.version == version, a.low64.is_(None)
+            )
+        ).all()
+        if missing:
+            table = Base.metadata.tables[IpAllocationRow.__tablename__]
+            self.session.execute(
+                update(table)
+                .where(table.c.network_id == network_id.value, table.c.address == bindparam("a"))
+                .values(low64=bindparam("k")),
+                [{"a": text, "k": low64(ip_address(text))} for text in missing],
+            )
 
     def for_network(self, network_id: NetworkId) -> set[IPAddress]:
         # Every held address is read at each allocation: plain rows and the constructor

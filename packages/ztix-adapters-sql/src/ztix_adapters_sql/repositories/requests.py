@@ -18,11 +18,10 @@ from sqlalchemy import (
     func,
     select,
     union_all,
-    update,
 )
 
 from ztix_adapters_sql.mapping import request_record, request_values
-from ztix_adapters_sql.models import JoinRequestRow, NetworkRow, UserRow
+from ztix_adapters_sql.models import JoinRequestRow, UserRow
 from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.ports import RequestFilter
@@ -227,23 +226,19 @@ class SqlJoinRequestRepository(SqlRepository):
         return DuplicateLiveRequest(live.id, request.asn.value, request.network_id.value)
 
     def add(self, request: JoinRequest) -> None:
-        if self.session.scalar(select(UserRow.id).where(UserRow.id == request.user_id)) is None:
-            raise NotFound(f"user {request.user_id} not found")
-        net = request.network_id.value
-        if self.session.scalar(select(NetworkRow.id).where(NetworkRow.id == net)) is None:
-            raise NotFound(f"network {request.network_id} not found")
-        if self.session.scalar(select(JoinRequestRow.id).where(JoinRequestRow.id == request.id)):
-            raise DuplicateRecord(f"request {request.id} exists")
-        if request.status in LIVE_STATUSES and (dup := self._duplicate_live(request)):
-            raise dup
+        # No look before the insert: the keys and the one-live-request index answer in the
+        # same statement, and a refusal is explained afterwards.
         violation = self._insert(JoinRequestRow, request_values(request), f"request {request.id}")
         if violation is None:
             return
-        # A racing transaction committed its live request first: name it.
         if violation.constraint == LIVE_INDEX and (dup := self._duplicate_live(request)):
             raise dup
         if violation.constraint == "pk_join_requests":
             raise DuplicateRecord(f"request {request.id} exists")
+        if violation.kind == "foreign_key":
+            if self.session.scalar(select(UserRow.id).where(UserRow.id == request.user_id)) is None:
+                raise NotFound(f"user {request.user_id} not found")
+            raise NotFound(f"network {request.network_id} not found")
         raise violation_error(violation, f"request {request.id}")
 
     def get(self, request_id: uuid.UUID) -> JoinRequest | None:
@@ -265,14 +260,10 @@ class SqlJoinRequestRepository(SqlRepository):
         if becomes_live and (dup := self._duplicate_live(request)):
             raise dup
         values: dict[str, Any] = request_values(request)
-        del values["id"]
-        stmt = (
-            update(JoinRequestRow)
-            .where(JoinRequestRow.id == request.id, JoinRequestRow.status == expected_status.value)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+        stmt, params = self._update_statement(
+            JoinRequestRow, values, where=("id",), expected={"status": expected_status.value}
         )
-        result, violation = self._guarded(stmt, JoinRequestRow, values)
+        result, violation = self._guarded(stmt, JoinRequestRow, values, params)
         if violation is not None:
             if violation.constraint == LIVE_INDEX and (dup := self._duplicate_live(request)):
                 raise dup

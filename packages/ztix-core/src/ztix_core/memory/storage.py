@@ -18,6 +18,7 @@ import attrs
 
 from ztix_core.api_ports import ApiToken, IdempotencyEntry
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
+from ztix_core.ipam import InUse
 from ztix_core.looking_glass import LookingGlassSnapshot
 from ztix_core.memory.api_storage import InMemoryApiTokens, InMemoryIdempotency
 from ztix_core.memory.notify_storage import InMemoryNotifications, InMemoryRecipients
@@ -318,6 +319,18 @@ class _Allocations(_Repo):
 
     def for_network(self, network_id: NetworkId) -> set[IPAddress]:
         return {addr for (nid, addr) in self.t.allocations if nid == network_id}
+
+    def held_among(self, network_id: NetworkId, addresses: Collection[IPAddress]) -> set[IPAddress]:
+        return {a for a in addresses if (network_id, a) in self.t.allocations}
+
+    def lowest_free(
+        self,
+        network_id: NetworkId,
+        first: IPAddress,
+        last: IPAddress,
+        skip: Collection[IPAddress] = (),
+    ) -> IPAddress | None:
+        return InUse(self.for_network(network_id) | set(skip)).lowest_free(first, last)
 
     def for_request(self, request_id: uuid.UUID) -> list[IpAllocation]:
         return sorted(

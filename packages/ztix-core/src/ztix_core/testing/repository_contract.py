@@ -490,6 +490,52 @@ def test_allocations_are_unique_per_network(uow_factory: UnitOfWorkFactory) -> N
         uow.commit()
 
 
+def test_lowest_free_address_is_found_by_storage(uow_factory: UnitOfWorkFactory) -> None:
+    u, n = _seed(uow_factory)
+    other = b.network(2)
+    v4, v6 = ipaddress.IPv4Address, ipaddress.IPv6Address
+    first4, last4 = v4("10.1.0.1"), v4("10.1.0.254")
+    first6, last6 = v6("fd00:1::1"), v6("fd00:1::ffff:ffff:ffff:fffe")
+    r1, r2 = b.request(u.id, n.id), b.request(u.id, other.id, asn=64501, node="abcdef0002")
+    with uow_factory() as uow:
+        assert uow.allocations.lowest_free(n.id, first4, last4) == first4
+        assert uow.allocations.lowest_free(n.id, first6, last6) == first6
+        uow.networks.add(other)
+        uow.requests.add(r1)
+        uow.requests.add(r2)
+        held = ["10.1.0.1", "10.1.0.2", "10.1.0.4", "fd00:1::1", "fd00:1::2", "fd00:1::3"]
+        for text in held:
+            uow.allocations.reserve(IpAllocation(n.id, ipaddress.ip_address(text), r1.id))
+        # another network's addresses and the top half of the /64 change nothing
+        uow.allocations.reserve(IpAllocation(other.id, v4("10.1.0.3"), r2.id))
+        uow.allocations.reserve(IpAllocation(n.id, v6("fd00:1::8000:0:0:4"), r1.id))
+        uow.commit()
+    with uow_factory() as uow:
+        a = uow.allocations
+        assert a.lowest_free(n.id, first4, last4) == v4("10.1.0.3")
+        assert a.lowest_free(n.id, first4, last4, skip=[v4("10.1.0.3")]) == v4("10.1.0.5")
+        assert a.lowest_free(n.id, v4("10.1.0.4"), last4) == v4("10.1.0.5")
+        assert a.lowest_free(n.id, first4, v4("10.1.0.2")) is None
+        assert a.lowest_free(n.id, v4("10.1.0.3"), v4("10.1.0.3"), skip=[v4("10.1.0.3")]) is None
+        assert a.lowest_free(other.id, v4("10.1.0.3"), last4) == v4("10.1.0.4")
+        assert a.lowest_free(n.id, first6, last6) == v6("fd00:1::4")
+        assert a.lowest_free(n.id, first6, last6, skip=[v6("fd00:1::4")]) == v6("fd00:1::5")
+        assert a.lowest_free(n.id, v6("fd00:1::8000:0:0:4"), last6) == v6("fd00:1::8000:0:0:5")
+        # a prefix wider than a /64: the lowest free address still, across /64s
+        wide_first, wide_last = v6("fd00:1::1"), v6("fd00:1:0:ffff:ffff:ffff:ffff:fffe")
+        assert a.lowest_free(n.id, wide_first, wide_last) == v6("fd00:1::4")
+        assert a.held_among(n.id, [v4("10.1.0.2"), v4("10.1.0.3"), v6("fd00:1::3")]) == {
+            v4("10.1.0.2"),
+            v6("fd00:1::3"),
+        }
+        assert a.held_among(n.id, []) == set()
+    with uow_factory() as uow:
+        uow.allocations.reserve(IpAllocation(n.id, v6("fd00:1:0:1::4"), r1.id))
+        uow.commit()
+    with uow_factory() as uow:  # held in another /64 of a wide prefix: not this address
+        assert uow.allocations.lowest_free(n.id, wide_first, wide_last) == v6("fd00:1::4")
+
+
 # ------------------------------------------------------------------ audit, outbox, RS state
 
 

@@ -40,7 +40,13 @@ from ztix_core.errors import (
 from ztix_core.ipam import AddressPair, Ipv6Scheme, allocate_ipv4, allocate_ipv6
 from ztix_core.max_prefix import check_max_prefix
 from ztix_core.member_facts import IPAddress, check_display_name, check_fixed_address
-from ztix_core.ports import Clock, RequestFilter, UnitOfWork, UnitOfWorkFactory
+from ztix_core.ports import (
+    Clock,
+    IpAllocationRepository,
+    RequestFilter,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from ztix_core.records import (
     Actor,
     IpAllocation,
@@ -61,7 +67,7 @@ from ztix_core.usecases._common import (
     enqueue,
     move,
 )
-from ztix_core.values import Asn, NodeId
+from ztix_core.values import Asn, NetworkId, NodeId
 
 
 class Keep(enum.Enum):
@@ -81,6 +87,30 @@ def _require_admin(actor: Actor) -> None:
         raise PermissionDenied("only an admin may change a member's settings")
 
 
+@attrs.frozen
+class _InUseOn:
+    """The addresses in use on one network, as the allocator and the fixed-address
+    check ask about them: storage answers each question (no read of every held address),
+    ``reserved`` adds the route servers' own, ``own`` are the caller's (not in use)."""
+
+    allocations: IpAllocationRepository
+    network_id: NetworkId
+    reserved: frozenset[IPAddress] = frozenset()
+    own: frozenset[IPAddress] = frozenset()
+
+    def lowest_free(self, first: IPAddress, last: IPAddress) -> IPAddress | None:
+        return self.allocations.lowest_free(self.network_id, first, last, self.reserved)
+
+    def in_use_among(self, candidates: Sequence[IPAddress]) -> set[IPAddress]:
+        held = self.allocations.held_among(self.network_id, candidates) - self.own
+        return held | {c for c in candidates if c in self.reserved}
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return False
+        return bool(self.in_use_among([address]))
+
+
 def member_addresses(
     uow: UnitOfWork,
     request: JoinRequest,
@@ -94,7 +124,7 @@ def member_addresses(
     route server took it)."""
     fixed = uow.member_facts.get(request.id)
     own = {a.address for a in uow.allocations.for_request(request.id)}
-    unavailable = uow.allocations.for_network(network.id) | reserved
+    unavailable = _InUseOn(uow.allocations, network.id, frozenset(reserved))
     v4: ipaddress.IPv4Address | None = fixed.ipv4 if fixed else None
     v6: ipaddress.IPv6Address | None = fixed.ipv6 if fixed else None
     for addr in (v4, v6):
@@ -271,7 +301,7 @@ class MemberSettings:
             if refusal is not None:
                 raise NotEligible(refusal, asn=current.asn.value)
             network = self._network(uow, current)
-            taken = uow.allocations.for_network(network.id)
+            taken = _InUseOn(uow.allocations, network.id)
             servers = self.route_servers() if ipv4 is not None or ipv6 is not None else ()
             chosen: dict[str, IPAddress] = {}
             for family, value in ((4, ipv4), (6, ipv6)):
@@ -338,7 +368,7 @@ class MemberSettings:
         own: dict[int, IPAddress] = {
             a.address.version: a.address for a in uow.allocations.for_request(request.id)
         }
-        taken = uow.allocations.for_network(network.id) - set(own.values())
+        taken = _InUseOn(uow.allocations, network.id, own=frozenset(own.values()))
         servers = self.route_servers()
         fixed: dict[str, IPAddress] = {}
         moved = False

@@ -39,6 +39,7 @@ from ztix_core.records import (
     JsonDict,
     Membership,
     RouteServerState,
+    ZtNetwork,
     new_id,
 )
 from ztix_core.status import RequestStatus
@@ -181,7 +182,7 @@ class Provisioner:
                 )
                 return RequestStatus.FAILED
         try:
-            membership = self._ensure_membership(request_id)
+            membership = self._ensure_membership(request, network)
         except AddressPoolExhausted as exc:
             self._fail(
                 request_id,
@@ -230,6 +231,7 @@ class Provisioner:
             return RequestStatus.FAILED
         with self.uow_factory() as uow:
             current = uow.memberships.get_for_request(request_id)
+            reached = uow.requests.get(request_id)
             if current is not None and not current.authorized:
                 uow.memberships.update(
                     attrs.evolve(current, authorized=True, updated_at=self.clock.now())
@@ -248,35 +250,35 @@ class Provisioner:
                     },
                 )
             uow.commit()
-        if sync:
-            self.sync_route_servers()
+        if not sync:
+            return reached.status if reached else None
+        self.sync_route_servers()
         with self.uow_factory() as uow:
             final = uow.requests.get(request_id)
         return final.status if final else None
 
-    def _ensure_membership(self, request_id: uuid.UUID) -> Membership:
+    def _ensure_membership(self, request: JoinRequest, network: ZtNetwork) -> Membership:
         with self._allocation_lock():
-            return self._ensure_membership_unlocked(request_id)
+            return self._ensure_membership_unlocked(request, network)
 
-    def _ensure_membership_unlocked(self, request_id: uuid.UUID) -> Membership:
+    def _ensure_membership_unlocked(self, request: JoinRequest, network: ZtNetwork) -> Membership:
         for _ in range(5):
             try:
-                return self._try_membership(request_id)
+                return self._try_membership(request, network)
             except DuplicateRecord as exc:
                 if exc.details.get("field") != "address":
                     raise
                 continue  # another request took the address meanwhile: pick again
-        return self._try_membership(request_id)
+        return self._try_membership(request, network)
 
-    def _try_membership(self, request_id: uuid.UUID) -> Membership:
+    def _try_membership(self, request: JoinRequest, network: ZtNetwork) -> Membership:
+        """The request's membership, allocated now unless it exists. ``request`` and
+        ``network`` were read when provisioning began: only fields that never change
+        (ids, node, ASN, prefixes) are used."""
         with self.uow_factory() as uow:
-            existing = uow.memberships.get_for_request(request_id)
+            existing = uow.memberships.get_for_request(request.id)
             if existing is not None:
                 return existing
-            request = uow.requests.get(request_id)
-            assert request is not None
-            network = uow.networks.get(request.network_id)
-            assert network is not None
             reserved = {a for s in self.fleet.servers() for a in (s.ipv4, s.ipv6) if a is not None}
             # an admin's fixed addresses (held since approval), else the next free ones
             pair, fresh = member_addresses(
