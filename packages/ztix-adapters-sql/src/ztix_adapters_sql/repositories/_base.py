@@ -204,8 +204,24 @@ class SqlRepository:
         row = self.session.connection().execute(stmt, dict(zip(names, values, strict=True)))
         return cast("RowT | None", row.first())
 
+    def _where(self, model: type[RowT], **equal: Any) -> Sequence[RowT]:
+        """The model's rows whose columns equal ``equal`` (attribute names), by a
+        statement built once per model and set of names: the hot reads by one key."""
+        shape = (model, tuple(sorted(equal)))
+        stmt = _WHERE.get(shape)
+        if stmt is None:
+            attrs = sa_inspect(model).column_attrs
+            stmt = _WHERE[shape] = select(*_columns(model)).where(
+                *(attrs[name].columns[0] == bindparam(f"e_{name}") for name in shape[1])
+            )
+        rows = self.session.connection().execute(
+            stmt, {f"e_{name}": value for name, value in equal.items()}
+        )
+        return cast("Sequence[RowT]", rows.all())
+
 
 _COLUMNS: dict[type[Base], tuple[ColumnElement[Any], ...]] = {}
+_WHERE: dict[tuple[Any, ...], Select[Any]] = {}
 _BY_KEY: dict[type[Base], tuple[Select[Any], tuple[str, ...]]] = {}
 
 

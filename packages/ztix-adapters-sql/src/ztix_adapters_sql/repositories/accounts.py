@@ -123,10 +123,8 @@ class SqlAsnLinkRepository(SqlRepository):
         )
 
     def list_for_user(self, user_id: uuid.UUID) -> builtins.list[AsnLink]:
-        rows = self._all(
-            select(AsnLinkRow).where(AsnLinkRow.user_id == user_id).order_by(AsnLinkRow.asn)
-        )
-        return [asn_link_record(r) for r in rows]
+        rows = self._where(AsnLinkRow, user_id=user_id)
+        return sorted((asn_link_record(r) for r in rows), key=lambda link: link.asn.value)
 
 
 class SqlNetworkAccessRepository(SqlRepository):

@@ -27,6 +27,12 @@ from ztix_core.ports import IPAddress
 from ztix_core.records import IpAllocation, Membership
 from ztix_core.values import Asn, NetworkId
 
+_ASNS_AMONG = (
+    select(MembershipRow.asn)
+    .where(MembershipRow.asn.in_(bindparam("asns", expanding=True)))
+    .distinct()
+)
+
 
 class SqlMembershipRepository(SqlRepository):
     """Memberships."""
@@ -56,8 +62,8 @@ class SqlMembershipRepository(SqlRepository):
         raise violation_error(violation, what)
 
     def get_for_request(self, request_id: uuid.UUID) -> Membership | None:
-        row = self._first(select(MembershipRow).where(MembershipRow.request_id == request_id))
-        return membership_record(row) if row is not None else None
+        rows = self._where(MembershipRow, request_id=request_id)
+        return membership_record(rows[0]) if rows else None
 
     def update(self, membership: Membership) -> None:
         values: dict[str, Any] = membership_values(membership)
@@ -83,11 +89,7 @@ class SqlMembershipRepository(SqlRepository):
     def asns_among(self, asns: Collection[Asn]) -> set[Asn]:
         if not asns:
             return set()
-        found = self.session.scalars(
-            select(MembershipRow.asn)
-            .where(MembershipRow.asn.in_(sorted({a.value for a in asns})))
-            .distinct()
-        )
+        found = self.session.scalars(_ASNS_AMONG, {"asns": sorted({a.value for a in asns})})
         return {Asn(v) for v in found}
 
 
@@ -211,7 +213,7 @@ class SqlIpAllocationRepository(SqlRepository):
         return {IPv4Address(a) if v == 4 else IPv6Address(a) for a, v in rows}
 
     def for_request(self, request_id: uuid.UUID) -> builtins.list[IpAllocation]:
-        rows = self._all(select(IpAllocationRow).where(IpAllocationRow.request_id == request_id))
+        rows = self._where(IpAllocationRow, request_id=request_id)
         return sorted(
             (allocation_record(r) for r in rows),
             key=lambda a: (a.address.version, int(a.address)),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ztix_adapters_sql.models import MaxPrefixOverrideRow, NetworkFactsRow
+from ztix_adapters_sql.models import Base, MaxPrefixOverrideRow, NetworkFactsRow
 from ztix_adapters_sql.repositories._base import (
     SqlRepository,
     require_json,
@@ -40,6 +40,24 @@ def _override(row: MaxPrefixOverrideRow) -> MaxPrefixOverride:
     )
 
 
+_PUT_FACTS: dict[str, Executable] = {}
+
+
+def _put_facts(dialect: str) -> Executable:
+    """``INSERT … ON CONFLICT (asn) DO UPDATE`` of network_facts for ``dialect``."""
+    found = _PUT_FACTS.get(dialect)
+    if found is None:
+        table = Base.metadata.tables[NetworkFactsRow.__tablename__]
+        stmt: postgresql.Insert | sqlite.Insert = (
+            postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        )
+        found = _PUT_FACTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["asn"],
+            set_={k: stmt.excluded[k] for k in ("facts", "fetched_at", "checked_at", "error")},
+        )
+    return found
+
+
 class SqlNetworkFactsRepository(SqlRepository):
     """One upserted row per ASN in each table; reads of many ASNs are one ``IN`` query."""
 
@@ -62,16 +80,9 @@ class SqlNetworkFactsRepository(SqlRepository):
             )
         if not rows:
             return
-        stmt: postgresql.Insert | sqlite.Insert
-        if self.dialect == "postgresql":
-            stmt = postgresql.insert(NetworkFactsRow)
-        else:
-            stmt = sqlite.insert(NetworkFactsRow)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["asn"],
-            set_={k: stmt.excluded[k] for k in ("facts", "fetched_at", "checked_at", "error")},
-        )
-        self.session.execute(stmt, rows)  # one executemany
+        # one executemany of a statement built once per dialect, on the connection (the
+        # ORM's bulk path costs more than the write)
+        self.session.connection().execute(_put_facts(self.dialect), rows)
 
     def get_many(self, asns: Collection[Asn]) -> dict[Asn, CachedFacts]:
         wanted = sorted({a.value for a in asns})

@@ -7,13 +7,23 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from ztix_adapters_sql.mapping import audit_record, audit_values, outbox_record, outbox_values
 from ztix_adapters_sql.models import AuditEventRow, OutboxRow
 from ztix_adapters_sql.repositories._base import SqlRepository, require_json, violation_error
 from ztix_core.errors import NotFound
 from ztix_core.records import AuditEvent, OutboxMessage
+
+_COUNT_SINCE = (
+    select(func.count())
+    .select_from(AuditEventRow)
+    .where(
+        AuditEventRow.action == bindparam("action"),
+        AuditEventRow.actor == bindparam("actor"),
+        AuditEventRow.at >= bindparam("since"),
+    )
+)
 
 
 class SqlAuditRepository(SqlRepository):
@@ -76,13 +86,7 @@ class SqlAuditRepository(SqlRepository):
 
     def count_since(self, action: str, actor: str, since: dt.datetime) -> int:
         total = self.session.scalar(
-            select(func.count())
-            .select_from(AuditEventRow)
-            .where(
-                AuditEventRow.action == action,
-                AuditEventRow.actor == actor,
-                AuditEventRow.at >= since,
-            )
+            _COUNT_SINCE, {"action": action, "actor": actor, "since": since}
         )
         return int(total or 0)
 
