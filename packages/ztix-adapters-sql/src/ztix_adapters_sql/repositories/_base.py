@@ -110,17 +110,21 @@ class SqlRepository:
         model: type[Base] | None = None,
         values: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        *,
+        savepoint: bool = True,
     ) -> tuple[CursorResult[Any] | None, Violation | None]:
         """Run a write in a savepoint; a broken rule rolls back just that write.
 
         ``model`` and ``values`` let a too-long value (PostgreSQL refuses it before any
-        CHECK) be reported against its column."""
+        CHECK) be reported against its column. ``savepoint=False`` (PostgreSQL) saves two
+        round trips where no caller recovers from a refusal: the error is still typed,
+        but the transaction is spoiled and the unit of work must end."""
         # The savepoint is the connection's, not the session's: a session savepoint
         # flushes and tracks state it does not need (every write here is a plain
         # statement), and it was the largest cost of a write.
         conn = self.session.connection()
         try:
-            if conn.dialect.name == "sqlite":
+            if conn.dialect.name == "sqlite" or not savepoint:
                 # SQLite undoes just the failing statement and keeps the transaction
                 # usable (its ABORT conflict rule): no savepoint needed.
                 result = conn.execute(stmt, params) if params is not None else conn.execute(stmt)
@@ -139,15 +143,18 @@ class SqlRepository:
         assert isinstance(result, CursorResult)
         return result, None
 
-    def _insert(self, model: type[Base], values: dict[str, Any], what: str) -> Violation | None:
-        """Insert one row; return the broken rule, or None when stored.
+    def _insert(
+        self, model: type[Base], values: dict[str, Any], what: str, *, savepoint: bool = True
+    ) -> Violation | None:
+        """Insert one row; return the broken rule, or None when stored (``savepoint``: see
+        :meth:`_guarded`).
 
         One INSERT statement per table, the row as its parameters: building a statement
         with the values inside made SQLAlchemy coerce each value and compute a fresh
         cache key at every insert."""
         stmt, keys = _insert_statement(model)
         params = {keys.get(k, k): v for k, v in values.items()}
-        _, violation = self._guarded(stmt, model, values, params)
+        _, violation = self._guarded(stmt, model, values, params, savepoint=savepoint)
         return violation
 
     @staticmethod

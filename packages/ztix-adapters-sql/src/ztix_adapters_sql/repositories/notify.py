@@ -95,7 +95,7 @@ class SqlNotificationRepository(SqlRepository):
             "created_at": intent.created_at,
             "expanded_at": intent.expanded_at,
         }
-        violation = self._insert(NotificationRow, values, what)
+        violation = self._insert(NotificationRow, values, what, savepoint=False)
         if violation is not None:
             raise violation_error(violation, what)
 

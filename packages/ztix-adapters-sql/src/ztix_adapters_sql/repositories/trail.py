@@ -32,7 +32,7 @@ class SqlAuditRepository(SqlRepository):
     def append(self, event: AuditEvent) -> None:
         require_json(event.metadata, "metadata")
         what = f"audit event {event.id}"
-        violation = self._insert(AuditEventRow, audit_values(event), what)
+        violation = self._insert(AuditEventRow, audit_values(event), what, savepoint=False)
         if violation is not None:
             raise violation_error(violation, what)
 
@@ -99,7 +99,7 @@ class SqlOutboxRepository(SqlRepository):
     def add(self, message: OutboxMessage) -> None:
         require_json(message.payload, "payload")
         what = f"outbox message {message.id}"
-        violation = self._insert(OutboxRow, outbox_values(message), what)
+        violation = self._insert(OutboxRow, outbox_values(message), what, savepoint=False)
         if violation is not None:
             raise violation_error(violation, what)
 
