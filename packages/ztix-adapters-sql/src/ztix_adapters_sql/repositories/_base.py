@@ -193,7 +193,7 @@ class SqlRepository:
             raise violation_error(violation, what)
 
     # Reads run as Core statements on the session's connection and return plain rows
-    # whose names are the model's attribute names (``_columns``): the mapping functions
+    # whose names are the model's attribute names (``columns_of``): the mapping functions
     # read attributes only, and the ORM's identity map and object loading cost more than
     # the query itself (repositories never change a loaded row; writes are statements).
 
@@ -211,6 +211,10 @@ class SqlRepository:
         row = self.session.connection().execute(stmt, dict(zip(names, values, strict=True)))
         return cast("RowT | None", row.first())
 
+    def _rows(self, model: type[RowT], stmt: Executable, params: dict[str, Any]) -> Sequence[RowT]:
+        """The rows of ``stmt``, a select of ``columns_of(model)`` built once."""
+        return cast("Sequence[RowT]", self.session.connection().execute(stmt, params).all())
+
     def _where(self, model: type[RowT], **equal: Any) -> Sequence[RowT]:
         """The model's rows whose columns equal ``equal`` (attribute names), by a
         statement built once per model and set of names: the hot reads by one key."""
@@ -218,7 +222,7 @@ class SqlRepository:
         stmt = _WHERE.get(shape)
         if stmt is None:
             attrs = sa_inspect(model).column_attrs
-            stmt = _WHERE[shape] = select(*_columns(model)).where(
+            stmt = _WHERE[shape] = select(*columns_of(model)).where(
                 *(attrs[name].columns[0] == bindparam(f"e_{name}") for name in shape[1])
             )
         rows = self.session.connection().execute(
@@ -232,8 +236,9 @@ _WHERE: dict[tuple[Any, ...], Select[Any]] = {}
 _BY_KEY: dict[type[Base], tuple[Select[Any], tuple[str, ...]]] = {}
 
 
-def _columns(model: type[Base]) -> tuple[ColumnElement[Any], ...]:
-    """The model's table columns, each labelled with its attribute's name."""
+def columns_of(model: type[Base]) -> tuple[ColumnElement[Any], ...]:
+    """The model's table columns, each labelled with its attribute's name: a ``select``
+    of them returns plain rows the mapping functions read like model objects."""
     found = _COLUMNS.get(model)
     if found is None:
         found = _COLUMNS[model] = tuple(
@@ -245,7 +250,7 @@ def _columns(model: type[Base]) -> tuple[ColumnElement[Any], ...]:
 def _plain(stmt: Select[Any]) -> Select[Any]:
     """``select(Model)…`` as the same query over the model's labelled columns."""
     entity = stmt.column_descriptions[0]["entity"]
-    return stmt.with_only_columns(*_columns(entity), maintain_column_froms=True)
+    return stmt.with_only_columns(*columns_of(entity), maintain_column_froms=True)
 
 
 def _by_key(model: type[Base]) -> tuple[Select[Any], tuple[str, ...]]:
@@ -254,7 +259,7 @@ def _by_key(model: type[Base]) -> tuple[Select[Any], tuple[str, ...]]:
     if found is None:
         keys = sa_inspect(model).primary_key
         names = tuple(f"pk{i}" for i in range(len(keys)))
-        stmt = select(*_columns(model)).where(
+        stmt = select(*columns_of(model)).where(
             *(col == bindparam(name) for col, name in zip(keys, names, strict=True))
         )
         found = _BY_KEY[model] = (stmt, names)

@@ -101,8 +101,8 @@ _HELD_AMONG = select(IpAllocationRow.address).where(
 
 #: The lowest key from :start to :end not held: :start itself, else the key after the
 #: first held one (from :start on) whose successor is free. With the (network, version,
-#: low64) index both walk the index and stop at the first gap. A NULL row says some rows
-#: have no key yet (written by a release before 0013 during the upgrade).
+#: low64) index both walk the index and stop at the first gap (an index probe per held
+#: address before it: asked only when ``_HELD_FROM`` finds a hole).
 _LOWEST_FREE = text(
     """
 SELECT CAST(:start AS BIGINT) AS free WHERE NOT EXISTS (
@@ -117,10 +117,21 @@ SELECT free FROM (
       WHERE b.network_id = :n AND b.version = :v AND b.low64 = a.low64 + 1)
   ORDER BY a.low64
   LIMIT 1) AS gap
-UNION ALL
-SELECT NULL WHERE EXISTS (
-  SELECT 1 FROM ip_allocations
+"""
+)
+
+
+#: How many keys from :start to :end are held and the highest: when they are all
+#: consecutive (no member left a hole), the lowest free one is the next, found by counting
+#: the index range. And how many rows have no key yet (written by a release before 0013
+#: while the upgrade ran).
+_HELD_FROM = text(
+    """
+SELECT count(low64), max(low64), (
+  SELECT count(*) FROM ip_allocations
   WHERE network_id = :n AND version = :v AND low64 IS NULL)
+FROM ip_allocations
+WHERE network_id = :n AND version = :v AND low64 >= :start AND low64 <= :end
 """
 )
 
@@ -172,13 +183,23 @@ class SqlIpAllocationRepository(SqlRepository):
             if start in skipped:  # the route servers' own, usually the first few
                 start += 1
                 continue
-            found = self.session.scalars(_LOWEST_FREE, {**params, "start": start}).all()
-            if None in found:  # unkeyed rows: key them, then ask again
+            held, highest, unkeyed = self.session.execute(
+                _HELD_FROM, {**params, "start": start}
+            ).one()
+            if unkeyed:  # key them, then ask again
                 self._fill_keys(network_id, first.version)
                 continue
-            if not found:
-                return None
-            key = min(found)
+            if not held:
+                key = start
+            elif highest - start + 1 == held:  # no hole from start on
+                key = highest + 1
+                if key > end:
+                    return None
+            else:
+                found = self.session.scalars(_LOWEST_FREE, {**params, "start": start}).all()
+                if not found:
+                    return None
+                key = min(found)
             if key not in skipped or from_low64(key, first) not in skip:
                 return from_low64(key, first)
             start = key + 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Executable, delete, select
+from sqlalchemy import Executable, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ztix_adapters_sql.models import Base, MaxPrefixOverrideRow, NetworkFactsRow
 from ztix_adapters_sql.repositories._base import (
     SqlRepository,
+    columns_of,
     require_json,
     upsert,
     violation_error,
@@ -58,6 +59,11 @@ def _put_facts(dialect: str) -> Executable:
     return found
 
 
+_FACTS_AMONG = select(*columns_of(NetworkFactsRow)).where(
+    NetworkFactsRow.asn.in_(bindparam("asns", expanding=True))
+)
+
+
 class SqlNetworkFactsRepository(SqlRepository):
     """One upserted row per ASN in each table; reads of many ASNs are one ``IN`` query."""
 
@@ -90,7 +96,7 @@ class SqlNetworkFactsRepository(SqlRepository):
         # bounded IN lists: SQLite caps bound parameters, PostgreSQL plans long lists slowly
         for start in range(0, len(wanted), 1000):
             chunk = wanted[start : start + 1000]
-            rows = self._all(select(NetworkFactsRow).where(NetworkFactsRow.asn.in_(chunk)))
+            rows = self._rows(NetworkFactsRow, _FACTS_AMONG, {"asns": chunk})
             out.update((Asn(r.asn), _entry(r)) for r in rows)
         return out
 

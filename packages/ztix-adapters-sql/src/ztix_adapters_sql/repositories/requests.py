@@ -129,9 +129,11 @@ def _page_statement(shape: _Shape) -> Select[Any]:
     """Newest first, one page. A filter on several statuses becomes one index-ordered
     branch per status (each limited to the page's end) merged by a UNION ALL: an ``IN``
     list would otherwise fetch and sort every matching row to find the newest page (on
-    SQLite it would, through the small status index)."""
+    SQLite it would, through the small status index). Not when the filter names an ASN, a
+    user or a node: their own indexes hold a handful of rows, read and sorted at once."""
     newest = (_T.requested_at.desc(), _T.id.desc())
-    if shape.statuses is not None and len(shape.statuses) > 1:
+    narrow = shape.asn or shape.user_id or shape.node_id
+    if shape.statuses is not None and len(shape.statuses) > 1 and not narrow:
         others = _other_conditions(shape)
         branches = [
             # each branch is a subquery: SQLite allows ORDER BY/LIMIT only on the whole
