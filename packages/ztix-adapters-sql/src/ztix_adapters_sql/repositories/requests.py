@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from ztix_adapters_sql.mapping import request_record, request_values
 from ztix_adapters_sql.models import JoinRequestRow, UserRow
-from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
+from ztix_adapters_sql.repositories._base import SqlRepository, columns_of, violation_error
 from ztix_core.errors import DuplicateLiveRequest, DuplicateRecord, InvalidTransition, NotFound
 from ztix_core.ports import RequestFilter
 from ztix_core.records import JoinRequest
@@ -217,6 +217,11 @@ def _record(row: Sequence[Any]) -> JoinRequest:
     )
 
 
+_REQUESTS_AMONG = select(*columns_of(JoinRequestRow)).where(
+    JoinRequestRow.id.in_(bindparam("ids", expanding=True))
+)
+
+
 class SqlJoinRequestRepository(SqlRepository):
     """Join requests. Status changes are ``UPDATE … WHERE status = expected``: of two racing
     deciders exactly one updates a row; the other re-reads and gets InvalidTransition."""
@@ -250,10 +255,14 @@ class SqlJoinRequestRepository(SqlRepository):
     def get_many(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, JoinRequest]:
         if not request_ids:
             return {}
-        rows = self.session.scalars(
-            select(JoinRequestRow).where(JoinRequestRow.id.in_(sorted(request_ids)))
-        )
-        return {row.id: request_record(row) for row in rows}
+        wanted = sorted(set(request_ids))
+        out: dict[uuid.UUID, JoinRequest] = {}
+        for start in range(0, len(wanted), 1000):  # bounded IN lists (see network_facts)
+            rows = self._rows(
+                JoinRequestRow, _REQUESTS_AMONG, {"ids": wanted[start : start + 1000]}
+            )
+            out.update((row.id, request_record(row)) for row in rows)
+        return out
 
     def update(self, request: JoinRequest, *, expected_status: RequestStatus) -> None:
         # No read before the write: the compare-and-set below matches only a row still in

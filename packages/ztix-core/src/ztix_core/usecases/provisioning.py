@@ -28,6 +28,7 @@ from ztix_core.ports import (
     NetworkRegistry,
     PeerSpec,
     ProvisioningEvents,
+    RequestFilter,
     RouteServerFleet,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -47,6 +48,8 @@ from ztix_core.usecases._common import audit, move
 from ztix_core.usecases.members import member_addresses
 
 WORKER = Actor.system("worker")
+#: Requests one settling pass reads at most (far above any exchange's members in flight).
+_MAX_SETTLING = 100_000
 ACTIVE_CONFIG = frozenset(
     {RequestStatus.PROVISIONING, RequestStatus.ACTIVE, RequestStatus.FAILED, RequestStatus.APPROVED}
 )
@@ -384,6 +387,18 @@ class Provisioner:
         requests = uow.requests.get_many([m.request_id for m in memberships])
         return [(m, requests[m.request_id]) for m in memberships if m.request_id in requests]
 
+    @staticmethod
+    def _members_in(
+        uow: UnitOfWork, statuses: Collection[RequestStatus]
+    ) -> list[tuple[Membership, JoinRequest]]:
+        """The memberships whose request is in ``statuses``, with it: settling reads the
+        few requests on their way, not every member."""
+        requests = uow.requests.query(
+            RequestFilter(statuses=frozenset(statuses), limit=_MAX_SETTLING)
+        )
+        pairs = [(m, r) for r in requests if (m := uow.memberships.get_for_request(r.id))]
+        return sorted(pairs, key=lambda pair: (pair[0].network_id, pair[0].node_id))
+
     def desired_peers(self, uow: UnitOfWork) -> list[tuple[Membership, PeerSpec]]:
         """Members every route server should have: authorized, not leaving."""
         return self._desired(uow, self._memberships_with_requests(uow))
@@ -655,7 +670,8 @@ class Provisioner:
         with self.uow_factory() as uow:
             states = [uow.route_servers.get(n) or RouteServerState(n) for n in names]
             now = self.clock.now()
-            for m, request in self._memberships_with_requests(uow):
+            settling = (RequestStatus.PROVISIONING, RequestStatus.DEPROVISIONING)
+            for m, request in self._members_in(uow, settling):
                 if (
                     request.status is RequestStatus.PROVISIONING
                     and m.authorized
@@ -720,7 +736,7 @@ class Provisioner:
             states = [uow.route_servers.get(n) or RouteServerState(n) for n in names]
             candidates = [
                 m
-                for m, request in self._memberships_with_requests(uow)
+                for m, request in self._members_in(uow, (RequestStatus.FAILED,))
                 if request.status is RequestStatus.FAILED
                 and m.authorized
                 and m.config_generation is not None
