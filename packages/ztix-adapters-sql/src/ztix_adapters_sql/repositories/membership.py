@@ -179,6 +179,7 @@ class SqlIpAllocationRepository(SqlRepository):
         skipped = {low64(a) for a in skip if a.version == first.version}
         start, end = low64(first), low64(last)
         params = {"n": network_id.value, "v": first.version, "end": end}
+        keyed = False
         while start <= end:
             if start in skipped:  # the route servers' own, usually the first few
                 start += 1
@@ -186,8 +187,9 @@ class SqlIpAllocationRepository(SqlRepository):
             held, highest, unkeyed = self.session.execute(
                 _HELD_FROM, {**params, "start": start}
             ).one()
-            if unkeyed:  # key them, then ask again
+            if unkeyed and not keyed:  # key them (once), then ask again
                 self._fill_keys(network_id, first.version)
+                keyed = True
                 continue
             if not held:
                 key = start
@@ -219,13 +221,13 @@ class SqlIpAllocationRepository(SqlRepository):
                 update(table)
                 .where(table.c.network_id == network_id.value, table.c.address == bindparam("a"))
                 .values(low64=bindparam("k")),
-                [{"a": text, "k": low64(ip_address(text))} for text in missing],
+                [{"a": address, "k": low64(ip_address(address))} for address in missing],
             )
 
     def for_network(self, network_id: NetworkId) -> set[IPAddress]:
-        # Every held address is read at each allocation: plain rows and the constructor
-        # of the stored version (``ip_address`` tries IPv4 first and pays an exception
-        # for every IPv6 address).
+        # Plain rows and the constructor of the stored version (``ip_address`` tries IPv4
+        # first and pays an exception for every IPv6 address): a prefix wider than a /64
+        # reads every held address at each allocation.
         rows = self.session.execute(
             select(IpAllocationRow.address, IpAllocationRow.version).where(
                 IpAllocationRow.network_id == network_id.value
