@@ -166,7 +166,8 @@ def test_gunicorn_serves_the_app(server: tuple[int, subprocess.Popen[str]]) -> N
     assert script.status == 200 and len(script.read()) > 10_000
     conn.close()
     os.killpg(proc.pid, signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    code = proc.wait(timeout=60)
+    assert code == 0, proc.stdout.read() if proc.stdout else ""
     with pytest.raises(ProcessLookupError):  # the whole process group is gone
         os.killpg(proc.pid, 0)
 

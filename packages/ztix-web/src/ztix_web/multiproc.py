@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: The directories :func:`prepare_multiprocess` made, by the process that made each.
+_MADE_BY: dict[Path, int] = {}
 
 
 def multiprocess_dir() -> str | None:
@@ -40,6 +42,7 @@ def prepare_multiprocess() -> tuple[Path, bool]:
         path = tempfile.mkdtemp(prefix="ztix-metrics-")
         os.environ[MULTIPROC_ENV] = path
         made = True
+        _MADE_BY[Path(path)] = os.getpid()
     directory = Path(path)
     if not directory.is_dir():
         raise RuntimeError(f"{MULTIPROC_ENV}={path} is not a directory")
@@ -54,7 +57,12 @@ def prepare_multiprocess() -> tuple[Path, bool]:
 
 
 def remove_directory(path: Path) -> None:
-    """Remove a directory :func:`prepare_multiprocess` made."""
+    """Remove a directory :func:`prepare_multiprocess` made, in the process that made it
+    only: a forked child (a gunicorn worker) unwinds the same ``finally`` when it exits,
+    and must not take the directory from its siblings, which still write there (one
+    worker leaving while another booted made that one fail, and the server with it)."""
+    if _MADE_BY.get(path) != os.getpid():
+        return
     shutil.rmtree(path, ignore_errors=True)
 
 
