@@ -85,6 +85,7 @@ def test_hostile_descriptions_parse_and_load_as_plain_text(tmp_path: Path) -> No
             assert described[name] == want, (peer.description, described[name])
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI machine
 @given(st.text(max_size=300))
 def test_sanitized_text_is_one_safe_line(text: str) -> None:
     clean = sanitize_text(text)
