@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -261,6 +262,65 @@ fi
 printf '%s\n' "$OWNER" > "$L/owner"
 """
 
+#: How far apart BIRD may print one instant: it keeps its boot and reconfiguration times
+#: on its monotonic clock and converts them to wall-clock time at each ``show status``, so
+#: two calls can differ in the last digit of the milliseconds.
+TIME_TOLERANCE_S = 0.1
+_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?")
+
+
+def _instant(match: re.Match[str]) -> float:
+    y, mo, d, h, mi, sec = (int(match.group(i)) for i in range(1, 7))
+    at = dt.datetime(y, mo, d, h, mi, sec, tzinfo=dt.UTC).timestamp()
+    return at + float(match.group(7) or 0)
+
+
+def same_bird_times(now: Sequence[str], recorded: Sequence[str]) -> bool:
+    """Whether BIRD's "Last reboot on" / "Last reconfiguration on" lines name the same
+    instants as those recorded after ztix's last configure (within
+    :data:`TIME_TOLERANCE_S`; lines without a recognisable time must match exactly)."""
+    if len(now) != len(recorded):
+        return False
+    for a, b in zip(now, recorded, strict=True):
+        if a == b:
+            continue
+        ma, mb = _STAMP.search(a), _STAMP.search(b)
+        if ma is None or mb is None or a[: ma.start()] != b[: mb.start()]:
+            return False
+        if abs(_instant(ma) - _instant(mb)) > TIME_TOLERANCE_S:
+            return False
+    return True
+
+
+# The same judgement in awk (the probe decides on the server, in its one round trip):
+# the recorded file first, then BIRD's lines on stdin; exit 0 when they name the same
+# instants. Plain awk arithmetic (mawk has no mktime): days from the civil date.
+_SAME_TIMES_AWK = r"""
+function secs(s,   d, t, y, m) {
+  if (!match(s, /[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]/))
+    return -1
+  split(substr(s, RSTART, 10), d, "-")
+  split(substr(s, RSTART + 11), t, ":")
+  y = d[1] + 0; m = d[2] + 0
+  if (m <= 2) { y--; m += 12 }
+  return (365 * y + int(y / 4) - int(y / 100) + int(y / 400) \
+    + int((153 * (m - 3) + 2) / 5) + d[3]) * 86400 + t[1] * 3600 + t[2] * 60 + (t[3] + 0)
+}
+FILENAME == ARGV[1] { rec[++nr] = $0; next }
+{ now[++nn] = $0 }
+END {
+  if (nr != nn || nn == 0) exit 1
+  for (i = 1; i <= nn; i++) {
+    if (now[i] == rec[i]) continue
+    a = secs(now[i]); b = secs(rec[i])
+    if (a < 0 || b < 0) exit 1
+    if (substr(now[i], 1, index(now[i], " on ")) != substr(rec[i], 1, index(rec[i], " on "))) exit 1
+    if (a - b > TOL || b - a > TOL) exit 1
+  }
+  exit 0
+}
+""".replace("TOL", str(TIME_TOLERANCE_S))
+
 # The live files' listing, compared with the one ztix's last apply recorded (STAT), and
 # BIRD's restart/reconfiguration times, compared with those after ztix's last configure
 # (CONFIGURED). A daemon that does not answer is not judged here (the apply finds out).
@@ -270,11 +330,16 @@ if ( cd -- "$C" && find . -path './.*' -prune -o -type f -printf '%P %i %s %T@ %
   | cmp -s - "$C/.ztix-stat"; then FPOK=1; fi
 RUNOK=1
 """
-_RUNNING = r"""
+_RUNNING = (
+    r"""
 ST=$("$BIRDC" -s "$SOCK" show status 2>/dev/null \
   | awk '/Last (reboot|reconfiguration) on/ { sub(/^[0-9]+-/, ""); sub(/^ +/, ""); print }')
-if [ -n "$ST" ] && [ "$ST" != "$(cat -- "$C/.ztix-configured" 2>/dev/null)" ]; then RUNOK=0; fi
+if [ -n "$ST" ] && ! printf '%s\n' "$ST" \
+  | awk '"""
+    + _SAME_TIMES_AWK
+    + r"""' "$C/.ztix-configured" - 2>/dev/null; then RUNOK=0; fi
 """
+)
 
 _LISTING = r"""
 [ "$RUNOK" = 1 ] || echo "@@reconfigured"

@@ -174,7 +174,7 @@ def compare(server: str, output: str, files: Mapping[str, bytes], digest: str) -
     reconfigured = ""
     if not recorded:
         reconfigured = "ztix has no record of its last configure"
-    elif now != recorded:
+    elif not apply.same_bird_times(now, recorded):
         reconfigured = (
             "BIRD was restarted or reconfigured outside ztix: "
             + "; ".join(now)
