@@ -22,7 +22,9 @@ RECORDED = [
 CASES = [
     (RECORDED, True),
     (["Last reboot on 2026-12-03 10:48:53.214", RECORDED[1]], True),  # seen on CI
-    (["Last reboot on 2026-12-03 10:48:53.163", RECORDED[1]], True),
+    (["Last reboot on 2026-12-03 10:48:53.212", RECORDED[1]], True),
+    (["Last reboot on 2026-12-03 10:48:53.216", RECORDED[1]], False),  # 3 ms: not jitter
+    ([RECORDED[0], "Last reconfiguration on 2026-12-03 10:48:56.750"], False),  # 54 ms later
     ([RECORDED[0], "Last reconfiguration on 2026-12-03 10:49:02.001"], False),
     (["Last reboot on 2026-12-03 10:50:00.000", RECORDED[1]], False),
     (["Last reboot on 2026-12-04 10:48:53.213", RECORDED[1]], False),  # a day later
