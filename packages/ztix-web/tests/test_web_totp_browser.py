@@ -52,7 +52,7 @@ class _Threaded(ThreadingMixIn, WSGIServer):
 
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        """Silent: the test reads the pages, not the server's access log."""
 
 
 @pytest.fixture

@@ -178,7 +178,7 @@ class WebhookReceiver:
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
-                pass
+                """Silent: tests read the recorded hooks, not an access log."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
