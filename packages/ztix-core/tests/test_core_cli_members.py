@@ -15,7 +15,13 @@ import pytest
 
 from ztix_core.cli import main
 from ztix_core.hookspecs import hookimpl
-from ztix_core.memory import InMemoryFleet, InMemoryRegistry, InMemoryStore, SystemClock
+from ztix_core.memory import (
+    InMemoryFleet,
+    InMemoryProvider,
+    InMemoryRegistry,
+    InMemoryStore,
+    SystemClock,
+)
 from ztix_core.plugins import Plugins, Registration, build_plugin_manager
 from ztix_core.policies import ManualAdminPolicy
 from ztix_core.records import RouteServer
@@ -53,10 +59,18 @@ def plugins(store: InMemoryStore) -> Plugins:
     def ztix_route_server_fleets() -> list[Registration]:
         return [Registration("labfleet", lambda s: fleet, None, "rs1 on .1 / ::1")]
 
+    provider = InMemoryProvider()
+    provider.ensure_network(b.network())
+
+    @hookimpl
+    def ztix_membership_providers() -> list[Registration]:
+        return [Registration("memctl", lambda s: provider, None, "an in-memory controller")]
+
     fake = types.SimpleNamespace(
         __name__="fake_storage",
         ztix_storage_backends=ztix_storage_backends,
         ztix_route_server_fleets=ztix_route_server_fleets,
+        ztix_membership_providers=ztix_membership_providers,
     )
     return Plugins(build_plugin_manager(load_entry_points=False, disabled=(), extra=[fake]))
 
@@ -69,6 +83,7 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("ZTIX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ZTIX_STORAGE", "shared")
     monkeypatch.setenv("ZTIX_ROUTE_SERVER_FLEET", "labfleet")
+    monkeypatch.setenv("ZT_PROVIDER", "memctl")
     monkeypatch.setenv("ZTIX_ALLOW_DOCUMENTATION_ASNS", "true")
     yield
 
@@ -211,3 +226,73 @@ def test_an_unknown_request_is_named(plugins: Plugins, capsys: pytest.CaptureFix
     )
     assert main(["member", "show", "not-an-id"], plugins=plugins) == 2
     assert "'not-an-id' is not a request id" in capsys.readouterr().err
+
+
+def _operators(store: InMemoryStore, *asns: int) -> None:
+    network = b.network()
+    with store() as uow:
+        if uow.networks.get(network.id) is None:
+            uow.networks.add(network)
+        for asn in asns:
+            user = b.user(f"op{asn}")
+            uow.users.add(user)
+            uow.asn_links.add(b.link(user.id, asn))
+        uow.commit()
+
+
+def test_member_import_files_approves_and_authorizes(
+    store: InMemoryStore, plugins: Plugins, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _operators(store, 64500, 64501, 64502)
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(
+        "user,asn,node_id,ipv4,ipv6,display_name\n"
+        "op64500,AS64500,ABCDEF0001,10.1.0.50,fd00:1::50,Example One\n"
+        "op64501,64501,abcdef0002,,,\n"
+        "nobody,64502,abcdef0003,,,\n"
+        "op64502,64502,abcdef0001,,,\n"
+    )
+    network = b.network().id.value
+    assert main(["member", "import", str(csv_file), "--network", network], plugins=plugins) == 1
+    out = capsys.readouterr().out
+    assert "line 4: no user 'nobody' (give a username or a user id)" in out
+    assert "line 5: AS64502 abcdef0001: node abcdef0001 appears twice in this import" in out
+    assert f"imported 2 of 4 members on {network}; 2 refused (nothing written for them)" in out
+    assert "the worker's next route-server sync turns them active" in out
+    with store() as uow:
+        memberships = {m.asn.value: m for m in uow.memberships.list()}
+        topics = [m.topic for m in uow.outbox.claim_unsent(100)]
+    assert sorted(memberships) == [64500, 64501]
+    assert str(memberships[64500].ipv4) == "10.1.0.50" and memberships[64500].authorized
+    assert topics.count("sync_route_servers") == 1
+    for m in memberships.values():
+        assert _status(store, m.request_id) is S.PROVISIONING  # active after the worker's sync
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty: it needs a header row"),
+        ("user,asn\nop64500,64500\n", "missing column node_id"),
+        ("user,asn,node_id,colour\nop64500,64500,abcdef0001,red\n", "unknown column colour"),
+        ("user,asn,node_id\n", "holds a header row but no members"),
+        ("user,asn,node_id\nop64500,64500,abcdef0001,extra\n", "more values than columns"),
+    ],
+)
+def test_member_import_refuses_a_bad_file(
+    store: InMemoryStore,
+    plugins: Plugins,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str,
+    message: str,
+) -> None:
+    _operators(store, 64500)
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(content)
+    before = store.tables.copy()
+    argv = ["member", "import", str(csv_file), "--network", b.network().id.value]
+    assert main(argv, plugins=plugins) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ztix: error: file: ") and message in err and err.count("\n") == 1
+    assert store.tables == before

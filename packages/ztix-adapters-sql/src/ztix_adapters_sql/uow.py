@@ -25,6 +25,7 @@ from ztix_adapters_sql.repositories import (
     SqlNotificationRepository,
     SqlOAuthStateRepository,
     SqlObservationRepository,
+    SqlOnboardingRepository,
     SqlOutboxRepository,
     SqlRecipientRepository,
     SqlRouteServerStateRepository,
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(session)
         self.notifications = SqlNotificationRepository(session)
         self.notify_recipients = SqlRecipientRepository(session)
+        self.onboarding = SqlOnboardingRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._open_units is not None:

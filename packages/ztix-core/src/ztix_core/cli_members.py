@@ -1,5 +1,6 @@
-"""``ztix request approve`` and ``ztix member show|set``: an admin's per-member settings
-from the command line, through the core (``bootstrap`` → ``App.workflow`` / ``App.members``)
+"""``ztix request approve``, ``ztix member show|set`` and ``ztix member import``: an
+admin's per-member settings, and moving an exchange's existing members onto ztix, from the
+command line, through the core (``bootstrap`` → ``App.workflow`` / ``App.members``)
 so the CLI writes exactly what the web does, audited as ``system:cli``.
 
 A request is named by its id, or by an ASN and a node id::
@@ -7,13 +8,20 @@ A request is named by its id, or by an ASN and a node id::
     ztix request approve 6f1c… --ipv4 203.0.113.40 --ipv6 2001:db8:1::40
     ztix member set AS64500 a1b2c3d4e5 --display-name "Example Networks" --max-prefix-v4 5000
     ztix member set 6f1c… --max-prefix-v6 none      # clear: the next source holds again
+    ztix member import members.csv --network 8056c2e21c000001
+
+The import file is CSV with a header row: ``user`` (a username or a user id: the account
+that owns the member, its ASN linked to it), ``asn`` and ``node_id``; optionally ``ipv4``
+and ``ipv6`` (the addresses the member keeps), ``display_name`` and ``notes``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 from ztix_core.bootstrap import App, bootstrap
@@ -21,6 +29,7 @@ from ztix_core.errors import InvalidValue
 from ztix_core.records import Actor, MemberFacts
 from ztix_core.settings import load_settings
 from ztix_core.usecases.members import KEEP, Keep, MemberSettings
+from ztix_core.usecases.onboarding import ImportEntry, MemberImport
 
 CLI_ACTOR = Actor.system("cli")
 _CLEAR = ("none", "default", "")
@@ -122,8 +131,18 @@ class MemberCommand(_Base):
         change.add_argument("--max-prefix-v6", help="IPv6 import limit, or `none` to clear")
         change.add_argument("--ipv4", help="move the member to this peering-LAN IPv4")
         change.add_argument("--ipv6", help="move the member to this peering-LAN IPv6")
+        bulk = sub.add_parser(
+            "import",
+            help="file, approve and authorize many members from a CSV file (audited)",
+            description="Columns: user, asn, node_id (required); ipv4, ipv6, display_name, "
+            "notes (optional). The worker's next route-server sync turns them active.",
+        )
+        bulk.add_argument("file", help="the CSV file (with a header row); - reads stdin")
+        bulk.add_argument("--network", required=True, help="the exchange network's id")
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.member_command == "import":
+            return self._import(args)
         app = self._app(args)
         rid = self._find(app.members, args)
         if args.member_command == "show":
@@ -155,3 +174,92 @@ class MemberCommand(_Base):
         for line in describe_member(change.facts):
             self._print(line)
         return 0
+
+    def _import(self, args: argparse.Namespace) -> int:
+        rows = read_import_file(args.file)
+        app = bootstrap(load_settings(args.config), args.plugins)
+        assert app.provisioner is not None
+        entries, refused = _entries(app, rows)
+        importer = MemberImport(app.workflow, app.members, app.provisioner)
+        report = importer.run(CLI_ACTOR, args.network, [entry for _, entry in entries], sync=False)
+        for (line, _), outcome in zip(entries, report.outcomes, strict=True):
+            if outcome.error is not None:
+                refused.append((line, f"{outcome.asn} {outcome.node_id}: {outcome.error}"))
+        for line, error in sorted(refused):
+            self._print(f"line {line}: {error}")
+        imported = len(report.imported)
+        self._print(
+            f"imported {imported} of {len(rows)} members on {args.network}"
+            + (f"; {len(refused)} refused (nothing written for them)" if refused else "")
+        )
+        if imported:
+            self._print("the worker's next route-server sync turns them active")
+        return 1 if refused else 0
+
+
+_COLUMNS = ("user", "asn", "node_id", "ipv4", "ipv6", "display_name", "notes")
+
+
+def read_import_file(name: str) -> list[tuple[int, dict[str, str]]]:
+    """The import file's rows with their line numbers; InvalidValue for a file that is
+    not what ``ztix member import`` reads (no header, a missing or unknown column)."""
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidValue("file", f"cannot read {name}: {exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in reader.fieldnames or []]
+    if not header:
+        raise InvalidValue(
+            "file", f"{name} is empty: it needs a header row ({', '.join(_COLUMNS)})"
+        )
+    missing = [c for c in _COLUMNS[:3] if c not in header]
+    unknown = [c for c in header if c not in _COLUMNS]
+    if missing or unknown:
+        problem = f"missing column {', '.join(missing)}" if missing else ""
+        if unknown:
+            problem += ("; " if problem else "") + f"unknown column {', '.join(unknown)}"
+        raise InvalidValue("file", f"{name}: {problem} (columns: {', '.join(_COLUMNS)})")
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if None in row:
+            raise InvalidValue("file", f"{name} line {reader.line_num}: more values than columns")
+        values = {k: (v or "").strip() for k, v in row.items()}
+        if any(values.values()):
+            rows.append((reader.line_num, values))
+    if not rows:
+        raise InvalidValue("file", f"{name} holds a header row but no members")
+    return rows
+
+
+def _entries(
+    app: App, rows: list[tuple[int, dict[str, str]]]
+) -> tuple[list[tuple[int, ImportEntry]], list[tuple[int, str]]]:
+    """Each row as an entry with its line number, and the rows whose user is unknown."""
+    entries, refused = [], []
+    with app.uow_factory() as uow:
+        for line, row in rows:
+            name = row["user"]
+            try:
+                user = uow.users.get(uuid.UUID(name))
+            except ValueError:
+                user = uow.users.get_by_username(name) if name else None
+            if user is None:
+                refused.append((line, f"no user {name!r} (give a username or a user id)"))
+                continue
+            entries.append(
+                (
+                    line,
+                    ImportEntry(
+                        user.id,
+                        row["asn"],
+                        row["node_id"].lower(),
+                        notes=row.get("notes", ""),
+                        ipv4=row.get("ipv4") or None,
+                        ipv6=row.get("ipv6") or None,
+                        display_name=row.get("display_name") or None,
+                    ),
+                )
+            )
+    return entries, refused

@@ -19,6 +19,7 @@ import attrs
 from ztix_core.api_ports import ApiTokenRepository, IdempotencyRepository
 from ztix_core.looking_glass import LookingGlassReport, LookingGlassSnapshot
 from ztix_core.notify_ports import NotificationRepository, RecipientRepository
+from ztix_core.onboarding_ports import OnboardingRepository
 from ztix_core.records import (
     AsnLink,
     AuditEvent,
@@ -347,7 +348,8 @@ class UnitOfWork(Protocol):
     """One transaction over every repository (the web layer's sessions, OAuth states and
     TOTP credentials too, see :mod:`ztix_core.web_ports`, the API's tokens and idempotency
     keys, see :mod:`ztix_core.api_ports`, and notification intents, deliveries and
-    recipients, see :mod:`ztix_core.notify_ports`). Leaving the block without ``commit()``
+    recipients, see :mod:`ztix_core.notify_ports`; importing many members at once, see
+    :mod:`ztix_core.onboarding_ports`). Leaving the block without ``commit()``
     rolls back; an exception rolls back. Audit events and outbox rows are written through
     the same unit of work as the change they record."""
 
@@ -413,6 +415,9 @@ class UnitOfWork(Protocol):
 
     @property
     def notify_recipients(self) -> RecipientRepository: ...
+
+    @property
+    def onboarding(self) -> OnboardingRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

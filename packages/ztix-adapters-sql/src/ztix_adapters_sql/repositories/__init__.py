@@ -19,6 +19,7 @@ from ztix_adapters_sql.repositories.notify import (
     SqlRecipientRepository,
 )
 from ztix_adapters_sql.repositories.observations import SqlObservationRepository
+from ztix_adapters_sql.repositories.onboarding import SqlOnboardingRepository
 from ztix_adapters_sql.repositories.registry import SqlNetworkFactsRepository
 from ztix_adapters_sql.repositories.requests import SqlJoinRequestRepository
 from ztix_adapters_sql.repositories.route_servers import SqlRouteServerStateRepository
@@ -42,6 +43,7 @@ __all__ = [
     "SqlNotificationRepository",
     "SqlOAuthStateRepository",
     "SqlObservationRepository",
+    "SqlOnboardingRepository",
     "SqlOutboxRepository",
     "SqlRecipientRepository",
     "SqlRouteServerStateRepository",

@@ -22,6 +22,7 @@ from ztix_core.ipam import InUse
 from ztix_core.looking_glass import LookingGlassSnapshot
 from ztix_core.memory.api_storage import InMemoryApiTokens, InMemoryIdempotency
 from ztix_core.memory.notify_storage import InMemoryNotifications, InMemoryRecipients
+from ztix_core.memory.onboarding_storage import InMemoryOnboarding
 from ztix_core.memory.web_storage import InMemoryOAuthStates, InMemoryTotp, InMemoryWebSessions
 from ztix_core.notify_ports import Delivery, NotificationIntent
 from ztix_core.ports import CachedFacts, IPAddress, MaxPrefixOverride, RequestFilter
@@ -517,6 +518,7 @@ class InMemoryUnitOfWork:
         self.idempotency = InMemoryIdempotency(self)
         self.notifications = InMemoryNotifications(self)
         self.notify_recipients = InMemoryRecipients(self)
+        self.onboarding = InMemoryOnboarding(self, self.tables.requests.values)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._store.lock.acquire()

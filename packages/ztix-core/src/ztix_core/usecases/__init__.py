@@ -5,6 +5,7 @@ from ztix_core.usecases.looking_glass import LookingGlass, LookingGlassView
 from ztix_core.usecases.members import KEEP, MemberChange, MemberSettings
 from ztix_core.usecases.networks import NetworkSync, sync_networks
 from ztix_core.usecases.observations import ObservationPass, Observer
+from ztix_core.usecases.onboarding import ImportEntry, ImportOutcome, ImportReport, MemberImport
 from ztix_core.usecases.provisioning import Provisioner, ProvisioningSettings, SyncResult
 from ztix_core.usecases.queries import RequestDetail, RequestPage, RequestQueries
 from ztix_core.usecases.registry import FactsView, RefreshResult, RegistryFacts
@@ -18,9 +19,13 @@ __all__ = [
     "Accounts",
     "DriftCheck",
     "FactsView",
+    "ImportEntry",
+    "ImportOutcome",
+    "ImportReport",
     "LookingGlass",
     "LookingGlassView",
     "MemberChange",
+    "MemberImport",
     "MemberSettings",
     "NetworkSync",
     "ObservationPass",

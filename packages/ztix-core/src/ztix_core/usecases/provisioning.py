@@ -210,27 +210,7 @@ class Provisioner:
                 },
             )
             return RequestStatus.FAILED
-        try:
-            self.provider.authorize_member(
-                membership.network_id,
-                membership.node_id,
-                [membership.ipv4, membership.ipv6],
-                f"AS{membership.asn.value}",
-            )
-        except ProviderError as exc:
-            if exc.transient and not final_attempt:
-                raise
-            self._fail(
-                request_id,
-                f"controller: {exc.message}",
-                {
-                    "stage": "authorize",
-                    "kind": exc.kind,
-                    "transient": exc.transient,
-                    "status": exc.status,
-                    "remediation": exc.remediation,
-                },
-            )
+        if not self.authorize(membership, final_attempt=final_attempt):
             return RequestStatus.FAILED
         with self.uow_factory() as uow:
             current = uow.memberships.get_for_request(request_id)
@@ -259,6 +239,38 @@ class Provisioner:
         with self.uow_factory() as uow:
             final = uow.requests.get(request_id)
         return final.status if final else None
+
+    def authorize(self, membership: Membership, *, final_attempt: bool = True) -> bool:
+        """Authorize the membership's node with its addresses on the controller. False
+        when the controller refused: the request is failed (stage ``authorize``, with the
+        error's remediation). A transient error is re-raised unless ``final_attempt``."""
+        try:
+            self.provider.authorize_member(
+                membership.network_id,
+                membership.node_id,
+                [membership.ipv4, membership.ipv6],
+                f"AS{membership.asn.value}",
+            )
+        except ProviderError as exc:
+            if exc.transient and not final_attempt:
+                raise
+            self._fail(
+                membership.request_id,
+                f"controller: {exc.message}",
+                {
+                    "stage": "authorize",
+                    "kind": exc.kind,
+                    "transient": exc.transient,
+                    "status": exc.status,
+                    "remediation": exc.remediation,
+                },
+            )
+            return False
+        return True
+
+    def allocation_lock(self) -> AbstractContextManager[object]:
+        """The lock address allocation runs under (see the class docstring)."""
+        return self._allocation_lock()
 
     def _ensure_membership(self, request: JoinRequest, network: ZtNetwork) -> Membership:
         with self._allocation_lock():
