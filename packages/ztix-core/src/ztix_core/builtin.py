@@ -84,7 +84,10 @@ def ztix_cli_commands() -> list[Registration]:
         ),
         Registration("request", _request_command, None, "approve a request (fixed addresses)"),
         Registration(
-            "member", _member_command, None, "a member's display name, max-prefix, addresses; import many"
+            "member",
+            _member_command,
+            None,
+            "a member's display name, max-prefix, addresses; import many",
         ),
     ]
 
