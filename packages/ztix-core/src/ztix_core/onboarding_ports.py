@@ -74,6 +74,9 @@ class OnboardingRepository(Protocol):
         live request, a held address, a node already a member) raises the typed error
         and the caller must roll the unit of work back; nothing of the batch is kept."""
 
-    def mark_authorized(self, request_ids: Collection[uuid.UUID], at: dt.datetime) -> int:
+    def mark_authorized(
+        self, request_ids: Collection[uuid.UUID], at: dt.datetime
+    ) -> set[uuid.UUID]:
         """Mark the memberships of ``request_ids`` authorized (``updated_at`` = ``at``);
-        returns how many changed (one already authorized is left as it is)."""
+        returns the requests whose membership changed (one already authorized, say by a
+        worker that got there first, is left as it is)."""

@@ -72,6 +72,7 @@ _AUTHORIZE = (
         Base.metadata.tables[MembershipRow.__tablename__].c.authorized.is_(False),
     )
     .values(authorized=True, updated_at=bindparam("at"))
+    .returning(Base.metadata.tables[MembershipRow.__tablename__].c.request_id)
 )
 
 
@@ -182,10 +183,11 @@ class SqlOnboardingRepository(SqlRepository):
                     classify(exc), f"the imported {model.__tablename__}"
                 ) from None
 
-    def mark_authorized(self, request_ids: Collection[uuid.UUID], at: dt.datetime) -> int:
+    def mark_authorized(
+        self, request_ids: Collection[uuid.UUID], at: dt.datetime
+    ) -> set[uuid.UUID]:
         conn = self.session.connection()
-        changed = 0
+        changed: set[uuid.UUID] = set()
         for chunk in _chunks(sorted(set(request_ids))):
-            result = conn.execute(_AUTHORIZE, {"requests": list(chunk), "at": at})
-            changed += int(result.rowcount)
+            changed.update(conn.scalars(_AUTHORIZE, {"requests": list(chunk), "at": at}))
         return changed

@@ -73,13 +73,15 @@ class InMemoryOnboarding:
         for intent in batch.notifications:
             uow.notifications.add(intent)
 
-    def mark_authorized(self, request_ids: Collection[uuid.UUID], at: dt.datetime) -> int:
-        changed = 0
+    def mark_authorized(
+        self, request_ids: Collection[uuid.UUID], at: dt.datetime
+    ) -> set[uuid.UUID]:
+        changed = set()
         for request_id in set(request_ids):
             membership = self._uow.memberships.get_for_request(request_id)
             if membership is not None and not membership.authorized:
                 self._uow.memberships.update(
                     attrs.evolve(membership, authorized=True, updated_at=at)
                 )
-                changed += 1
+                changed.add(request_id)
         return changed

@@ -114,8 +114,8 @@ def test_onboarding_store_writes_every_row(uow_factory: UnitOfWorkFactory) -> No
         }
         assert len(uow.notifications.claim_unexpanded(10)) == 2
         changed = uow.onboarding.mark_authorized([req.id, second.requests[0].id, new_id()], T0)
-        assert changed == 2
-        assert uow.onboarding.mark_authorized([req.id], T0) == 0  # already authorized
+        assert changed == {req.id, second.requests[0].id}
+        assert uow.onboarding.mark_authorized([req.id], T0) == set()  # already authorized
         uow.commit()
     with uow_factory() as uow:
         m = uow.memberships.get_for_request(req.id)

@@ -347,10 +347,10 @@ class MemberImport:
         if authorized:
             now = self.clock.now()
             with self.uow_factory() as uow:
-                uow.onboarding.mark_authorized([m.request_id for m in authorized], now)
-                uow.onboarding.store(
-                    OnboardingBatch(audit=tuple(_authorized_event(m, now) for m in authorized))
-                )
+                # a worker may have got to some first (their provisioning messages)
+                changed = uow.onboarding.mark_authorized([m.request_id for m in authorized], now)
+                events = [_authorized_event(m, now) for m in authorized if m.request_id in changed]
+                uow.onboarding.store(OnboardingBatch(audit=tuple(events)))
                 uow.commit()
         for item in clear:
             membership = made[item.index]
