@@ -186,6 +186,10 @@ class MembershipRepository(Protocol):
     def get_for_request(self, request_id: uuid.UUID) -> Membership | None:
         """The request's membership, or None."""
 
+    def get_for_requests(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Membership]:
+        """The memberships of ``request_ids``, by request id (a request without one is left
+        out), whatever their number."""
+
     def update(self, membership: Membership) -> None:
         """Replace the stored membership; raises NotFound when absent."""
 

@@ -20,7 +20,7 @@ from ztix_adapters_sql.mapping import (
     membership_values,
 )
 from ztix_adapters_sql.models import Base, IpAllocationRow, JoinRequestRow, MembershipRow
-from ztix_adapters_sql.repositories._base import SqlRepository, violation_error
+from ztix_adapters_sql.repositories._base import SqlRepository, columns_of, violation_error
 from ztix_core.errors import DuplicateRecord, NotFound
 from ztix_core.ipam import InUse
 from ztix_core.ports import IPAddress
@@ -31,6 +31,11 @@ _ASNS_AMONG = (
     select(MembershipRow.asn)
     .where(MembershipRow.asn.in_(bindparam("asns", expanding=True)))
     .distinct()
+)
+
+
+_FOR_REQUESTS = select(*columns_of(MembershipRow)).where(
+    MembershipRow.request_id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -65,10 +70,20 @@ class SqlMembershipRepository(SqlRepository):
         rows = self._where(MembershipRow, request_id=request_id)
         return membership_record(rows[0]) if rows else None
 
+    def get_for_requests(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Membership]:
+        wanted = sorted(set(request_ids))
+        out: dict[uuid.UUID, Membership] = {}
+        for start in range(0, len(wanted), 1000):  # bounded IN lists
+            rows = self._rows(MembershipRow, _FOR_REQUESTS, {"ids": wanted[start : start + 1000]})
+            out.update((row.request_id, membership_record(row)) for row in rows)
+        return out
+
     def update(self, membership: Membership) -> None:
         values: dict[str, Any] = membership_values(membership)
         stmt, params = self._update_statement(MembershipRow, values, where=("id",))
-        result, violation = self._guarded(stmt, MembershipRow, values, params)
+        # No savepoint: no caller changes what the unique rules cover (request, network,
+        # node), so nothing recovers from a refusal; it is raised, typed, and ends the unit.
+        result, violation = self._guarded(stmt, MembershipRow, values, params, savepoint=False)
         if violation is not None:
             raise violation_error(violation, f"membership {membership.id}")
         assert result is not None

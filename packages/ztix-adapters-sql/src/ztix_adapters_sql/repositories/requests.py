@@ -274,7 +274,13 @@ class SqlJoinRequestRepository(SqlRepository):
         stmt, params = self._update_statement(
             JoinRequestRow, values, where=("id",), expected={"status": expected_status.value}
         )
-        result, violation = self._guarded(stmt, JoinRequestRow, values, params)
+        # Only a request that becomes live can break a rule a caller recovers from (a
+        # racing live request): that write alone gets a PostgreSQL savepoint. Any other
+        # refusal is still raised, typed, and ends the unit of work; a compare-and-set
+        # that matches no row is not a refusal and leaves the unit usable.
+        result, violation = self._guarded(
+            stmt, JoinRequestRow, values, params, savepoint=becomes_live
+        )
         if violation is not None:
             if violation.constraint == LIVE_INDEX and (dup := self._duplicate_live(request)):
                 raise dup

@@ -290,6 +290,10 @@ class _Memberships(_Repo):
     def get_for_request(self, request_id: uuid.UUID) -> Membership | None:
         return next((m for m in self.t.memberships.values() if m.request_id == request_id), None)
 
+    def get_for_requests(self, request_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Membership]:
+        wanted = set(request_ids)
+        return {m.request_id: m for m in self.t.memberships.values() if m.request_id in wanted}
+
     def update(self, membership: Membership) -> None:
         if membership.id not in self.t.memberships:
             raise NotFound(f"membership {membership.id} not found")

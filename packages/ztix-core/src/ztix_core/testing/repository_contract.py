@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import uuid
 from typing import Any
 
 import attrs
@@ -438,6 +439,8 @@ def test_memberships(uow_factory: UnitOfWorkFactory) -> None:
     with uow_factory() as uow:
         assert uow.memberships.get_for_request(r1.id) == m1
         assert uow.memberships.get_for_request(r2.id) is None
+        assert uow.memberships.get_for_requests([r1.id, r2.id, uuid.uuid4()]) == {r1.id: m1}
+        assert uow.memberships.get_for_requests([]) == {}
         with pytest.raises(DuplicateRecord):
             uow.memberships.add(b.membership(r1, "10.1.0.3", "fd00:1::3"))
     with uow_factory() as uow, pytest.raises(DuplicateRecord):  # same node on the same network

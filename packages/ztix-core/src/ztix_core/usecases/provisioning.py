@@ -408,7 +408,8 @@ class Provisioner:
         requests = uow.requests.query(
             RequestFilter(statuses=frozenset(statuses), limit=_MAX_SETTLING)
         )
-        pairs = [(m, r) for r in requests if (m := uow.memberships.get_for_request(r.id))]
+        held = uow.memberships.get_for_requests([r.id for r in requests]) if requests else {}
+        pairs = [(m, r) for r in requests if (m := held.get(r.id))]
         return sorted(pairs, key=lambda pair: (pair[0].network_id, pair[0].node_id))
 
     def desired_peers(self, uow: UnitOfWork) -> list[tuple[Membership, PeerSpec]]:
