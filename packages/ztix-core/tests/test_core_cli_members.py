@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ztix_core.cli import main
+from ztix_core.errors import ProviderError
 from ztix_core.hookspecs import hookimpl
 from ztix_core.memory import (
     InMemoryFleet,
@@ -39,7 +40,14 @@ def store() -> InMemoryStore:
 
 
 @pytest.fixture
-def plugins(store: InMemoryStore) -> Plugins:
+def provider() -> InMemoryProvider:
+    controller = InMemoryProvider()
+    controller.ensure_network(b.network())
+    return controller
+
+
+@pytest.fixture
+def plugins(store: InMemoryStore, provider: InMemoryProvider) -> Plugins:
     fleet = InMemoryFleet(
         [
             RouteServer(
@@ -58,9 +66,6 @@ def plugins(store: InMemoryStore) -> Plugins:
     @hookimpl
     def ztix_route_server_fleets() -> list[Registration]:
         return [Registration("labfleet", lambda s: fleet, None, "rs1 on .1 / ::1")]
-
-    provider = InMemoryProvider()
-    provider.ensure_network(b.network())
 
     @hookimpl
     def ztix_membership_providers() -> list[Registration]:
@@ -296,3 +301,22 @@ def test_member_import_refuses_a_bad_file(
     err = capsys.readouterr().err
     assert err.startswith("ztix: error: file: ") and message in err and err.count("\n") == 1
     assert store.tables == before
+
+
+def test_member_import_names_the_members_filed_but_not_finished(
+    store: InMemoryStore,
+    plugins: Plugins,
+    provider: InMemoryProvider,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _operators(store, 64500)
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text("user,asn,node_id\nop64500,64500,abcdef0001\n")
+    provider.fail_next = ProviderError("member refused", kind="http", transient=False)
+    argv = ["member", "import", str(csv_file), "--network", b.network().id.value]
+    assert main(argv, plugins=plugins) == 1
+    out = capsys.readouterr().out
+    assert "line 2: AS64500 abcdef0001: controller: member refused (request " in out
+    assert ", failed)" in out
+    assert "imported 0 of 1 members" in out and "1 filed but not finished" in out

@@ -205,3 +205,23 @@ def test_an_exhausted_pool_sends_the_chunk_one_by_one_and_says_so(world: World) 
     assert report.bulk == 0
     assert [o.status for o in report.outcomes] == [S.ACTIVE, S.ACTIVE, S.FAILED]
     assert "no free address left in 10.1.0.0/24" in (report.outcomes[2].error or "")
+
+
+def test_a_controller_that_stops_being_ready_stops_the_import_there(world: World) -> None:
+    entries = _operators(world, 5)
+    asked = {"n": 0}
+    original = world.provider.check_readiness
+
+    def readiness(networks: object) -> object:
+        asked["n"] += 1
+        world.provider.ready = asked["n"] == 1  # at the start only
+        return original(networks)  # type: ignore[arg-type]
+
+    world.provider.check_readiness = readiness  # type: ignore[method-assign, assignment]
+    report = _importer(world, chunk=2).run(ADMIN, world.network.id, entries)
+    assert [o.status for o in report.outcomes][:2] == [S.ACTIVE, S.ACTIVE]
+    assert report.bulk == 2
+    for outcome in report.outcomes[2:]:
+        assert outcome.request_id is None
+        assert (outcome.error or "").startswith("not imported: the controller is not ready")
+    assert _request_count(world) == 2

@@ -182,19 +182,28 @@ class MemberCommand(_Base):
         entries, refused = _entries(app, rows)
         importer = MemberImport(app.workflow, app.members, app.provisioner)
         report = importer.run(CLI_ACTOR, args.network, [entry for _, entry in entries], sync=False)
+        unfinished = []
         for (line, _), outcome in zip(entries, report.outcomes, strict=True):
-            if outcome.error is not None:
-                refused.append((line, f"{outcome.asn} {outcome.node_id}: {outcome.error}"))
-        for line, error in sorted(refused):
+            if outcome.error is None:
+                continue
+            text = f"{outcome.asn} {outcome.node_id}: {outcome.error}"
+            if outcome.request_id is None:
+                refused.append((line, text))
+            else:
+                status = outcome.status.value if outcome.status else "filed"
+                unfinished.append((line, f"{text} (request {outcome.request_id}, {status})"))
+        for line, error in sorted(refused + unfinished):
             self._print(f"line {line}: {error}")
         imported = len(report.imported)
-        self._print(
-            f"imported {imported} of {len(rows)} members on {args.network}"
-            + (f"; {len(refused)} refused (nothing written for them)" if refused else "")
-        )
+        summary = f"imported {imported} of {len(rows)} members on {args.network}"
+        if refused:
+            summary += f"; {len(refused)} refused (nothing written for them)"
+        if unfinished:
+            summary += f"; {len(unfinished)} filed but not finished (see the admin queue)"
+        self._print(summary)
         if imported:
             self._print("the worker's next route-server sync turns them active")
-        return 1 if refused else 0
+        return 1 if refused or unfinished else 0
 
 
 _COLUMNS = ("user", "asn", "node_id", "ipv4", "ipv6", "display_name", "notes")

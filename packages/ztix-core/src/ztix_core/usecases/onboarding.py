@@ -207,13 +207,16 @@ class MemberImport:
         *,
         sync: bool = True,
     ) -> ImportReport:
-        """Import ``entries`` onto ``network_id`` as ``actor`` (an admin). Refuses the
-        whole import, writing nothing, when the actor is not an admin, the network is not
-        an exchange network or the controller is not ready; otherwise returns each
-        entry's outcome. With ``sync`` (the default) the route servers are synced once at
-        the end, which turns the authorized members active; without it the import asks
-        the worker for that sync (an outbox message), as a caller that does not hold the
-        worker's sync lock must (the CLI).
+        """Import ``entries`` onto ``network_id`` as ``actor`` (an admin).
+
+        Refuses the whole import, writing nothing, when the actor is not an admin, the
+        network is not an exchange network or the controller is not ready; otherwise
+        returns each entry's outcome. The controller is asked again before each later
+        chunk: when it stops being ready, the rest are not imported and say so. With
+        ``sync`` (the default) the route servers are synced once at the end, which turns
+        the authorized members active; without it the import asks the worker for that
+        sync (an outbox message), as a caller that does not hold the worker's sync lock
+        must (the CLI).
         """
         if not actor.is_admin:
             raise PermissionDenied("only an admin may import members")
@@ -226,9 +229,21 @@ class MemberImport:
         outcomes: dict[int, ImportOutcome] = {}
         checked = self._check_entries(entries, network, servers, outcomes)
         bulk = 0
+        self._require_ready(network)
         for start in range(0, len(checked), self.chunk):
-            self._require_ready(network)
             part = checked[start : start + self.chunk]
+            if start:
+                try:
+                    self._require_ready(network)
+                except ZtixError as exc:  # stop here; what was imported stays
+                    for item in checked[start:]:
+                        outcomes[item.index] = ImportOutcome(
+                            item.index,
+                            str(item.asn),
+                            item.node.value,
+                            error=f"not imported: {exc.message}",
+                        )
+                    break
             bulk += self._import_chunk(actor, network, servers, part, outcomes)
         if any(o.request_id is not None for o in outcomes.values()):
             if sync:
@@ -255,7 +270,7 @@ class MemberImport:
         outcomes: dict[int, ImportOutcome],
     ) -> list[_Checked]:
         """The entries that pass every check needing no storage; the others' outcomes."""
-        seen: dict[object, int] = {}
+        seen: set[object] = set()
         checked = []
         for index, entry in enumerate(entries):
             try:
@@ -270,11 +285,8 @@ class MemberImport:
                         continue
                     if key in seen:
                         raise Conflict(f"{what} appears twice in this import")
-                for key in (("asn", item.asn), ("node", item.node)):
-                    seen[key] = index
-                for addr in (item.ipv4, item.ipv6):
-                    if addr is not None:
-                        seen[("addr", addr)] = index
+                seen.update((("asn", item.asn), ("node", item.node)))
+                seen.update(("addr", a) for a in (item.ipv4, item.ipv6) if a is not None)
             except ZtixError as exc:
                 outcomes[index] = ImportOutcome(
                     index, _asn_label(entry.asn), str(entry.node_id), error=exc.message
