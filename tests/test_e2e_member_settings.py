@@ -10,37 +10,11 @@ import re
 import uuid
 from typing import Any
 
-import attrs
-import pytest
-
-from ztix_core.cli import main
 from ztix_core.status import RequestStatus as S
 from ztix_worker.lab import ExchangeLab
 from ztix_worker.testing import wait_for
 
 ASN = 21500
-
-
-@attrs.frozen
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def ztix(
-    lab: ExchangeLab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> object:
-    for name, value in lab.env.items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str) -> Ran:
-        code = main(list(args))
-        out = capsys.readouterr()
-        return Ran(code, out.out, out.err)
-
-    return run
 
 
 def session(lab: ExchangeLab, server: str, family: int) -> str:

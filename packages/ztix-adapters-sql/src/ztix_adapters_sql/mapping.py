@@ -22,6 +22,7 @@ from ztix_core.records import (
     IpAllocation,
     JoinRequest,
     LinkSource,
+    MemberFacts,
     Membership,
     OutboxMessage,
     RouteServerState,
@@ -190,6 +191,19 @@ def membership_record(row: MembershipRow) -> Membership:
 
 _LOW64 = (1 << 64) - 1
 _BIAS = 1 << 63
+
+
+def member_facts_values(facts: MemberFacts) -> Values:
+    return {
+        "request_id": facts.request_id,
+        "display_name": facts.display_name,
+        "max_prefix_v4": facts.max_prefix_v4,
+        "max_prefix_v6": facts.max_prefix_v6,
+        "ipv4": str(facts.ipv4) if facts.ipv4 is not None else None,
+        "ipv6": str(facts.ipv6) if facts.ipv6 is not None else None,
+        "updated_at": facts.updated_at,
+        "updated_by": facts.updated_by,
+    }
 
 
 def low64(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:

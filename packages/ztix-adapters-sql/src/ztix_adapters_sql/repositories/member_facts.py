@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from sqlalchemy import delete, select
 
+from ztix_adapters_sql.mapping import member_facts_values
 from ztix_adapters_sql.models import JoinRequestRow, MemberFactsRow
 from ztix_adapters_sql.repositories._base import SqlRepository, upsert, violation_error
 from ztix_core.errors import NotFound
@@ -49,16 +50,7 @@ class SqlMemberFactsRepository(SqlRepository):
         )
         if exists is None:
             raise NotFound(f"request {facts.request_id} not found")
-        values = {
-            "request_id": facts.request_id,
-            "display_name": facts.display_name,
-            "max_prefix_v4": facts.max_prefix_v4,
-            "max_prefix_v6": facts.max_prefix_v6,
-            "ipv4": str(facts.ipv4) if facts.ipv4 is not None else None,
-            "ipv6": str(facts.ipv6) if facts.ipv6 is not None else None,
-            "updated_at": facts.updated_at,
-            "updated_by": facts.updated_by,
-        }
+        values = member_facts_values(facts)
         stmt = upsert(self.dialect, MemberFactsRow, values, ["request_id"])
         _, violation = self._guarded(stmt, MemberFactsRow, values)
         if violation is not None:

@@ -16,6 +16,7 @@ from ztix_adapters_sql.integrity import classify
 from ztix_adapters_sql.mapping import (
     allocation_values,
     audit_values,
+    member_facts_values,
     membership_values,
     outbox_values,
     request_record,
@@ -41,7 +42,7 @@ from ztix_adapters_sql.repositories._base import (
     violation_error,
 )
 from ztix_core.onboarding_ports import OnboardingBatch
-from ztix_core.records import JoinRequest, MemberFacts
+from ztix_core.records import JoinRequest
 from ztix_core.status import RequestStatus
 from ztix_core.values import Asn, NetworkId, NodeId
 
@@ -79,19 +80,6 @@ _AUTHORIZE = (
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
-
-
-def _facts_values(facts: MemberFacts) -> dict[str, Any]:
-    return {
-        "request_id": facts.request_id,
-        "display_name": facts.display_name,
-        "max_prefix_v4": facts.max_prefix_v4,
-        "max_prefix_v6": facts.max_prefix_v6,
-        "ipv4": str(facts.ipv4) if facts.ipv4 is not None else None,
-        "ipv6": str(facts.ipv6) if facts.ipv6 is not None else None,
-        "updated_at": facts.updated_at,
-        "updated_by": facts.updated_by,
-    }
 
 
 class SqlOnboardingRepository(SqlRepository):
@@ -150,7 +138,7 @@ class SqlOnboardingRepository(SqlRepository):
             require_json(intent.payload, "payload")
         tables: list[tuple[type[Base], list[dict[str, Any]]]] = [
             (JoinRequestRow, [request_values(r) for r in batch.requests]),
-            (MemberFactsRow, [_facts_values(f) for f in batch.member_facts]),
+            (MemberFactsRow, [member_facts_values(f) for f in batch.member_facts]),
             (IpAllocationRow, [allocation_values(a) for a in batch.allocations]),
             (MembershipRow, [membership_values(m) for m in batch.memberships]),
             (AuditEventRow, [audit_values(e) for e in batch.audit]),

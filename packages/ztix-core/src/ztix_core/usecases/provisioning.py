@@ -245,12 +245,7 @@ class Provisioner:
         when the controller refused: the request is failed (stage ``authorize``, with the
         error's remediation). A transient error is re-raised unless ``final_attempt``."""
         try:
-            self.provider.authorize_member(
-                membership.network_id,
-                membership.node_id,
-                [membership.ipv4, membership.ipv6],
-                f"AS{membership.asn.value}",
-            )
+            self._push(membership)
         except ProviderError as exc:
             if exc.transient and not final_attempt:
                 raise
@@ -267,6 +262,15 @@ class Provisioner:
             )
             return False
         return True
+
+    def _push(self, membership: Membership) -> None:
+        """Authorize the node on the controller with exactly the membership's addresses."""
+        self.provider.authorize_member(
+            membership.network_id,
+            membership.node_id,
+            [membership.ipv4, membership.ipv6],
+            f"AS{membership.asn.value}",
+        )
 
     def allocation_lock(self) -> AbstractContextManager[object]:
         """The lock address allocation runs under (see the class docstring)."""
@@ -354,12 +358,7 @@ class Provisioner:
         if request.status not in ACTIVE_CONFIG:
             return False
         try:
-            self.provider.authorize_member(
-                membership.network_id,
-                membership.node_id,
-                [membership.ipv4, membership.ipv6],
-                f"AS{membership.asn.value}",
-            )
+            self._push(membership)
         except ProviderError as exc:
             if exc.transient and not final_attempt:
                 raise
