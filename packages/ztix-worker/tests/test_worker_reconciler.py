@@ -10,8 +10,11 @@ import pytest
 
 from ztix_core.errors import ProviderError
 from ztix_core.ports import FileDrift, RouteServerDrift
+from ztix_core.records import AsnLink, LinkSource
 from ztix_core.status import RequestStatus as S
-from ztix_core.values import NodeId
+from ztix_core.testing.world import ADMIN
+from ztix_core.usecases import ImportEntry, MemberImport
+from ztix_core.values import Asn, NodeId
 from ztix_worker.reconciler import Reconciler
 from ztix_worker.runtime import WorkerRuntime
 from ztix_worker.settings import DriftMode, WorkerSettings
@@ -245,3 +248,41 @@ def test_reconciler_alone_with_a_fixed_cutoff() -> None:
     ex.approved(64500)
     result = rec.run_once()
     assert result.redispatched == () and not result.sync_requested and asked == []
+
+
+class _Crash(Exception):
+    """The import's process dies."""
+
+
+def test_an_import_cut_short_before_authorizing_is_finished_by_the_reconciler() -> None:
+    ex = memory_exchange()
+    asns = [20010, 20011, 20012]
+    with ex.store() as uow:
+        for asn in asns:
+            uow.asn_links.add(AsnLink(ex.user.id, Asn(asn), LinkSource.LOCAL))
+        uow.commit()
+    assert ex.app.provisioner is not None
+    importer = MemberImport(ex.app.workflow, ex.app.members, ex.app.provisioner)
+
+    def crash(*_: object, **__: object) -> bool:
+        raise _Crash
+
+    original = ex.app.provisioner.authorize
+    ex.app.provisioner.authorize = crash  # type: ignore[method-assign]
+    entries = [ImportEntry(ex.user.id, asn, f"{asn:010x}") for asn in asns]
+    with pytest.raises(_Crash):
+        importer.run(ADMIN, ex.network.id, entries)
+    ex.app.provisioner.authorize = original  # type: ignore[method-assign]
+    with ex.store() as uow:
+        filed = [r.id for r in uow.tables.requests.values()]
+        assert uow.outbox.pending_count() == 0  # nothing queued: only the evidence is left
+    assert {ex.status(rid) for rid in filed} == {S.PROVISIONING}
+    rt = _runtime(ex, stuck_after_s=3600)
+    try:
+        assert set(rt.reconciler.run_once().redispatched) == set(filed)
+        rt.drain()
+        assert {ex.status(rid) for rid in filed} == {S.ACTIVE}
+        for rid in filed:
+            assert ex.actions(rid).count("request.provisioning") == 1
+    finally:
+        rt.stop()

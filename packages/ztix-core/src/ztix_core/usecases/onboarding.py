@@ -14,8 +14,10 @@ time, with the same rules, records and audit trail, but a chunk of members at a 
    holding an ASN or node, addresses held) and, for the entries with nothing against them,
    writes every row at once: requests (``provisioning``, decided by the admin), their
    addresses, memberships, settings, audit events (submitted, approved, provisioning,
-   allocated: the single path's), the provisioning outbox messages (so a worker finishes
-   what an interrupted import leaves) and the notification intents;
+   allocated: the single path's) and the notification intents. No provisioning message
+   goes to the outbox (a worker would only authorize the members again): if the import is
+   interrupted, the worker's reconciler finds the requests it left in ``provisioning``
+   with nothing moving them and provisions them;
 3. each member is authorized on the controller (no unit of work is open meanwhile), then
    one unit of work marks them authorized;
 4. one route-server sync at the end turns them active.
@@ -23,7 +25,9 @@ time, with the same rules, records and audit trail, but a chunk of members at a 
 An entry that something stands against (a held node, an unlinked ASN, a live request…)
 takes the one-member path, which refuses it with the same error a single submission gets;
 if the chunk's write is refused anyway (someone else took an address or a node meanwhile),
-the chunk's entries all take that path. Nothing is written for a refused entry.
+the chunk's entries all take that path. A refused entry writes nothing; one refused after
+its request was filed (the controller refused the member) leaves that request failed, with
+the error, as a single request would be.
 
 The import does not ask PeeringDB while it runs (thousands of lookups would wait on the
 registry's rate limit): the registry refresh fills in the members' facts afterwards, and a
@@ -68,7 +72,7 @@ from ztix_core.records import (
     new_id,
 )
 from ztix_core.status import RequestStatus
-from ztix_core.usecases._common import TOPIC_PROVISION, TOPIC_SYNC, request_facts
+from ztix_core.usecases._common import TOPIC_SYNC, request_facts
 from ztix_core.usecases.members import MemberSettings
 from ztix_core.usecases.provisioning import WORKER, Provisioner
 from ztix_core.usecases.requests import (
@@ -466,15 +470,6 @@ class MemberImport:
                     )
                 )
             rows["audit"] += _request_events(actor, request, membership, fixed, item)
-            rows["outbox"].append(
-                OutboxMessage(
-                    new_id(),
-                    TOPIC_PROVISION,
-                    {"request_id": str(request.id)},
-                    now,
-                    correlation_id=str(request.id),
-                )
-            )
             pending = attrs.evolve(request, status=RequestStatus.PENDING)
             approved = attrs.evolve(request, status=RequestStatus.APPROVED)
             rows["notifications"] += [
