@@ -225,3 +225,24 @@ def test_a_controller_that_stops_being_ready_stops_the_import_there(world: World
         assert outcome.request_id is None
         assert (outcome.error or "").startswith("not imported: the controller is not ready")
     assert _request_count(world) == 2
+
+
+def test_a_controller_that_stops_answering_leaves_the_rest_to_the_worker(world: World) -> None:
+    entries = _operators(world, 4)
+    calls = {"n": 0}
+    original = world.provider.authorize_member
+
+    def authorize(*args: object, **kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            raise ProviderError("timed out", kind="timeout", transient=True)
+        return original(*args, **kw)  # type: ignore[arg-type]
+
+    world.provider.authorize_member = authorize  # type: ignore[method-assign, assignment]
+    report = _importer(world).run(ADMIN, world.network.id, entries)
+    assert calls["n"] == 2  # no more calls once it stopped answering
+    assert report.outcomes[0].status is S.ACTIVE and report.outcomes[0].error is None
+    for outcome in report.outcomes[1:]:
+        assert outcome.status is S.PROVISIONING and outcome.request_id is not None
+        assert "the controller did not answer (timed out)" in (outcome.error or "")
+        assert "reconciler" in (outcome.error or "")

@@ -19,7 +19,10 @@ time, with the same rules, records and audit trail, but a chunk of members at a 
    interrupted, the worker's reconciler finds the requests it left in ``provisioning``
    with nothing moving them and provisions them;
 3. each member is authorized on the controller (no unit of work is open meanwhile), then
-   one unit of work marks them authorized;
+   one unit of work marks them authorized. A member the controller refuses fails, as on
+   the single path; when the controller stops answering (a transient error), that member
+   and the rest of the chunk stay in ``provisioning`` for the worker's reconciler, and
+   the next chunk's readiness check decides whether the import goes on;
 4. one route-server sync at the end turns them active.
 
 An entry that something stands against (a held node, an unlinked ASN, a live request…)
@@ -50,6 +53,7 @@ from ztix_core.errors import (
     NotEligible,
     NotFound,
     PermissionDenied,
+    ProviderError,
     ZtixError,
 )
 from ztix_core.ipam import IPAddress, allocate_ipv4, allocate_ipv6
@@ -355,15 +359,25 @@ class MemberImport:
                 clear, stand_against, made = [], list(part), {}
         for item in stand_against:
             outcomes[item.index] = self._one_by_one(actor, network, item)
-        authorized = []
+        authorized: list[Membership] = []
+        waiting: dict[int, str] = {}
         for item in clear:
             membership = made[item.index]
-            if self.provisioner.authorize(membership, final_attempt=True):
-                authorized.append(membership)
+            if waiting:  # the controller stopped answering: leave the rest to the worker
+                waiting[item.index] = next(iter(waiting.values()))
+                continue
+            try:
+                if self.provisioner.authorize(membership, final_attempt=False):
+                    authorized.append(membership)
+            except ProviderError as exc:  # transient: not a reason to fail the member
+                waiting[item.index] = (
+                    f"the controller did not answer ({exc.message}); the request stays in "
+                    "provisioning and the worker's reconciler provisions it"
+                )
         if authorized:
             now = self.clock.now()
             with self.uow_factory() as uow:
-                # a worker may have got to some first (their provisioning messages)
+                # a worker's reconciler may have got to some first
                 changed = uow.onboarding.mark_authorized([m.request_id for m in authorized], now)
                 events = [_authorized_event(m, now) for m in authorized if m.request_id in changed]
                 uow.onboarding.store(OnboardingBatch(audit=tuple(events)))
@@ -371,7 +385,11 @@ class MemberImport:
         for item in clear:
             membership = made[item.index]
             outcomes[item.index] = ImportOutcome(
-                item.index, str(item.asn), item.node.value, membership.request_id
+                item.index,
+                str(item.asn),
+                item.node.value,
+                membership.request_id,
+                error=waiting.get(item.index),
             )
         return len(clear)
 
@@ -502,7 +520,8 @@ class MemberImport:
                 request = self.members.approve(actor, request.id, ipv4=item.ipv4, ipv6=item.ipv6)
             if item.display_name:
                 self.members.set(actor, request.id, display_name=item.display_name)
-            status = self.provisioner.provision(request.id, sync=False)
+            # a transient controller error leaves it in provisioning for the worker
+            status = self.provisioner.provision(request.id, final_attempt=False, sync=False)
         except ZtixError as exc:
             return attrs.evolve(outcome, error=f"filed as request {request.id}: {exc.message}")
         return attrs.evolve(outcome, status=status or request.status)
