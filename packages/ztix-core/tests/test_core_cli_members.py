@@ -274,6 +274,17 @@ def test_member_import_files_approves_and_authorizes(
         assert _status(store, m.request_id) is S.PROVISIONING  # active after the worker's sync
 
 
+def test_member_import_reads_a_spreadsheets_csv(
+    store: InMemoryStore, plugins: Plugins, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _operators(store, 64500)
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_bytes("\ufeffUser,ASN,Node_ID\r\nop64500,AS64500,abcdef0001\r\n".encode())
+    argv = ["member", "import", str(csv_file), "--network", b.network().id.value]
+    assert main(argv, plugins=plugins) == 0, capsys.readouterr()
+    assert "imported 1 of 1 members" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -320,3 +331,28 @@ def test_member_import_names_the_members_filed_but_not_finished(
     assert "line 2: AS64500 abcdef0001: controller: member refused (request " in out
     assert ", failed)" in out
     assert "imported 0 of 1 members" in out and "1 filed but not finished" in out
+
+
+@pytest.mark.parametrize(
+    ("network", "message"),
+    [
+        ("nothex", "network_id"),
+        ("ffffffffffffffff", "network ffffffffffffffff is not an exchange network"),
+    ],
+)
+def test_member_import_refuses_a_network_that_is_not_the_exchanges(
+    store: InMemoryStore,
+    plugins: Plugins,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    network: str,
+    message: str,
+) -> None:
+    _operators(store, 64500)
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text("user,asn,node_id\nop64500,64500,abcdef0001\n")
+    before = store.tables.copy()
+    assert main(["member", "import", str(csv_file), "--network", network], plugins=plugins) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ztix: error: ") and message in err and err.count("\n") == 1
+    assert store.tables == before

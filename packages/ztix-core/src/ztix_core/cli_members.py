@@ -213,11 +213,12 @@ def read_import_file(name: str) -> list[tuple[int, dict[str, str]]]:
     """The import file's rows with their line numbers; InvalidValue for a file that is
     not what ``ztix member import`` reads (no header, a missing or unknown column)."""
     try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidValue("file", f"cannot read {name}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in reader.fieldnames or []]
+    # spreadsheets write a byte-order mark and capitalised headings
+    reader = csv.DictReader(text.removeprefix("\ufeff").splitlines())
+    header = [h.strip().lower() for h in reader.fieldnames or []]
     if not header:
         raise InvalidValue(
             "file", f"{name} is empty: it needs a header row ({', '.join(_COLUMNS)})"
