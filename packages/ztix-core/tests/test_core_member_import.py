@@ -9,6 +9,7 @@ import ipaddress
 import pytest
 
 from ztix_core.errors import DuplicateRecord, NotFound, PermissionDenied, ProviderError, ZtixError
+from ztix_core.policies.base import ApprovalContext, Decision, Verdict
 from ztix_core.records import Actor, IpAllocation
 from ztix_core.status import RequestStatus as S
 from ztix_core.testing.world import ADMIN, World
@@ -168,27 +169,8 @@ def test_a_controller_refusal_fails_only_that_member(world: World) -> None:
 def test_a_chunk_refused_at_its_write_takes_the_one_member_path(world: World) -> None:
     entries = _operators(world, 3)
     importer = _importer(world)
-    real_store = world.store
-
-    class Refusing:
-        """The first chunk write loses a race (someone took a node meanwhile)."""
-
-        refused = False
-
-        def __call__(self) -> object:
-            uow = real_store()
-            if not Refusing.refused:
-
-                def store(batch: object) -> None:
-                    Refusing.refused = True
-                    raise DuplicateRecord("node taken meanwhile")
-
-                uow.onboarding.store = store  # type: ignore[method-assign]
-            return uow
-
-    importer.uow_factory = Refusing()  # type: ignore[assignment]
+    _refusing_first_write(world, importer)
     report = importer.run(ADMIN, world.network.id, entries)
-    assert Refusing.refused
     assert report.bulk == 0
     assert [o.status for o in report.outcomes] == [S.ACTIVE] * 3
 
@@ -246,3 +228,52 @@ def test_a_controller_that_stops_answering_leaves_the_rest_to_the_worker(world: 
         assert outcome.status is S.PROVISIONING and outcome.request_id is not None
         assert "the controller did not answer (timed out)" in (outcome.error or "")
         assert "reconciler" in (outcome.error or "")
+
+
+class _Always:
+    """An automatic approval policy with a fixed verdict."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        self.name = f"always_{verdict.value}"
+
+    def decide(self, ctx: ApprovalContext) -> Decision:
+        return Decision(self.verdict, ("decided in advance",))
+
+
+def _refusing_first_write(w: World, importer: MemberImport) -> None:
+    """The chunk's write loses a race, so every entry takes the one-member path."""
+    real = w.store
+    state = {"refused": False}
+
+    def factory() -> object:
+        uow = real()
+        if not state["refused"]:
+
+            def store(batch: object) -> None:
+                state["refused"] = True
+                raise DuplicateRecord("taken meanwhile")
+
+            uow.onboarding.store = store  # type: ignore[method-assign]
+        return uow
+
+    importer.uow_factory = factory  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("verdict", [Verdict.APPROVE, Verdict.REJECT])
+def test_the_one_member_path_under_an_automatic_policy(world: World, verdict: Verdict) -> None:
+    world.workflow.policy = _Always(verdict)
+    user = world.add_user("auto", 20500)
+    entry = ImportEntry(user.id, 20500, "00000000bb", ipv4="10.1.0.77", ipv6="fd00:1::77")
+    importer = _importer(world)
+    _refusing_first_write(world, importer)
+    report = importer.run(ADMIN, world.network.id, [entry])
+    outcome = report.outcomes[0]
+    if verdict is Verdict.REJECT:
+        assert outcome.status is S.REJECTED
+        assert outcome.error == "rejected by the approval policy: decided in advance"
+        return
+    assert outcome.status is S.ACTIVE and outcome.error is None
+    with world.store() as uow:
+        m = uow.memberships.get_for_request(outcome.request_id)  # type: ignore[arg-type]
+    assert m is not None and (str(m.ipv4), str(m.ipv6)) == ("10.1.0.77", "fd00:1::77")

@@ -77,7 +77,7 @@ from ztix_core.records import (
 )
 from ztix_core.status import RequestStatus
 from ztix_core.usecases._common import TOPIC_SYNC, request_facts
-from ztix_core.usecases.members import MemberSettings
+from ztix_core.usecases.members import KEEP, MemberSettings
 from ztix_core.usecases.provisioning import WORKER, Provisioner
 from ztix_core.usecases.requests import (
     HOLDING_STATUSES,
@@ -516,8 +516,18 @@ class MemberImport:
             return attrs.evolve(outcome, error=exc.message)
         outcome = attrs.evolve(outcome, request_id=request.id, status=request.status)
         try:
+            if request.status is RequestStatus.REJECTED:  # an automatic approval policy
+                reason = request.reject_reason or "rejected"
+                return attrs.evolve(outcome, error=f"rejected by the approval policy: {reason}")
             if request.status is RequestStatus.PENDING:
                 request = self.members.approve(actor, request.id, ipv4=item.ipv4, ipv6=item.ipv6)
+            elif item.ipv4 is not None or item.ipv6 is not None:  # the policy approved it
+                self.members.set(
+                    actor,
+                    request.id,
+                    ipv4=item.ipv4 if item.ipv4 is not None else KEEP,
+                    ipv6=item.ipv6 if item.ipv6 is not None else KEEP,
+                )
             if item.display_name:
                 self.members.set(actor, request.id, display_name=item.display_name)
             # a transient controller error leaves it in provisioning for the worker
