@@ -13,6 +13,7 @@ import builtins
 import datetime as dt
 import uuid
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import attrs
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
@@ -38,6 +39,17 @@ from ztix_core.notify_ports import (
     NotificationIntent,
 )
 from ztix_core.values import Asn
+
+
+def notification_values(intent: NotificationIntent) -> dict[str, Any]:
+    """An intent as the ``notifications`` row's values."""
+    return {
+        "id": intent.id,
+        "event": intent.event,
+        "payload": intent.payload,
+        "created_at": intent.created_at,
+        "expanded_at": intent.expanded_at,
+    }
 
 
 def _intent(row: NotificationRow) -> NotificationIntent:
@@ -88,14 +100,9 @@ class SqlNotificationRepository(SqlRepository):
     def add(self, intent: NotificationIntent) -> None:
         require_json(intent.payload, "payload")
         what = f"notification {intent.id}"
-        values = {
-            "id": intent.id,
-            "event": intent.event,
-            "payload": intent.payload,
-            "created_at": intent.created_at,
-            "expanded_at": intent.expanded_at,
-        }
-        violation = self._insert(NotificationRow, values, what, savepoint=False)
+        violation = self._insert(
+            NotificationRow, notification_values(intent), what, savepoint=False
+        )
         if violation is not None:
             raise violation_error(violation, what)
 

@@ -41,6 +41,7 @@ from ztix_adapters_sql.repositories._base import (
     require_json,
     violation_error,
 )
+from ztix_adapters_sql.repositories.notify import notification_values
 from ztix_core.onboarding_ports import OnboardingBatch
 from ztix_core.records import JoinRequest
 from ztix_core.status import RequestStatus
@@ -143,19 +144,7 @@ class SqlOnboardingRepository(SqlRepository):
             (MembershipRow, [membership_values(m) for m in batch.memberships]),
             (AuditEventRow, [audit_values(e) for e in batch.audit]),
             (OutboxRow, [outbox_values(m) for m in batch.outbox]),
-            (
-                NotificationRow,
-                [
-                    {
-                        "id": i.id,
-                        "event": i.event,
-                        "payload": i.payload,
-                        "created_at": i.created_at,
-                        "expanded_at": i.expanded_at,
-                    }
-                    for i in batch.notifications
-                ],
-            ),
+            (NotificationRow, [notification_values(i) for i in batch.notifications]),
         ]
         conn = self.session.connection()
         for model, rows in tables:

@@ -181,11 +181,6 @@ class _ChunkBook:
     def in_use_among(self, candidates: Sequence[IPAddress]) -> set[IPAddress]:
         return {c for c in candidates if int(c) in self._held[c.version]}
 
-    def __contains__(self, addr: object) -> bool:
-        if not isinstance(addr, ipaddress.IPv4Address | ipaddress.IPv6Address):
-            return False
-        return int(addr) in self._held[addr.version]
-
 
 class MemberImport:
     """Files, approves and provisions many members at once (see the module docstring)."""
